@@ -1,0 +1,234 @@
+"""Pure data: jobs, their statuses and the state machine, and the values stores exchange.
+
+Nothing here does I/O. Every value is an immutable snapshot: a store hands out fresh
+copies and never a live object.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TypeAlias
+
+JSONValue: TypeAlias = (
+    "None | bool | int | float | str | Sequence[JSONValue] | Mapping[str, JSONValue]"
+)
+
+
+class JobStatus(enum.StrEnum):
+    """Where a job is in its life; the values are the API's strings."""
+
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_terminal(self) -> bool:
+        """True for the statuses a job never leaves (but by purge or operator retry)."""
+        return self in TERMINAL_STATUSES
+
+
+TERMINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
+
+#: The legal transitions. Stores check the source status of every write against it.
+TRANSITIONS: Mapping[JobStatus, frozenset[JobStatus]] = {
+    JobStatus.QUEUED: frozenset({JobStatus.PROCESSING, JobStatus.CANCELLED}),
+    JobStatus.PROCESSING: frozenset(
+        {JobStatus.QUEUED, JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED}
+    ),
+    JobStatus.COMPLETED: frozenset(),
+    JobStatus.FAILED: frozenset({JobStatus.QUEUED}),  # operator retry
+    JobStatus.CANCELLED: frozenset({JobStatus.QUEUED}),  # operator retry
+}
+
+
+def can_transition(source: JobStatus, target: JobStatus) -> bool:
+    """Whether the state machine allows moving a job from *source* to *target*."""
+    return target in TRANSITIONS[source]
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """The latest progress a running task reported."""
+
+    current: float
+    total: float | None = None
+    message: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A snapshot of one job, with the fields of the API's job representation and more."""
+
+    job_id: str
+    task: str
+    status: JobStatus
+    payload: JSONValue
+    created_at: datetime
+    run_at: datetime
+    max_attempts: int
+    ttl_seconds: float
+    version: int = 1
+    priority: int = 0
+    timeout_seconds: float | None = None
+    progress: Progress | None = None
+    result: JSONValue = None
+    error: str | None = None
+    attempts: int = 0
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    expires_at: datetime | None = None
+    is_cancel_requested: bool = False
+    idempotency_key: str | None = None
+    owner: str | None = None
+    worker_id: str | None = None
+    lease_expires_at: datetime | None = None
+
+    @property
+    def is_terminal(self) -> bool:
+        """True once the job is completed, failed or cancelled."""
+        return self.status.is_terminal
+
+
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    """A validated submission, ready for `Store.create`."""
+
+    job_id: str
+    task: str
+    payload: JSONValue
+    max_attempts: int
+    ttl_seconds: float
+    priority: int = 0
+    delay_seconds: float = 0.0
+    timeout_seconds: float | None = None
+    idempotency_key: str | None = None
+    fingerprint: str | None = None
+    owner: str | None = None
+
+    def build(self, now: datetime) -> Job:
+        """The queued job this submission creates at *now*."""
+        return Job(
+            job_id=self.job_id,
+            task=self.task,
+            status=JobStatus.QUEUED,
+            payload=self.payload,
+            created_at=now,
+            run_at=now + timedelta(seconds=self.delay_seconds),
+            max_attempts=self.max_attempts,
+            ttl_seconds=self.ttl_seconds,
+            priority=self.priority,
+            timeout_seconds=self.timeout_seconds,
+            idempotency_key=self.idempotency_key,
+            owner=self.owner,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A worker's proof that it holds the current attempt of a job (the fencing token)."""
+
+    job_id: str
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A job handed to a worker, with the lease every later write must present."""
+
+    job: Job
+    lease: Lease
+
+
+@dataclass(frozen=True, slots=True)
+class HeartbeatResult:
+    """What renewing a batch of leases found out."""
+
+    lost: frozenset[str] = frozenset()
+    """Jobs whose lease is no longer the worker's: stop them and write nothing."""
+    cancel_requested: frozenset[str] = frozenset()
+    """Jobs whose cancellation was requested: stop them and finish them as cancelled."""
+
+
+@dataclass(frozen=True, slots=True)
+class JobFilter:
+    """Which jobs `Store.list` returns."""
+
+    statuses: frozenset[JobStatus] = frozenset()
+    tasks: frozenset[str] = frozenset()
+    owner: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a listing, newest first."""
+
+    jobs: Sequence[Job]
+    next_cursor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerInfo:
+    """A worker process as the stats show it."""
+
+    worker_id: str
+    last_seen_at: datetime
+    running: int = 0
+    host: str = ""
+    pid: int = 0
+
+
+def empty_counts() -> dict[JobStatus, int]:
+    """A zero count for every status."""
+    return dict.fromkeys(JobStatus, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    """Counts of jobs per task and status, and the workers seen recently."""
+
+    tasks: Mapping[str, Mapping[JobStatus, int]] = field(default_factory=dict)
+    workers: Sequence[WorkerInfo] = ()
+
+    @property
+    def totals(self) -> dict[JobStatus, int]:
+        """The counts over all tasks."""
+        totals = empty_counts()
+        for counts in self.tasks.values():
+            for status, n in counts.items():
+                totals[status] += n
+        return totals
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A store's signal that a job changed; *version* is the new version."""
+
+    job_id: str
+    version: int
+    status: JobStatus
+
+
+__all__ = [
+    "TERMINAL_STATUSES",
+    "TRANSITIONS",
+    "Change",
+    "Claim",
+    "HeartbeatResult",
+    "JSONValue",
+    "Job",
+    "JobFilter",
+    "JobStatus",
+    "Lease",
+    "NewJob",
+    "Page",
+    "Progress",
+    "Stats",
+    "WorkerInfo",
+    "can_transition",
+    "empty_counts",
+]

@@ -1,0 +1,26 @@
+"""Retry policy: exponential backoff with jitter, as pure functions."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Delay before attempt ``n + 1`` after attempt ``n`` failed.
+
+    ``base * factor ** (n - 1)``, capped at ``cap``, then scaled by a random factor in
+    ``[1 - jitter, 1]`` so that jobs which failed together do not retry together.
+    """
+
+    base_seconds: float = 1.0
+    factor: float = 2.0
+    cap_seconds: float = 300.0
+    jitter: float = 0.5
+
+    def delay(self, attempt: int, rng: random.Random | None = None) -> float:
+        """Seconds to wait after the failed attempt number *attempt* (1-based)."""
+        raw = min(self.cap_seconds, self.base_seconds * self.factor ** max(attempt - 1, 0))
+        spread = (rng or random).uniform(1.0 - self.jitter, 1.0)
+        return raw * spread

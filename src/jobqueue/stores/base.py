@@ -1,0 +1,286 @@
+"""The `Store` interface: durable jobs, atomic transitions and change notifications.
+
+Every mutating method performs exactly one atomic transition of one job (or of each
+job of a batch, independently), increases the job's ``version``, publishes a `Change`,
+and takes ``now`` from the caller's clock: a backend's own clock never decides
+semantics. Methods return fresh `Job` snapshots.
+
+Worker writes (`record_progress`, `complete`, `fail`, `finish_cancelled`, `release`)
+present the `Lease` of the claim; a store accepts them only while that lease is the
+job's current one and the job is ``processing``, and raises `LeaseLost` otherwise.
+This fencing is what keeps a worker that lost its lease from overwriting newer state.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import base64
+from collections.abc import AsyncIterator, Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar, Self
+
+import orjson
+
+from jobqueue.errors import InvalidRequest
+
+if TYPE_CHECKING:
+    from jobqueue.models import (
+        Change,
+        Claim,
+        HeartbeatResult,
+        Job,
+        JobFilter,
+        JSONValue,
+        Lease,
+        NewJob,
+        Page,
+        Progress,
+        Stats,
+        WorkerInfo,
+    )
+
+LOST_WORKER_ERROR = "Worker lost: its lease expired before the job finished"
+CANCELLED_ERROR = "Cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class StoreCapabilities:
+    """Optional behaviour a backend has; the conformance suite skips by these, not by name."""
+
+    is_durable: bool
+    """Jobs survive closing and reopening the store."""
+    is_multiprocess: bool
+    """Several processes may share the store."""
+
+
+class Store(abc.ABC):
+    """Where jobs live. One subclass per backend; see the module docstring for the rules."""
+
+    capabilities: ClassVar[StoreCapabilities]
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> Self:
+        """A store for *url* (whose scheme names this backend), not yet opened."""
+        return cls(**options)
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def open(self) -> None:
+        """Connect, and create or migrate the schema. Calling it twice is harmless."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Release connections and end every `changes` iterator."""
+
+    @abc.abstractmethod
+    async def ping(self) -> None:
+        """Return when the store answers; raise `StoreUnavailable` when it does not."""
+
+    async def __aenter__(self) -> Store:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    # -- submitting and reading -------------------------------------------------------
+
+    @abc.abstractmethod
+    async def create(self, new: NewJob, now: datetime) -> tuple[Job, bool]:
+        """Insert a queued job; return it and whether it was created.
+
+        With an idempotency key the key check and the insert are one atomic step: when
+        the key exists with the same fingerprint, the existing job is returned with
+        ``False``; with another fingerprint, `IdempotencyConflict` is raised and nothing
+        is written.
+        """
+
+    @abc.abstractmethod
+    async def get(self, job_id: str, now: datetime) -> Job | None:
+        """One job, or None when unknown or past its ``expires_at``."""
+
+    @abc.abstractmethod
+    async def list(
+        self, where: JobFilter, limit: int, cursor: str | None, now: datetime
+    ) -> Page:
+        """Jobs matching *where*, newest first (by ``created_at``, then id).
+
+        *cursor* is the `Page.next_cursor` of the previous page; pages stay stable while
+        newer jobs are inserted. Expired jobs are left out.
+        """
+
+    @abc.abstractmethod
+    async def stats(self, now: datetime, worker_horizon_seconds: float = 60.0) -> Stats:
+        """Counts per task and status, and the workers seen within the horizon."""
+
+    # -- worker path -------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def claim(
+        self,
+        worker_id: str,
+        tasks: Collection[str],
+        limit: int,
+        lease_seconds: float,
+        now: datetime,
+    ) -> list[Claim]:
+        """Hand up to *limit* ready jobs of *tasks* to the worker, in one round trip.
+
+        Ready means ``queued`` with ``run_at <= now``; the highest priority goes first,
+        then the oldest ``run_at``, then the oldest ``created_at``. Each job becomes
+        ``processing`` with ``attempts + 1``, ``started_at = now``, a lease expiring at
+        ``now + lease_seconds`` and a fresh fencing token. Atomic against every other
+        claimer, in any process: no job is ever handed to two workers.
+        """
+
+    @abc.abstractmethod
+    async def heartbeat(
+        self, worker_id: str, leases: Sequence[Lease], lease_seconds: float, now: datetime
+    ) -> HeartbeatResult:
+        """Extend the leases still held, and report those lost and those asked to cancel.
+
+        Renewing a lease does not change the job's version: nothing a client sees
+        changed.
+        """
+
+    @abc.abstractmethod
+    async def record_progress(self, lease: Lease, progress: Progress, now: datetime) -> Job:
+        """Store the latest progress. Raises `LeaseLost`."""
+
+    @abc.abstractmethod
+    async def complete(self, lease: Lease, result: JSONValue, now: datetime) -> Job:
+        """``processing`` → ``completed`` with *result*; ``expires_at = now + ttl``.
+
+        Raises `LeaseLost`.
+        """
+
+    @abc.abstractmethod
+    async def fail(
+        self, lease: Lease, error: str, retry_at: datetime | None, now: datetime
+    ) -> Job:
+        """End the attempt with *error*.
+
+        With *retry_at* the job goes back to ``queued`` and runs again no earlier; with
+        None it becomes ``failed`` for good. The retry decision is the queue's.
+        Raises `LeaseLost`.
+        """
+
+    @abc.abstractmethod
+    async def finish_cancelled(self, lease: Lease, now: datetime) -> Job:
+        """``processing`` → ``cancelled``, once the worker stopped the attempt.
+
+        Raises `LeaseLost`.
+        """
+
+    @abc.abstractmethod
+    async def release(self, lease: Lease, now: datetime) -> Job:
+        """Hand a running job back to ``queued`` without counting the attempt.
+
+        Used by a worker that shuts down before the job finished. Raises `LeaseLost`.
+        """
+
+    @abc.abstractmethod
+    async def next_run_at(self, tasks: Collection[str], now: datetime) -> datetime | None:
+        """The earliest ``run_at`` among queued jobs of *tasks*, or None when none wait."""
+
+    # -- operator actions -----------------------------------------------------------
+
+    @abc.abstractmethod
+    async def request_cancel(self, job_id: str, now: datetime) -> Job:
+        """Cancel a job.
+
+        ``queued`` → ``cancelled`` at once. ``processing`` → flagged
+        (``is_cancel_requested``); the worker finishes it with `finish_cancelled`.
+        A flagged job is returned unchanged. Raises `JobNotFound`, and
+        `InvalidTransition` (carrying the job) for a terminal job.
+        """
+
+    @abc.abstractmethod
+    async def retry(self, job_id: str, now: datetime) -> Job:
+        """``failed`` or ``cancelled`` → ``queued`` with a fresh attempt budget.
+
+        Raises `JobNotFound`, and `InvalidTransition` for any other status.
+        """
+
+    # -- maintenance -----------------------------------------------------------
+
+    @abc.abstractmethod
+    async def reap_expired_leases(self, now: datetime, limit: int = 100) -> list[Job]:
+        """Recover up to *limit* ``processing`` jobs whose lease ran out.
+
+        Each goes back to ``queued`` (ready at once, error `LOST_WORKER_ERROR`) while it
+        has attempts left, else to ``failed``; a job whose cancellation was requested
+        becomes ``cancelled``. Returns the changed jobs.
+        """
+
+    @abc.abstractmethod
+    async def purge_expired(self, now: datetime, limit: int = 1000) -> int:
+        """Delete up to *limit* jobs past ``expires_at``, with their idempotency keys."""
+
+    @abc.abstractmethod
+    async def register_worker(self, info: WorkerInfo) -> None:
+        """Upsert a worker's id, host, pid, running count and last-seen time."""
+
+    @abc.abstractmethod
+    async def unregister_worker(self, worker_id: str) -> None:
+        """Forget a worker that stopped."""
+
+    # -- notifications -----------------------------------------------------------
+
+    @abc.abstractmethod
+    def changes(self) -> AsyncIterator[Change]:
+        """Every change of every job from now on, from this and other processes.
+
+        Delivery is best effort and may repeat a change: consumers compare versions.
+        One process normally consumes it once (`jobqueue.notify.Hub`) and fans out.
+        The iterator ends when the store closes.
+        """
+
+
+class Broadcaster:
+    """Fans one process's changes out to every `Store.changes` iterator."""
+
+    def __init__(self) -> None:
+        self._queues: set[asyncio.Queue[Change | None]] = set()
+
+    def publish(self, change: Change) -> None:
+        """Deliver *change* to every subscriber (without blocking)."""
+        for queue in self._queues:
+            queue.put_nowait(change)
+
+    def close(self) -> None:
+        """End every subscription."""
+        for queue in self._queues:
+            queue.put_nowait(None)
+
+    async def subscribe(self) -> AsyncIterator[Change]:
+        """Changes published from now on, until `close`."""
+        queue: asyncio.Queue[Change | None] = asyncio.Queue()
+        self._queues.add(queue)
+        try:
+            while (change := await queue.get()) is not None:
+                yield change
+        finally:
+            self._queues.discard(queue)
+
+
+def encode_cursor(created_at: datetime, job_id: str) -> str:
+    """An opaque cursor pointing just past the job (*created_at*, *job_id*)."""
+    raw = orjson.dumps([created_at.isoformat(), job_id])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """The position an `encode_cursor` cursor names; `InvalidRequest` when malformed."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created, job_id = orjson.loads(raw)
+        at = datetime.fromisoformat(created)
+        if at.tzinfo is None or not isinstance(job_id, str):
+            raise ValueError(cursor)
+    except (ValueError, TypeError) as exc:
+        raise InvalidRequest("Invalid cursor") from exc
+    return at, job_id

@@ -1,0 +1,118 @@
+"""Fixtures shared by every suite: the fake clock and the store, parametrised over backends.
+
+PostgreSQL and Redis come from ``JOBQUEUE_TEST_POSTGRES_URL`` and
+``JOBQUEUE_TEST_REDIS_URL`` (defaults: the machine's local servers). A backend that
+cannot be reached is skipped with the reason, except under ``CI=true``, where it fails:
+CI must never pass by skipping a backend.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from jobqueue.clock import FakeClock
+from jobqueue.stores import Store, open_store
+
+POSTGRES_URL = os.environ.get(
+    "JOBQUEUE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+REDIS_URL = os.environ.get("JOBQUEUE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def require_service(url: str, name: str) -> None:
+    """Skip (or, in CI, fail) the test when *url*'s server does not accept connections."""
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 0), 1):
+            return
+    except OSError as exc:
+        reason = f"{name} is not reachable at {parts.hostname}:{parts.port} ({exc})"
+    if IN_CI:
+        pytest.fail(f"{reason}; CI must run every backend")
+    pytest.skip(reason)
+
+
+StoreFactory = Callable[[Path], Awaitable[tuple[Store, Callable[[], Awaitable[None]]]]]
+
+
+async def _memory(tmp_path: Path) -> tuple[Store, Callable[[], Awaitable[None]]]:
+    async def cleanup() -> None:
+        return None
+
+    return open_store("memory://"), cleanup
+
+
+async def _sqlite(tmp_path: Path) -> tuple[Store, Callable[[], Awaitable[None]]]:
+    async def cleanup() -> None:
+        return None
+
+    return open_store(f"sqlite:///{tmp_path / 'jobs.db'}"), cleanup
+
+
+async def _postgres(tmp_path: Path) -> tuple[Store, Callable[[], Awaitable[None]]]:
+    require_service(POSTGRES_URL, "PostgreSQL")
+    schema = f"jq_test_{uuid.uuid4().hex[:12]}"
+    store = open_store(POSTGRES_URL, schema=schema)
+
+    async def cleanup() -> None:
+        import psycopg
+
+        async with await psycopg.AsyncConnection.connect(POSTGRES_URL, autocommit=True) as conn:
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+    return store, cleanup
+
+
+async def _redis(tmp_path: Path) -> tuple[Store, Callable[[], Awaitable[None]]]:
+    require_service(REDIS_URL, "Redis")
+    prefix = f"jqtest:{uuid.uuid4().hex[:12]}:"
+    store = open_store(REDIS_URL, prefix=prefix)
+
+    async def cleanup() -> None:
+        import redis.asyncio as aioredis
+
+        client = aioredis.from_url(REDIS_URL)
+        try:
+            keys = [key async for key in client.scan_iter(match=f"{prefix}*", count=1000)]
+            if keys:
+                await client.delete(*keys)
+        finally:
+            await client.aclose()
+
+    return store, cleanup
+
+
+BACKENDS: dict[str, StoreFactory] = {
+    "memory": _memory,
+    "sqlite": _sqlite,
+    "postgres": _postgres,
+    "redis": _redis,
+}
+
+STORE_PARAMS = [pytest.param(name, marks=getattr(pytest.mark, name)) for name in BACKENDS]
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """A clock that moves only when a test advances it."""
+    return FakeClock()
+
+
+@pytest.fixture(params=STORE_PARAMS)
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    """An opened, empty store of each backend."""
+    opened, cleanup = await BACKENDS[request.param](tmp_path)
+    await opened.open()
+    try:
+        yield opened
+    finally:
+        await opened.close()
+        await cleanup()

@@ -1,1 +1,57 @@
+"""jobqueue: reliable long-running jobs behind a web page (asynchronous request-reply)."""
+
+from __future__ import annotations
+
+from jobqueue.clock import Clock, FakeClock, SystemClock
+from jobqueue.context import Fail, JobContext, Retry
+from jobqueue.errors import (
+    ConfigError,
+    IdempotencyConflict,
+    InvalidRequest,
+    InvalidTransition,
+    JobNotFound,
+    JobQueueError,
+    LeaseLost,
+    MissingDependency,
+    PayloadInvalid,
+    QueueFull,
+    RateLimited,
+    StoreError,
+    StoreUnavailable,
+    UnknownTask,
+)
+from jobqueue.models import Job, JobStatus, Progress
+from jobqueue.queue import JobQueue, Submission
+from jobqueue.retry import Backoff
+
 __version__ = "0.1.0"
+
+__all__ = [
+    "Backoff",
+    "Clock",
+    "ConfigError",
+    "Fail",
+    "FakeClock",
+    "IdempotencyConflict",
+    "InvalidRequest",
+    "InvalidTransition",
+    "Job",
+    "JobContext",
+    "JobNotFound",
+    "JobQueue",
+    "JobQueueError",
+    "JobStatus",
+    "LeaseLost",
+    "MissingDependency",
+    "PayloadInvalid",
+    "Progress",
+    "QueueFull",
+    "RateLimited",
+    "Retry",
+    "StoreError",
+    "StoreUnavailable",
+    "Submission",
+    "SystemClock",
+    "UnknownTask",
+    "__version__",
+]

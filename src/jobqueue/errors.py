@@ -120,7 +120,7 @@ class PayloadInvalid(InvalidRequest):
 
     http_status = 422
 
-    def __init__(self, message: str, errors: list[dict[str, object]] | None = None) -> None:
+    def __init__(self, message: str, errors: list[dict[str, str]] | None = None) -> None:
         super().__init__(message)
         self.errors = errors or []
 

@@ -7,13 +7,15 @@ copies and never a live object.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
 
 JSONValue: TypeAlias = (
-    "None | bool | int | float | str | Sequence[JSONValue] | Mapping[str, JSONValue]"
+    "bool | int | float | str | Sequence[JSONValue] | Mapping[str, JSONValue] | None"
 )
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import abc
 import asyncio
 import base64
-from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Self
@@ -26,6 +25,8 @@ import orjson
 from jobqueue.errors import InvalidRequest
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Collection, Sequence
+
     from jobqueue.models import (
         Change,
         Claim,
@@ -103,7 +104,7 @@ class Store(abc.ABC):
         """One job, or None when unknown or past its ``expires_at``."""
 
     @abc.abstractmethod
-    async def list(
+    async def list_jobs(
         self, where: JobFilter, limit: int, cursor: str | None, now: datetime
     ) -> Page:
         """Jobs matching *where*, newest first (by ``created_at``, then id).
@@ -158,9 +159,7 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
-    async def fail(
-        self, lease: Lease, error: str, retry_at: datetime | None, now: datetime
-    ) -> Job:
+    async def fail(self, lease: Lease, error: str, retry_at: datetime | None, now: datetime) -> Job:
         """End the attempt with *error*.
 
         With *retry_at* the job goes back to ``queued`` and runs again no earlier; with

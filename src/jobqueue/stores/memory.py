@@ -152,7 +152,7 @@ class MemoryStore(Store):
         """One job, unless unknown or expired."""
         return self._live(job_id, now)
 
-    async def list(
+    async def list_jobs(
         self, where: JobFilter, limit: int, cursor: str | None, now: datetime
     ) -> Page:
         """Matching jobs, newest first, after the cursor."""
@@ -258,9 +258,7 @@ class MemoryStore(Store):
         """Finish the attempt successfully."""
         return self._end(self._leased(lease), JobStatus.COMPLETED, now, result=result)
 
-    async def fail(
-        self, lease: Lease, error: str, retry_at: datetime | None, now: datetime
-    ) -> Job:
+    async def fail(self, lease: Lease, error: str, retry_at: datetime | None, now: datetime) -> Job:
         """Finish the attempt with an error; retry or fail for good."""
         job = self._leased(lease)
         if retry_at is None:

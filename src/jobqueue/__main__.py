@@ -1,0 +1,7 @@
+"""``python -m jobqueue``: the command line."""
+
+from __future__ import annotations
+
+from jobqueue.cli import main
+
+main()

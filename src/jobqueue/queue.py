@@ -1,0 +1,448 @@
+"""`JobQueue`: the task registry and every use case over a store.
+
+The HTTP app, the CLI and the workers all go through it; none of them touches a store
+directly. No HTTP here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import math
+import os
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, overload
+
+import orjson
+
+from jobqueue.clock import Clock, SystemClock
+from jobqueue.errors import InvalidRequest, JobNotFound
+from jobqueue.ids import new_job_id
+from jobqueue.models import JobFilter, JobStatus, NewJob
+from jobqueue.notify import Hub
+from jobqueue.retry import Backoff
+from jobqueue.stores import DEFAULT_STORE_URL, Store, open_store
+from jobqueue.tasks import Task, TaskFunction, TaskOptions, TaskRegistry, describe
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from jobqueue.models import Job, JSONValue, Page, Stats
+
+StartupHook = Callable[..., Any]
+
+#: Bounds on submit options: what is larger is a mistake, and would overflow some stores.
+MAX_PRIORITY = 2**31 - 1
+MAX_DELAY_SECONDS = 366 * 86400.0
+MAX_TIMEOUT_SECONDS = 7 * 86400.0
+MAX_TTL_SECONDS = 366 * 86400.0
+MAX_ATTEMPTS = 1000
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """The outcome of a submit: the job, and whether this call created it."""
+
+    job: Job
+    created: bool
+
+
+def _number(
+    name: str, value: float | None, *, minimum: float, maximum: float, strict: bool
+) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InvalidRequest(f"{name} must be a number")
+    if value < minimum or (strict and value == minimum) or value > maximum:
+        low = f"greater than {minimum:g}" if strict else f"at least {minimum:g}"
+        raise InvalidRequest(f"{name} must be {low} and at most {maximum:g}")
+    return float(value)
+
+
+def _integer(name: str, value: int | None, *, minimum: int, maximum: int) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidRequest(f"{name} must be an integer")
+    if not minimum <= value <= maximum:
+        raise InvalidRequest(f"{name} must be between {minimum} and {maximum}")
+    return value
+
+
+class JobQueue:
+    """Tasks, and the jobs that run them, over one store.
+
+    Args:
+        store: a store URL or instance; None reads ``JOBQUEUE_STORE``, then falls back
+            to ``sqlite:///jobqueue.db``.
+        clock: where ``now`` comes from (a `FakeClock` in tests).
+        max_attempts: attempts allowed when neither the submit nor the task says.
+        ttl_seconds: how long terminal jobs are kept by default.
+        timeout_seconds: the per-attempt timeout by default (None: no timeout).
+        backoff: the retry delay policy by default.
+    """
+
+    def __init__(
+        self,
+        store: str | Store | None = None,
+        *,
+        clock: Clock | None = None,
+        max_attempts: int = 3,
+        ttl_seconds: float = 86400.0,
+        timeout_seconds: float | None = None,
+        backoff: Backoff | None = None,
+    ) -> None:
+        if store is None:
+            store = os.environ.get("JOBQUEUE_STORE") or DEFAULT_STORE_URL
+        self.store_url = store if isinstance(store, str) else None
+        self._store = store if isinstance(store, Store) else None
+        self.clock: Clock = clock or SystemClock()
+        self.tasks = TaskRegistry()
+        self.startup_hooks: list[StartupHook] = []
+        self.shutdown_hooks: list[StartupHook] = []
+        self.default_max_attempts = max_attempts
+        self.default_ttl_seconds = ttl_seconds
+        self.default_timeout_seconds = timeout_seconds
+        self.default_backoff = backoff or Backoff()
+        self._hub: Hub | None = None
+        self._opened = False
+        self._open_lock: asyncio.Lock | None = None
+
+    # -- configuration -------------------------------------------------------
+
+    @overload
+    def task(self, function: TaskFunction, /) -> TaskFunction: ...
+
+    @overload
+    def task(
+        self,
+        function: None = None,
+        /,
+        *,
+        name: str | None = None,
+        timeout: float | None = None,
+        max_attempts: int | None = None,
+        ttl: float | None = None,
+        backoff: Backoff | None = None,
+        process: bool = False,
+        default: bool = False,
+    ) -> Callable[[TaskFunction], TaskFunction]: ...
+
+    def task(
+        self,
+        function: TaskFunction | None = None,
+        /,
+        *,
+        name: str | None = None,
+        timeout: float | None = None,
+        max_attempts: int | None = None,
+        ttl: float | None = None,
+        backoff: Backoff | None = None,
+        process: bool = False,
+        default: bool = False,
+    ) -> TaskFunction | Callable[[TaskFunction], TaskFunction]:
+        """Register a task function (``async def`` or plain ``def``); usable bare or called.
+
+        Args:
+            name: the task's name (default: the function's name).
+            timeout: seconds an attempt may run before it is stopped.
+            max_attempts: attempts allowed in all.
+            ttl: seconds a finished job is kept.
+            backoff: the delay policy between attempts.
+            process: run each attempt in a child process, so a timeout or a
+                cancellation can stop code that never yields (CPU-bound, C extensions).
+            default: use this task when a submission names none.
+        """
+        options = TaskOptions(
+            timeout_seconds=_number(
+                "timeout", timeout, minimum=0, maximum=MAX_TIMEOUT_SECONDS, strict=True
+            ),
+            max_attempts=_integer("max_attempts", max_attempts, minimum=1, maximum=MAX_ATTEMPTS),
+            ttl_seconds=_number("ttl", ttl, minimum=0, maximum=MAX_TTL_SECONDS, strict=True),
+            backoff=backoff,
+            is_process=process,
+        )
+
+        def register(fn: TaskFunction) -> TaskFunction:
+            self.tasks.add(describe(fn, name, options), is_default=default)
+            return fn
+
+        return register if function is None else register(function)
+
+    def on_startup(self, hook: StartupHook) -> StartupHook:
+        """Run *hook* once when a worker starts, before it claims anything.
+
+        The hook may be async; it receives the worker's state namespace (the same
+        object tasks see as ``ctx.state``) when it takes a parameter.
+        """
+        self.startup_hooks.append(hook)
+        return hook
+
+    def on_shutdown(self, hook: StartupHook) -> StartupHook:
+        """Run *hook* once when a worker stops, after its last job."""
+        self.shutdown_hooks.append(hook)
+        return hook
+
+    # -- lifecycle -------------------------------------------------------------
+
+    def use_store(self, store: str | Store) -> None:
+        """Replace the store before first use (the CLI's ``--store``)."""
+        if self._opened:
+            raise RuntimeError("use_store() must be called before the queue is opened")
+        self.store_url = store if isinstance(store, str) else None
+        self._store = store if isinstance(store, Store) else None
+        self._hub = None
+
+    @property
+    def store(self) -> Store:
+        """The store (created from the URL on first use, opened by `open`)."""
+        if self._store is None:
+            assert self.store_url is not None
+            self._store = open_store(self.store_url)
+        return self._store
+
+    @property
+    def hub(self) -> Hub:
+        """This process's dispatcher of change notifications."""
+        if self._hub is None:
+            self._hub = Hub(self.store)
+        return self._hub
+
+    async def open(self) -> None:
+        """Open the store and subscribe to its changes; every use case calls it lazily."""
+        if self._opened:
+            return
+        if self._open_lock is None:
+            self._open_lock = asyncio.Lock()
+        async with self._open_lock:
+            if not self._opened:
+                await self.store.open()
+                self.hub.start()
+                self._opened = True
+
+    async def close(self) -> None:
+        """Stop listening and close the store."""
+        if self._opened:
+            self._opened = False
+            await self.hub.stop()
+            await self.store.close()
+
+    async def __aenter__(self) -> JobQueue:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    # -- use cases -------------------------------------------------------------
+
+    def build(
+        self,
+        task: str | None,
+        payload: JSONValue,
+        *,
+        priority: int = 0,
+        delay_seconds: float | None = None,
+        timeout_seconds: float | None = None,
+        max_attempts: int | None = None,
+        ttl_seconds: float | None = None,
+        idempotency_key: str | None = None,
+        owner: str | None = None,
+    ) -> NewJob:
+        """Validate a submission into a `NewJob`, raising `InvalidRequest` subclasses.
+
+        Checks the task exists, the options are in range, and the payload is JSON and
+        passes the task's payload type.
+        """
+        resolved = self.tasks.resolve(task)
+        if payload is None:
+            raise InvalidRequest("Payload required")
+        resolved.validate(payload)
+        try:
+            canonical = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
+        except TypeError as exc:
+            raise InvalidRequest(f"Payload is not JSON: {exc}") from None
+        if idempotency_key is not None and not 0 < len(idempotency_key) <= 255:
+            raise InvalidRequest("Idempotency-Key must be 1 to 255 characters")
+        options = resolved.options
+        max_attempts = _integer("maxAttempts", max_attempts, minimum=1, maximum=MAX_ATTEMPTS)
+        ttl = _number("ttlSeconds", ttl_seconds, minimum=0, maximum=MAX_TTL_SECONDS, strict=True)
+        new = NewJob(
+            job_id=new_job_id(),
+            task=resolved.name,
+            payload=payload,
+            priority=_integer("priority", priority, minimum=-MAX_PRIORITY, maximum=MAX_PRIORITY)
+            or 0,
+            delay_seconds=_number(
+                "delaySeconds", delay_seconds, minimum=0, maximum=MAX_DELAY_SECONDS, strict=False
+            )
+            or 0.0,
+            timeout_seconds=_number(
+                "timeoutSeconds",
+                timeout_seconds,
+                minimum=0,
+                maximum=MAX_TIMEOUT_SECONDS,
+                strict=True,
+            )
+            or options.timeout_seconds
+            or self.default_timeout_seconds,
+            max_attempts=max_attempts or options.max_attempts or self.default_max_attempts,
+            ttl_seconds=ttl or options.ttl_seconds or self.default_ttl_seconds,
+            idempotency_key=idempotency_key,
+            owner=owner,
+        )
+        if idempotency_key is None:
+            return new
+        request = [
+            new.task,
+            priority,
+            delay_seconds,
+            timeout_seconds,
+            max_attempts,
+            ttl_seconds,
+            owner,
+        ]
+        digest = hashlib.sha256(orjson.dumps(request) + canonical).hexdigest()
+        return replace(new, fingerprint=digest)
+
+    async def enqueue(self, new: NewJob) -> Submission:
+        """Store a validated submission; replays an idempotent one instead of duplicating."""
+        await self.open()
+        job, created = await self.store.create(new, self.clock.now())
+        return Submission(job, created)
+
+    async def submit(
+        self,
+        task: str | None,
+        payload: JSONValue,
+        *,
+        priority: int = 0,
+        delay_seconds: float | None = None,
+        timeout_seconds: float | None = None,
+        max_attempts: int | None = None,
+        ttl_seconds: float | None = None,
+        idempotency_key: str | None = None,
+    ) -> Job:
+        """Submit a job and return it, ``queued``.
+
+        Raises `UnknownTask`, `PayloadInvalid` (the payload fails the task's type),
+        `InvalidRequest` (an option out of range) or `IdempotencyConflict`; on any of
+        them nothing is stored.
+        """
+        new = self.build(
+            task,
+            payload,
+            priority=priority,
+            delay_seconds=delay_seconds,
+            timeout_seconds=timeout_seconds,
+            max_attempts=max_attempts,
+            ttl_seconds=ttl_seconds,
+            idempotency_key=idempotency_key,
+        )
+        return (await self.enqueue(new)).job
+
+    async def get(self, job_id: str) -> Job | None:
+        """The job, or None when unknown or expired."""
+        await self.open()
+        return await self.store.get(job_id, self.clock.now())
+
+    async def cancel(self, job_id: str) -> Job:
+        """Cancel a queued job at once, or ask a running one to stop.
+
+        Raises `JobNotFound`, and `InvalidTransition` (carrying the job) when the job
+        is already terminal.
+        """
+        await self.open()
+        return await self.store.request_cancel(job_id, self.clock.now())
+
+    async def retry(self, job_id: str) -> Job:
+        """Queue a ``failed`` or ``cancelled`` job again with a fresh attempt budget."""
+        await self.open()
+        return await self.store.retry(job_id, self.clock.now())
+
+    async def list(
+        self,
+        *,
+        statuses: Iterable[JobStatus | str] = (),
+        tasks: Iterable[str] = (),
+        owner: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page:
+        """A page of jobs, newest first; pass `Page.next_cursor` back for the next."""
+        await self.open()
+        try:
+            where = JobFilter(
+                statuses=frozenset(JobStatus(s) for s in statuses),
+                tasks=frozenset(tasks),
+                owner=owner,
+            )
+        except ValueError as exc:
+            raise InvalidRequest(str(exc)) from None
+        limit = _integer("limit", limit, minimum=1, maximum=500) or 50
+        return await self.store.list_jobs(where, limit, cursor, self.clock.now())
+
+    async def stats(self) -> Stats:
+        """Counts per task and status, and the workers seen lately."""
+        await self.open()
+        return await self.store.stats(self.clock.now())
+
+    async def wait_for_change(
+        self, job_id: str, since_version: int | None = None, timeout: float = 30.0
+    ) -> Job:
+        """The job once its version exceeds *since_version* or it is terminal.
+
+        Without *since_version*, waits for the next change after now. Returns the
+        job as it is when *timeout* passes without a change. Raises `JobNotFound`.
+        """
+        await self.open()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        with self.hub.watching(job_id) as changed:
+            while True:
+                changed.clear()
+                job = await self.get(job_id)
+                if job is None:
+                    raise JobNotFound(job_id)
+                if since_version is None:
+                    since_version = job.version
+                elif job.version > since_version or job.is_terminal:
+                    return job
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    return job
+                # The store's push is the normal path; the cap keeps a lost
+                # notification from stalling a waiter for long.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(changed.wait(), min(remaining, 5.0))
+
+    async def watch(self, job_id: str, since_version: int = 0) -> AsyncIterator[Job]:
+        """The job now (if newer than *since_version*), then each newer version until terminal.
+
+        Raises `JobNotFound`. Versions between two yields may be skipped; the latest
+        state is never missed.
+        """
+        version = since_version
+        while True:
+            job = await self.wait_for_change(job_id, version, timeout=3600.0)
+            if job.version > version:
+                version = job.version
+                yield job
+            if job.is_terminal:
+                return
+
+    async def wait(self, job_id: str, timeout: float | None = None) -> Job:
+        """The job once it is terminal; `TimeoutError` after *timeout* seconds."""
+        async with asyncio.timeout(timeout):
+            version = 0
+            while not (job := await self.wait_for_change(job_id, version, 3600.0)).is_terminal:
+                version = job.version
+        return job
+
+    def resolve(self, name: str | None) -> Task:
+        """The registered task called *name* (or the default task)."""
+        return self.tasks.resolve(name)

@@ -1,0 +1,147 @@
+"""The task registry: what `@queue.task` records about a function, and payload validation."""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pydantic
+
+from jobqueue.context import JobContext
+from jobqueue.errors import ConfigError, PayloadInvalid, UnknownTask
+
+if typing.TYPE_CHECKING:
+    from jobqueue.models import JSONValue
+    from jobqueue.retry import Backoff
+
+TaskFunction = Callable[..., Any]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskOptions:
+    """Per-task defaults; None means the queue's default."""
+
+    timeout_seconds: float | None = None
+    max_attempts: int | None = None
+    ttl_seconds: float | None = None
+    backoff: Backoff | None = None
+    is_process: bool = False
+    """Run each attempt in a child process, which timeouts and cancellation can kill."""
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """A registered task: the function and how to call it."""
+
+    name: str
+    function: TaskFunction
+    options: TaskOptions = field(default_factory=TaskOptions)
+    payload_adapter: pydantic.TypeAdapter[Any] | None = None
+    context_parameter: str | None = None
+
+    @property
+    def is_async(self) -> bool:
+        """Whether the function is a coroutine function (run on the worker's loop)."""
+        return inspect.iscoroutinefunction(self.function)
+
+    def validate(self, payload: JSONValue) -> Any:
+        """The payload as the function receives it; `PayloadInvalid` says which field fails."""
+        if self.payload_adapter is None:
+            return payload
+        try:
+            return self.payload_adapter.validate_python(payload)
+        except pydantic.ValidationError as exc:
+            errors = [
+                {
+                    "field": ".".join(str(part) for part in err["loc"]) or "payload",
+                    "message": err["msg"],
+                }
+                for err in exc.errors()
+            ]
+            summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+            raise PayloadInvalid(f"Invalid payload: {summary}", errors) from None
+
+    def payload_schema(self) -> dict[str, Any] | None:
+        """The JSON schema of the payload, when the function declares one."""
+        if self.payload_adapter is None:
+            return None
+        return self.payload_adapter.json_schema()
+
+
+def describe(
+    function: TaskFunction, name: str | None = None, options: TaskOptions | None = None
+) -> Task:
+    """Inspect *function*'s signature into a `Task`.
+
+    The first parameter receives the payload; its annotation, when it has one, is the
+    payload's type, validated at submit time. A parameter annotated `JobContext`
+    receives the context.
+    """
+    if not callable(function):
+        raise ConfigError(f"A task must be a function, got {function!r}")
+    try:
+        hints = typing.get_type_hints(function)
+    except (NameError, TypeError) as exc:
+        raise ConfigError(f"Cannot resolve the annotations of {function!r}: {exc}") from exc
+    parameters = list(inspect.signature(function).parameters.values())
+    context = next((p.name for p in parameters if hints.get(p.name) is JobContext), None)
+    payload = [p for p in parameters if p.name != context]
+    if not payload:
+        raise ConfigError(f"Task {function.__qualname__} must take the payload as a parameter")
+    if any(p.default is inspect.Parameter.empty for p in payload[1:]):
+        raise ConfigError(
+            f"Task {function.__qualname__} may only take the payload and a JobContext"
+        )
+    annotation = hints.get(payload[0].name, Any)
+    adapter = None if annotation is Any else pydantic.TypeAdapter(annotation)
+    return Task(
+        name=name or function.__name__,
+        function=function,
+        options=options or TaskOptions(),
+        payload_adapter=adapter,
+        context_parameter=context,
+    )
+
+
+class TaskRegistry:
+    """Tasks by name, and the default task (used when a submission names none)."""
+
+    def __init__(self) -> None:
+        self._tasks: dict[str, Task] = {}
+        self._default: str | None = None
+
+    def add(self, task: Task, *, is_default: bool = False) -> None:
+        """Register *task*; a name can only be registered once."""
+        if task.name in self._tasks:
+            raise ConfigError(f"A task named {task.name!r} is already registered")
+        if is_default and self._default is not None:
+            raise ConfigError(f"{self._default!r} is already the default task")
+        self._tasks[task.name] = task
+        if is_default:
+            self._default = task.name
+
+    def resolve(self, name: str | None) -> Task:
+        """The task called *name*, or the default task for None; `UnknownTask` otherwise."""
+        key = self._default if name is None else name
+        if key is None or key not in self._tasks:
+            raise UnknownTask(name)
+        return self._tasks[key]
+
+    @property
+    def names(self) -> list[str]:
+        """Every registered name, sorted."""
+        return sorted(self._tasks)
+
+    @property
+    def default(self) -> str | None:
+        """The default task's name, if one was marked."""
+        return self._default
+
+    def __iter__(self) -> typing.Iterator[Task]:
+        return iter(self._tasks.values())
+
+    def __len__(self) -> int:
+        return len(self._tasks)

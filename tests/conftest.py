@@ -40,27 +40,28 @@ def require_service(url: str, name: str) -> None:
     pytest.skip(reason)
 
 
-StoreFactory = Callable[[Path], Awaitable[tuple[Store, Callable[[], Awaitable[None]]]]]
+# A backend yields a maker of (unopened) stores that all share one set of data, and a cleanup.
+StoreMaker = Callable[[], Store]
+StoreFactory = Callable[[Path], Awaitable[tuple[StoreMaker, Callable[[], Awaitable[None]]]]]
 
 
-async def _memory(tmp_path: Path) -> tuple[Store, Callable[[], Awaitable[None]]]:
+async def _memory(tmp_path: Path) -> tuple[StoreMaker, Callable[[], Awaitable[None]]]:
     async def cleanup() -> None:
         return None
 
-    return open_store("memory://"), cleanup
+    return lambda: open_store("memory://"), cleanup
 
 
-async def _sqlite(tmp_path: Path) -> tuple[Store, Callable[[], Awaitable[None]]]:
+async def _sqlite(tmp_path: Path) -> tuple[StoreMaker, Callable[[], Awaitable[None]]]:
     async def cleanup() -> None:
         return None
 
-    return open_store(f"sqlite:///{tmp_path / 'jobs.db'}"), cleanup
+    return lambda: open_store(f"sqlite:///{tmp_path / 'jobs.db'}"), cleanup
 
 
-async def _postgres(tmp_path: Path) -> tuple[Store, Callable[[], Awaitable[None]]]:
+async def _postgres(tmp_path: Path) -> tuple[StoreMaker, Callable[[], Awaitable[None]]]:
     require_service(POSTGRES_URL, "PostgreSQL")
     schema = f"jq_test_{uuid.uuid4().hex[:12]}"
-    store = open_store(POSTGRES_URL, schema=schema)
 
     async def cleanup() -> None:
         import psycopg
@@ -68,13 +69,12 @@ async def _postgres(tmp_path: Path) -> tuple[Store, Callable[[], Awaitable[None]
         async with await psycopg.AsyncConnection.connect(POSTGRES_URL, autocommit=True) as conn:
             await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
-    return store, cleanup
+    return lambda: open_store(POSTGRES_URL, schema=schema), cleanup
 
 
-async def _redis(tmp_path: Path) -> tuple[Store, Callable[[], Awaitable[None]]]:
+async def _redis(tmp_path: Path) -> tuple[StoreMaker, Callable[[], Awaitable[None]]]:
     require_service(REDIS_URL, "Redis")
     prefix = f"jqtest:{uuid.uuid4().hex[:12]}:"
-    store = open_store(REDIS_URL, prefix=prefix)
 
     async def cleanup() -> None:
         import redis.asyncio as aioredis
@@ -87,7 +87,7 @@ async def _redis(tmp_path: Path) -> tuple[Store, Callable[[], Awaitable[None]]]:
         finally:
             await client.aclose()
 
-    return store, cleanup
+    return lambda: open_store(REDIS_URL, prefix=prefix), cleanup
 
 
 BACKENDS: dict[str, StoreFactory] = {
@@ -107,12 +107,46 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture(params=STORE_PARAMS)
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+async def store_maker(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[StoreMaker]:
+    """Makes unopened stores of each backend, all on the same (initially empty) data."""
+    make, cleanup = await BACKENDS[request.param](tmp_path)
+    try:
+        yield make
+    finally:
+        await cleanup()
+
+
+@pytest.fixture
+async def store(store_maker: StoreMaker) -> AsyncIterator[Store]:
     """An opened, empty store of each backend."""
-    opened, cleanup = await BACKENDS[request.param](tmp_path)
+    opened = store_maker()
     await opened.open()
     try:
         yield opened
     finally:
         await opened.close()
-        await cleanup()
+
+
+@pytest.fixture
+async def open_sibling(
+    store: Store, store_maker: StoreMaker
+) -> AsyncIterator[Callable[[], Awaitable[Store]]]:
+    """Opens more stores on the data of `store`, as other processes would; closes them after.
+
+    Skips the test on a backend whose data other processes cannot share.
+    """
+    if not store.capabilities.is_multiprocess:
+        pytest.skip("the store cannot be shared between processes")
+    opened: list[Store] = []
+
+    async def open_one() -> Store:
+        sibling = store_maker()
+        await sibling.open()
+        opened.append(sibling)
+        return sibling
+
+    try:
+        yield open_one
+    finally:
+        for sibling in opened:
+            await sibling.close()

@@ -16,7 +16,7 @@ from jobqueue.errors import StoreError
 from jobqueue.models import JobStatus
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from jobqueue.models import Change
     from jobqueue.stores.base import Store
@@ -33,6 +33,7 @@ class Hub:
         self._store = store
         self._job_waiters: defaultdict[str, set[asyncio.Event]] = defaultdict(set)
         self._work_waiters: set[asyncio.Event] = set()
+        self._listeners: list[Callable[[Change], None]] = []
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -66,6 +67,8 @@ class Hub:
 
     def dispatch(self, change: Change) -> None:
         """Wake the waiters of *change*'s job, and the workers when work became ready."""
+        for listener in self._listeners:
+            listener(change)
         for event in self._job_waiters.get(change.job_id, ()):
             event.set()
         if change.status is JobStatus.QUEUED:
@@ -96,6 +99,14 @@ class Hub:
             waiters.discard(event)
             if not waiters:
                 del self._job_waiters[job_id]
+
+    def add_listener(self, listener: Callable[[Change], None]) -> None:
+        """Call *listener* (quick, not blocking) with every change."""
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Callable[[Change], None]) -> None:
+        """Stop calling *listener*."""
+        self._listeners.remove(listener)
 
     def work_signal(self) -> asyncio.Event:
         """An event set whenever a job becomes queued; the caller clears it."""

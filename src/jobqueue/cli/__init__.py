@@ -7,7 +7,9 @@ import click
 from jobqueue import __version__
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "JOBQUEUE"})
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "JOBQUEUE"}
+)
 @click.version_option(__version__, prog_name="jobqueue")
 def cli() -> None:
     """Reliable long-running jobs behind a web page."""

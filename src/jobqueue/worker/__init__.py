@@ -1,0 +1,8 @@
+"""Workers: claim jobs from the store and run them."""
+
+from __future__ import annotations
+
+from jobqueue.worker.maintenance import Maintenance
+from jobqueue.worker.runner import Worker
+
+__all__ = ["Maintenance", "Worker"]

@@ -1,0 +1,377 @@
+"""`Worker`: claims jobs in batches and runs them in concurrency slots.
+
+One asyncio loop per worker process. Work is noticed through the store's "work is
+ready" signal (the hub), with a slow poll only as a safety net. Leases are renewed by
+a heartbeat on the loop, which blocking tasks cannot starve because they run in
+threads or child processes; a change of a running job (a cancel request) triggers an
+immediate heartbeat, so cancellation takes effect in milliseconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import os
+import socket
+import threading
+import traceback
+from dataclasses import dataclass
+from datetime import timedelta
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from jobqueue.context import Fail, JobContext, Retry
+from jobqueue.errors import JobQueueError, LeaseLost, PayloadInvalid, StoreError, UnknownTask
+from jobqueue.ids import new_worker_id
+from jobqueue.models import WorkerInfo
+from jobqueue.worker.execution import RemoteError, Stopped, run_attempt
+from jobqueue.worker.maintenance import Maintenance
+from jobqueue.worker.progress import ProgressReporter
+
+if TYPE_CHECKING:
+    from jobqueue.models import Change, Claim, Job, Lease, Progress
+    from jobqueue.queue import JobQueue
+    from jobqueue.tasks import Task
+
+logger = logging.getLogger(__name__)
+
+#: How long an idle worker waits before looking for work without having been signalled.
+SAFETY_POLL_SECONDS = 5.0
+_STORE_RETRY_DELAYS = (0.1, 0.5, 1.0, 2.0, 5.0)
+
+
+@dataclass(slots=True)
+class _Running:
+    """One attempt in a slot."""
+
+    claim: Claim
+    context: JobContext
+    stop: asyncio.Event
+    cancel: threading.Event
+    task: asyncio.Task[None] | None = None
+    stop_reason: str = ""
+    version: int = 0
+
+
+class Worker:
+    """Runs the jobs of a `JobQueue`'s tasks until stopped.
+
+    Args:
+        queue: the application's queue (tasks and store).
+        concurrency: attempts run at once.
+        lease_seconds: how long a claim stays valid without a heartbeat; a killed
+            worker's jobs run again after about this long.
+        tasks: the task names to serve (default: every registered task).
+        shutdown_grace_seconds: how long `stop` lets running attempts finish before
+            handing them back to ``queued``.
+    """
+
+    def __init__(
+        self,
+        queue: JobQueue,
+        *,
+        concurrency: int = 10,
+        lease_seconds: float = 30.0,
+        tasks: list[str] | None = None,
+        shutdown_grace_seconds: float = 10.0,
+        maintenance_seconds: float = 1.0,
+        worker_id: str | None = None,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        if lease_seconds <= 0:
+            raise ValueError("lease_seconds must be positive")
+        self.queue = queue
+        self.concurrency = concurrency
+        self.lease_seconds = lease_seconds
+        self.task_names = tasks or queue.tasks.names
+        for name in self.task_names:
+            queue.tasks.resolve(name)  # UnknownTask early, not at the first claim
+        self.shutdown_grace_seconds = shutdown_grace_seconds
+        self.worker_id = worker_id or new_worker_id()
+        self.state = SimpleNamespace()
+        self._maintenance = Maintenance(queue, interval=maintenance_seconds)
+        self._running: dict[str, _Running] = {}
+        self._stopping = asyncio.Event()
+        self._slot_freed = asyncio.Event()
+        self._beat_now = asyncio.Event()
+
+    @property
+    def running(self) -> int:
+        """Attempts running now."""
+        return len(self._running)
+
+    @property
+    def is_stopping(self) -> bool:
+        """True once `stop` was called."""
+        return self._stopping.is_set()
+
+    def stop(self) -> None:
+        """Stop claiming, let running attempts finish within the grace period, then return."""
+        self._stopping.set()
+
+    async def run(self) -> None:
+        """Serve until `stop`: start-up hooks, then claim and run; on stop, drain."""
+        queue = self.queue
+        await queue.open()
+        await self._call_hooks(queue.startup_hooks)
+        work = queue.hub.work_signal()
+        queue.hub.add_listener(self._on_change)
+        helpers = [
+            asyncio.create_task(self._heartbeat_loop(), name="jobqueue-heartbeat"),
+            asyncio.create_task(self._maintenance.run(self._stopping), name="jobqueue-maint"),
+        ]
+        try:
+            await self._claim_loop(work)
+            await self._drain()
+        finally:
+            queue.hub.remove_listener(self._on_change)
+            queue.hub.drop_work_signal(work)
+            for helper in helpers:
+                helper.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
+            with contextlib.suppress(StoreError):
+                await queue.store.unregister_worker(self.worker_id)
+            await self._call_hooks(queue.shutdown_hooks)
+
+    async def _call_hooks(self, hooks: list[Any]) -> None:
+        for hook in hooks:
+            result = hook(self.state) if inspect.signature(hook).parameters else hook()
+            if inspect.isawaitable(result):
+                await result
+
+    # -- claiming ------------------------------------------------------------------
+
+    async def _claim_loop(self, work: asyncio.Event) -> None:
+        store, clock = self.queue.store, self.queue.clock
+        failures = 0
+        while not self._stopping.is_set():
+            free = self.concurrency - len(self._running)
+            if free <= 0:
+                self._slot_freed.clear()
+                await _first(self._slot_freed, self._stopping)
+                continue
+            work.clear()  # before claiming: a job queued from now on sets it again
+            try:
+                claims = await store.claim(
+                    self.worker_id, self.task_names, free, self.lease_seconds, clock.now()
+                )
+                wake_at = None if claims else await store.next_run_at(self.task_names, clock.now())
+            except StoreError as exc:
+                delay = _STORE_RETRY_DELAYS[min(failures, len(_STORE_RETRY_DELAYS) - 1)]
+                failures += 1
+                logger.warning("Claim failed (%s); retrying in %.1fs", exc, delay)
+                await _first(self._stopping, timeout=delay)
+                continue
+            failures = 0
+            for claim in claims:
+                self._start(claim)
+            if len(claims) < free:
+                timeout = SAFETY_POLL_SECONDS
+                if wake_at is not None:
+                    timeout = min(timeout, max((wake_at - clock.now()).total_seconds(), 0.0))
+                await _first(work, self._stopping, timeout=timeout)
+
+    def _start(self, claim: Claim) -> None:
+        job = claim.job
+        reporter = ProgressReporter(lambda progress: self._record_progress(job.job_id, progress))
+        cancel = threading.Event()
+        context = JobContext(
+            job_id=job.job_id,
+            task=job.task,
+            attempt=job.attempts,
+            report=reporter.report,
+            cancel=cancel,
+            state=self.state,
+        )
+        running = _Running(claim, context, asyncio.Event(), cancel, version=job.version)
+        self._running[job.job_id] = running
+        running.task = asyncio.create_task(self._attempt(running, reporter), name=job.job_id)
+
+    async def _record_progress(self, job_id: str, progress: Progress) -> None:
+        running = self._running[job_id]
+        job = await self.queue.store.record_progress(
+            running.claim.lease, progress, self.queue.clock.now()
+        )
+        running.version = job.version
+
+    # -- running -------------------------------------------------------------------
+
+    async def _attempt(self, running: _Running, reporter: ProgressReporter) -> None:
+        job, lease = running.claim.job, running.claim.lease
+        try:
+            outcome = await self._execute(running)
+            await reporter.close()
+            await self._finish(job, lease, outcome)
+        except LeaseLost:
+            logger.warning("Job %s: lease lost; another attempt owns it now", job.job_id)
+        except JobQueueError as exc:
+            # The store failed while finishing: the lease will expire and the job
+            # will run again, so nothing is lost.
+            logger.error("Job %s: could not record the outcome: %s", job.job_id, exc)
+        finally:
+            await reporter.close()
+            del self._running[job.job_id]
+            self._slot_freed.set()
+
+    async def _execute(self, running: _Running) -> _Outcome:
+        job = running.claim.job
+        try:
+            task = self.queue.tasks.resolve(job.task)
+            payload = task.validate(job.payload)
+        except (UnknownTask, PayloadInvalid) as exc:
+            return _Outcome("fail", error=str(exc), is_final=True)
+        stopper = self._arm_timeout(running, job.timeout_seconds)
+        try:
+            result = await run_attempt(task, payload, running.context, running.stop)
+        except Stopped:
+            return _Outcome(running.stop_reason or "release")
+        except Retry as signal:
+            return _Outcome("fail", error=str(signal), retry_in=signal.delay_seconds)
+        except Fail as signal:
+            return _Outcome("fail", error=f"{type(signal).__name__}: {signal}", is_final=True)
+        except RemoteError as exc:
+            return _Outcome("fail", error=str(exc), task=task)
+        except Exception as exc:
+            logger.info("Job %s attempt %s failed", job.job_id, job.attempts, exc_info=True)
+            return _Outcome("fail", error=_describe(exc), task=task)
+        finally:
+            if stopper is not None:
+                stopper.cancel()
+        try:
+            return _Outcome("complete", result=orjson.loads(orjson.dumps(_jsonable(result))))
+        except TypeError as exc:
+            return _Outcome("fail", error=f"The result is not JSON: {exc}", is_final=True)
+
+    def _arm_timeout(self, running: _Running, timeout: float | None) -> asyncio.TimerHandle | None:
+        if timeout is None:
+            return None
+
+        def expire() -> None:
+            self._stop_attempt(running, f"timeout:{timeout:g}")
+
+        return asyncio.get_running_loop().call_later(timeout, expire)
+
+    def _stop_attempt(self, running: _Running, reason: str) -> None:
+        if not running.stop.is_set():
+            running.stop_reason = reason
+            running.cancel.set()
+            running.stop.set()
+
+    async def _finish(self, job: Job, lease: Lease, outcome: _Outcome) -> None:
+        store, now = self.queue.store, self.queue.clock.now()
+        if outcome.kind == "lost":
+            return  # another attempt owns the job: write nothing
+        if outcome.kind == "complete":
+            await store.complete(lease, outcome.result, now)
+        elif outcome.kind == "cancel":
+            await store.finish_cancelled(lease, now)
+        elif outcome.kind == "release":
+            await store.release(lease, now)
+        elif outcome.kind.startswith("timeout:"):
+            seconds = outcome.kind.partition(":")[2]
+            await store.fail(lease, f"Timed out after {seconds}s", self._retry_at(job), now)
+        else:
+            retry_at = None
+            if not outcome.is_final:
+                if outcome.retry_in is not None and job.attempts < job.max_attempts:
+                    retry_at = now + timedelta(seconds=outcome.retry_in)
+                else:
+                    retry_at = self._retry_at(job, outcome.task)
+            await store.fail(lease, outcome.error, retry_at, now)
+
+    def _retry_at(self, job: Job, task: Task | None = None) -> Any:
+        if job.attempts >= job.max_attempts:
+            return None
+        backoff = (task.options.backoff if task else None) or self.queue.default_backoff
+        return self.queue.clock.now() + timedelta(seconds=backoff.delay(job.attempts))
+
+    # -- heartbeats ----------------------------------------------------------------
+
+    def _on_change(self, change: Change) -> None:
+        running = self._running.get(change.job_id)
+        if running is not None and change.version > running.version:
+            self._beat_now.set()  # someone else changed a running job: a cancel request
+
+    async def _heartbeat_loop(self) -> None:
+        interval = self.lease_seconds / 3
+        while True:
+            await _first(self._beat_now, timeout=interval)
+            self._beat_now.clear()
+            try:
+                await self._heartbeat()
+            except StoreError as exc:
+                logger.warning("Heartbeat failed: %s", exc)
+
+    async def _heartbeat(self) -> None:
+        store, now = self.queue.store, self.queue.clock.now()
+        await store.register_worker(
+            WorkerInfo(
+                worker_id=self.worker_id,
+                last_seen_at=now,
+                running=len(self._running),
+                host=socket.gethostname(),
+                pid=os.getpid(),
+            )
+        )
+        leases = [running.claim.lease for running in self._running.values()]
+        if not leases:
+            return
+        result = await store.heartbeat(self.worker_id, leases, self.lease_seconds, now)
+        for job_id in result.cancel_requested:
+            if (running := self._running.get(job_id)) is not None:
+                self._stop_attempt(running, "cancel")
+        for job_id in result.lost:
+            if (running := self._running.get(job_id)) is not None:
+                logger.warning("Job %s: lease lost; abandoning the attempt", job_id)
+                self._stop_attempt(running, "lost")
+
+    # -- shutdown ------------------------------------------------------------------
+
+    async def _drain(self) -> None:
+        attempts = [r.task for r in self._running.values() if r.task is not None]
+        if not attempts:
+            return
+        logger.info("Waiting up to %ss for %d jobs", self.shutdown_grace_seconds, len(attempts))
+        await asyncio.wait(attempts, timeout=self.shutdown_grace_seconds)
+        for running in list(self._running.values()):
+            self._stop_attempt(running, "release")
+        await asyncio.gather(*attempts, return_exceptions=True)
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """How an attempt ended, before it is written."""
+
+    kind: str  # complete | fail | cancel | release | lost | timeout:<seconds>
+    result: Any = None
+    error: str = ""
+    is_final: bool = False
+    retry_in: float | None = None
+    task: Task | None = None
+
+
+def _describe(exc: BaseException) -> str:
+    frames = traceback.format_exception(exc)
+    return f"{type(exc).__name__}: {exc}\n{''.join(frames[-6:])}".strip()
+
+
+def _jsonable(result: Any) -> Any:
+    dump = getattr(result, "model_dump", None)
+    return dump(mode="json") if callable(dump) else result
+
+
+async def _first(*events: asyncio.Event, timeout: float | None = None) -> None:
+    """Return when any of *events* is set, or after *timeout*."""
+    if any(event.is_set() for event in events):
+        return
+    waiters = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()

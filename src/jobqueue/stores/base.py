@@ -25,7 +25,7 @@ import orjson
 from jobqueue.errors import InvalidRequest
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Collection, Sequence
+    from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 
     from jobqueue.models import (
         Change,
@@ -255,11 +255,20 @@ class Broadcaster:
         for queue in self._queues:
             queue.put_nowait(None)
 
-    async def subscribe(self) -> AsyncIterator[Change]:
-        """Changes published from now on, until `close`."""
+    async def subscribe(
+        self, ready: Callable[[], Awaitable[None]] | None = None
+    ) -> AsyncIterator[Change]:
+        """Changes published from now on, until `close`.
+
+        *ready* is awaited once the subscription is in place, before the first change is
+        awaited: a store that must fetch a starting point (a poller's position) does it
+        there, so nothing published meanwhile is lost.
+        """
         queue: asyncio.Queue[Change | None] = asyncio.Queue()
         self._queues.add(queue)
         try:
+            if ready is not None:
+                await ready()
             while (change := await queue.get()) is not None:
                 yield change
         finally:

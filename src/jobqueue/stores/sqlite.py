@@ -1,0 +1,401 @@
+"""`SQLiteStore`: jobs in one SQLite file that every process on the machine can share.
+
+Each store owns one connection on one dedicated thread, and each method is one call on
+that thread running one transaction. Writes take the write lock up front
+(``BEGIN IMMEDIATE``), so every transition, a batched claim included, is atomic across
+processes. This process's changes are published as they commit; other processes' are
+found by a cheap poll of ``PRAGMA data_version`` and a change counter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, Self, TypeVar
+from urllib.parse import unquote
+
+from jobqueue.errors import ConfigError, StoreError, StoreUnavailable
+from jobqueue.models import Change, JobStatus
+from jobqueue.stores import _sqlite_ops as ops
+from jobqueue.stores._sql import read_script
+from jobqueue.stores.base import (
+    CANCELLED_ERROR,
+    Broadcaster,
+    Store,
+    StoreCapabilities,
+    decode_cursor,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Callable, Collection, Sequence
+    from datetime import datetime
+
+    from jobqueue.models import (
+        Claim,
+        HeartbeatResult,
+        Job,
+        JobFilter,
+        JSONValue,
+        Lease,
+        NewJob,
+        Page,
+        Progress,
+        Stats,
+        WorkerInfo,
+    )
+
+logger = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+"""The schema version this code writes, kept in ``PRAGMA user_version``."""
+
+_T = TypeVar("_T")
+
+# Errors that say "not now" rather than "never": locked beyond the busy timeout, I/O
+# trouble, a full disk, a file that cannot be opened.
+_UNAVAILABLE_CODES = frozenset(
+    {
+        sqlite3.SQLITE_BUSY,
+        sqlite3.SQLITE_LOCKED,
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_FULL,
+        sqlite3.SQLITE_CANTOPEN,
+        sqlite3.SQLITE_PROTOCOL,
+    }
+)
+
+
+def parse_url(url: str) -> str:
+    """The file path of a ``sqlite:///relative.db`` or ``sqlite:////abs/path.db`` URL."""
+    scheme, separator, rest = url.partition("://")
+    if scheme.partition("+")[0].lower() != "sqlite" or not separator or not rest.startswith("/"):
+        raise ConfigError(
+            f"Invalid SQLite store URL {url!r}: use sqlite:///relative/path.db "
+            "or sqlite:////absolute/path.db"
+        )
+    if "?" in rest:
+        raise ConfigError(f"SQLite store URL {url!r}: query options are not supported")
+    return unquote(rest[1:])
+
+
+class SQLiteStore(Store):
+    """Jobs in a SQLite database file: durable, and safe for several processes at once."""
+
+    capabilities = StoreCapabilities(is_durable=True, is_multiprocess=True)
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        busy_timeout_seconds: float = 5.0,
+        poll_interval_seconds: float = 0.05,
+    ) -> None:
+        if not path:
+            raise ConfigError("The SQLite store needs a database file path")
+        if path == ":memory:" or path.startswith("file:"):
+            raise ConfigError(
+                "An in-memory SQLite database cannot be shared; use memory:// instead"
+            )
+        self.path = path
+        self._busy_timeout = busy_timeout_seconds
+        self._poll_interval = poll_interval_seconds
+        self._executor: ThreadPoolExecutor | None = None
+        self._broadcaster = Broadcaster()
+        self._watchers = 0
+        self._poller: asyncio.Task[None] | None = None
+        self._poller_lock = asyncio.Lock()
+        # Touched only on the store's thread:
+        self._connection: sqlite3.Connection | None = None
+        self._data_version = 0
+        self._seen_seq = 0
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> Self:
+        """A store on the file that *url* names; *options* go to the constructor."""
+        return cls(parse_url(url), **options)
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Open the file, creating it and the schema when missing."""
+        if self._executor is not None:
+            return
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jobqueue-sqlite")
+        self._executor = executor
+        try:
+            await self._call(self._connect)
+        except BaseException:
+            self._executor = None
+            executor.shutdown(wait=False)
+            raise
+
+    async def close(self) -> None:
+        """Stop watching for changes, end the change iterators and close the file."""
+        poller, self._poller = self._poller, None
+        if poller is not None:
+            poller.cancel()
+            await asyncio.wait({poller})
+        self._broadcaster.close()
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            try:
+                await asyncio.wrap_future(executor.submit(self._disconnect))
+            finally:
+                executor.shutdown(wait=False)
+
+    async def ping(self) -> None:
+        """Run a trivial query."""
+        await self._read(lambda tx: tx.rows("ping"))
+
+    # -- submitting and reading ---------------------------------------------------
+
+    async def create(self, new: NewJob, now: datetime) -> tuple[Job, bool]:
+        """Insert a queued job, or replay the one created under the same key."""
+        return await self._write(lambda tx: ops.create(tx, new, now))
+
+    async def get(self, job_id: str, now: datetime) -> Job | None:
+        """One job, unless unknown or expired."""
+        return await self._read(lambda tx: ops.get(tx, job_id, now))
+
+    async def list_jobs(
+        self, where: JobFilter, limit: int, cursor: str | None, now: datetime
+    ) -> Page:
+        """Matching jobs, newest first, after the cursor."""
+        after = decode_cursor(cursor) if cursor else None
+        return await self._read(lambda tx: ops.list_jobs(tx, where, limit, after, now))
+
+    async def stats(self, now: datetime, worker_horizon_seconds: float = 60.0) -> Stats:
+        """Counts per task and status, and the recent workers."""
+        return await self._read(lambda tx: ops.stats(tx, now, worker_horizon_seconds))
+
+    # -- worker path -------------------------------------------------------------
+
+    async def claim(
+        self,
+        worker_id: str,
+        tasks: Collection[str],
+        limit: int,
+        lease_seconds: float,
+        now: datetime,
+    ) -> list[Claim]:
+        """Take up to *limit* ready jobs, best first, in one transaction."""
+        return await self._write(
+            lambda tx: ops.claim(tx, worker_id, tasks, limit, lease_seconds, now)
+        )
+
+    async def heartbeat(
+        self, worker_id: str, leases: Sequence[Lease], lease_seconds: float, now: datetime
+    ) -> HeartbeatResult:
+        """Extend the leases still held."""
+        return await self._write(lambda tx: ops.heartbeat(tx, leases, lease_seconds, now))
+
+    async def record_progress(self, lease: Lease, progress: Progress, now: datetime) -> Job:
+        """Store the latest progress."""
+        return await self._write(lambda tx: ops.record_progress(tx, lease, progress))
+
+    async def complete(self, lease: Lease, result: JSONValue, now: datetime) -> Job:
+        """Finish the attempt successfully."""
+        return await self._write(lambda tx: ops.complete(tx, lease, result, now))
+
+    async def fail(self, lease: Lease, error: str, retry_at: datetime | None, now: datetime) -> Job:
+        """Finish the attempt with an error; retry or fail for good."""
+        return await self._write(lambda tx: ops.fail(tx, lease, error, retry_at, now))
+
+    async def finish_cancelled(self, lease: Lease, now: datetime) -> Job:
+        """Finish a stopped attempt as cancelled."""
+        return await self._write(
+            lambda tx: ops.end_attempt(tx, lease, JobStatus.CANCELLED, now, error=CANCELLED_ERROR)
+        )
+
+    async def release(self, lease: Lease, now: datetime) -> Job:
+        """Hand the job back without counting the attempt."""
+        return await self._write(
+            lambda tx: ops.requeue_attempt(tx, lease, now, error=None, is_counted=False)
+        )
+
+    async def next_run_at(self, tasks: Collection[str], now: datetime) -> datetime | None:
+        """The earliest run time among queued jobs of *tasks*."""
+        return await self._read(lambda tx: ops.next_run_at(tx, tasks))
+
+    # -- operator actions ----------------------------------------------------------
+
+    async def request_cancel(self, job_id: str, now: datetime) -> Job:
+        """Cancel a queued job, or flag a running one."""
+        return await self._write(lambda tx: ops.request_cancel(tx, job_id, now))
+
+    async def retry(self, job_id: str, now: datetime) -> Job:
+        """Queue a failed or cancelled job again."""
+        return await self._write(lambda tx: ops.retry(tx, job_id, now))
+
+    # -- maintenance -------------------------------------------------------------
+
+    async def reap_expired_leases(self, now: datetime, limit: int = 100) -> list[Job]:
+        """Recover jobs whose worker stopped renewing their lease."""
+        return await self._write(lambda tx: ops.reap_expired_leases(tx, now, limit))
+
+    async def purge_expired(self, now: datetime, limit: int = 1000) -> int:
+        """Delete expired jobs and the idempotency keys that still name them."""
+        return await self._write(lambda tx: ops.purge_expired(tx, now, limit))
+
+    async def register_worker(self, info: WorkerInfo) -> None:
+        """Remember the worker."""
+        await self._write(lambda tx: ops.register_worker(tx, info))
+
+    async def unregister_worker(self, worker_id: str) -> None:
+        """Forget the worker."""
+        await self._write(lambda tx: ops.unregister_worker(tx, worker_id))
+
+    # -- notifications -----------------------------------------------------------
+
+    async def changes(self) -> AsyncIterator[Change]:
+        """Changes from now on: this process's at once, other processes' within a poll."""
+        try:
+            async for change in self._broadcaster.subscribe(ready=self._watch):
+                yield change
+        finally:
+            self._unwatch()
+
+    async def _watch(self) -> None:
+        self._watchers += 1
+        async with self._poller_lock:
+            if self._poller is None:
+                await self._call(self._mark_position)
+                self._poller = asyncio.get_running_loop().create_task(
+                    self._poll(), name="jobqueue-sqlite-poller"
+                )
+
+    def _unwatch(self) -> None:
+        self._watchers -= 1
+        if self._watchers == 0 and self._poller is not None:
+            self._poller.cancel()
+            self._poller = None
+
+    async def _poll(self) -> None:
+        is_failing = False
+        while True:
+            await asyncio.sleep(self._poll_interval)
+            try:
+                changes = await self._call(self._read_new_changes)
+            except StoreError as exc:
+                if not is_failing:
+                    logger.warning("Cannot read other processes' changes: %s", exc)
+                is_failing = True
+                continue
+            is_failing = False
+            self._publish(changes)
+
+    def _publish(self, changes: list[Change]) -> None:
+        for change in changes:
+            self._broadcaster.publish(change)
+
+    # -- the store's thread ----------------------------------------------------------
+
+    async def _call(self, function: Callable[[], _T]) -> _T:
+        """Run *function* on the store's thread, translating driver errors."""
+        if self._executor is None:
+            raise StoreError("The SQLite store is not open")
+        return await asyncio.wrap_future(self._executor.submit(self._translated, function))
+
+    async def _read(self, body: Callable[[ops.Transaction], _T]) -> _T:
+        loop = asyncio.get_running_loop()
+        return await self._call(lambda: self._transaction("BEGIN", body, loop))
+
+    async def _write(self, body: Callable[[ops.Transaction], _T]) -> _T:
+        loop = asyncio.get_running_loop()
+        return await self._call(lambda: self._transaction("BEGIN IMMEDIATE", body, loop))
+
+    def _translated(self, function: Callable[[], _T]) -> _T:
+        """The one place where driver errors become store errors."""
+        try:
+            return function()
+        except sqlite3.Error as exc:
+            code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+            error = StoreUnavailable if code in _UNAVAILABLE_CODES else StoreError
+            raise error(f"SQLite store {self.path}: {exc}") from exc
+
+    def _open_connection(self) -> sqlite3.Connection:
+        if self._connection is None:
+            raise StoreError("The SQLite store is closed")
+        return self._connection
+
+    def _transaction(
+        self,
+        begin: str,
+        body: Callable[[ops.Transaction], _T],
+        loop: asyncio.AbstractEventLoop,
+    ) -> _T:
+        connection = self._open_connection()
+        tx = ops.Transaction(connection)
+        connection.execute(begin)
+        try:
+            value = body(tx)
+            connection.execute("COMMIT")
+        except BaseException:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            raise
+        if tx.seq is not None and tx.seq == self._seen_seq + 1:
+            self._seen_seq = tx.seq  # our own write, published below: no need to read it back
+        if tx.changes:
+            # Scheduled before the caller's result, so subscribers see the change first.
+            loop.call_soon_threadsafe(self._publish, tx.changes)
+        return value
+
+    def _connect(self) -> None:
+        connection = sqlite3.connect(
+            self.path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=True
+        )
+        try:
+            connection.row_factory = sqlite3.Row
+            connection.execute("PRAGMA journal_mode = WAL")
+            connection.execute("PRAGMA synchronous = NORMAL")
+            self._migrate(connection)
+        except BaseException:
+            connection.close()
+            raise
+        self._connection = connection
+
+    def _migrate(self, connection: sqlite3.Connection) -> None:
+        (version,) = connection.execute("PRAGMA user_version").fetchone()
+        if version == SCHEMA_VERSION:
+            return
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} has schema version {version}, newer than this jobqueue "
+                f"knows ({SCHEMA_VERSION}); upgrade jobqueue"
+            )
+        # Idempotent statements, under the write lock: racing processes are harmless.
+        script = read_script("sqlite_schema.sql")
+        try:
+            connection.executescript(f"BEGIN IMMEDIATE;\n{script}\nCOMMIT;")
+        except BaseException:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            raise
+
+    def _disconnect(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
+
+    def _mark_position(self) -> None:
+        """Remember how far other processes' changes go, to report only newer ones."""
+        connection = self._open_connection()
+        (self._data_version,) = connection.execute("PRAGMA data_version").fetchone()
+        (self._seen_seq,) = connection.execute(ops.STATEMENTS["last_seq"]).fetchone()
+
+    def _read_new_changes(self) -> list[Change]:
+        connection = self._open_connection()
+        # data_version moves only when another connection committed: usually nothing to read.
+        (data_version,) = connection.execute("PRAGMA data_version").fetchone()
+        if data_version == self._data_version:
+            return []
+        self._data_version = data_version
+        rows = connection.execute(ops.STATEMENTS["changes_since"], {"seq": self._seen_seq})
+        changes = []
+        for row in rows:
+            changes.append(Change(row["job_id"], row["version"], JobStatus(row["status"])))
+            self._seen_seq = row["seq"]
+        return changes

@@ -1,0 +1,675 @@
+"""`PostgresStore`: jobs in PostgreSQL through a psycopg 3 connection pool.
+
+Claims take ready jobs with ``FOR UPDATE SKIP LOCKED``, so any number of workers in any
+number of processes share one queue; changes travel by LISTEN/NOTIFY. The SQL lives in
+``sql/postgres/``: numbered migrations and the named statements of ``queries.sql``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import re
+from collections import defaultdict
+from dataclasses import asdict, fields
+from datetime import datetime, timedelta
+from importlib import resources
+from typing import TYPE_CHECKING, Any, Self, cast
+
+import orjson
+
+from jobqueue.errors import (
+    ConfigError,
+    IdempotencyConflict,
+    InvalidTransition,
+    JobNotFound,
+    LeaseLost,
+    MissingDependency,
+    StoreError,
+    StoreUnavailable,
+)
+from jobqueue.models import (
+    Change,
+    Claim,
+    HeartbeatResult,
+    Job,
+    JobStatus,
+    Lease,
+    Page,
+    Progress,
+    Stats,
+    WorkerInfo,
+    empty_counts,
+)
+from jobqueue.stores.base import (
+    CANCELLED_ERROR,
+    LOST_WORKER_ERROR,
+    Broadcaster,
+    Store,
+    StoreCapabilities,
+    decode_cursor,
+    encode_cursor,
+)
+
+try:
+    import psycopg
+    from psycopg import sql
+    from psycopg.rows import DictRow, dict_row
+    from psycopg.types.json import Jsonb, set_json_dumps, set_json_loads
+    from psycopg_pool import AsyncConnectionPool
+except ImportError as exc:  # pragma: no cover - depends on the installed extras
+    raise MissingDependency("psycopg", "postgres") from exc
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncGenerator, AsyncIterator, Collection, Mapping, Sequence
+
+    from jobqueue.models import JobFilter, JSONValue, NewJob
+
+logger = logging.getLogger(__name__)
+
+_Connection = psycopg.AsyncConnection[DictRow]
+
+_SQL_DIR = resources.files("jobqueue.stores") / "sql" / "postgres"
+_MIGRATION_FILE = re.compile(r"(\d{4})_\w+\.sql")
+# Unquoted-identifier syntax, short enough for the channel name "jobqueue:<schema>" to
+# fit PostgreSQL's 63-byte limit.
+_SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,53}")
+_URL_SCHEME = re.compile(r"postgres(?:ql)?(?:\+\w+)?://", re.IGNORECASE)
+_LISTEN_BACKOFF = (0.1, 0.5, 1.0, 2.0, 5.0)
+# A key can vanish (purged) between the conflicting insert and the read of its job.
+_KEY_RACE_ATTEMPTS = 3
+_JOB_FIELDS = tuple(field.name for field in fields(Job))
+
+_MIGRATIONS_TABLE = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    integer PRIMARY KEY,
+    name       text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+)
+"""
+
+_LIST_FILTERS: Mapping[str, str] = {
+    "statuses": "status = ANY(%(statuses)s)",
+    "tasks": "task = ANY(%(tasks)s)",
+    "owner": "owner = %(owner)s",
+    "after": "(created_at, job_id) < (%(after_at)s, %(after_id)s)",
+}
+
+
+def _load_queries() -> dict[str, str]:
+    """The ``-- name: x`` sections of queries.sql, by name."""
+    text = (_SQL_DIR / "queries.sql").read_text("utf-8")
+    queries: dict[str, str] = {}
+    for section in text.split("-- name: ")[1:]:
+        name, _, body = section.partition("\n")
+        queries[name.strip()] = body.strip()
+    return queries
+
+
+_QUERIES = _load_queries()
+
+
+def migrations() -> list[tuple[int, str]]:
+    """The (version, file name) of every migration this package ships, in order."""
+    found = [
+        (int(match[1]), entry.name)
+        for entry in _SQL_DIR.iterdir()
+        if (match := _MIGRATION_FILE.fullmatch(entry.name))
+    ]
+    return sorted(found)
+
+
+async def _apply_migrations(conn: _Connection, schema: str) -> list[int]:
+    """Bring *schema* up to date in one transaction; returns the versions applied.
+
+    A transaction-level advisory lock serialises processes opening at once: the later
+    ones wait, then find nothing left to do.
+    """
+    async with conn.transaction():
+        lock_key = f"jobqueue.migrate:{schema}"
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (lock_key,))
+        await conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+        await conn.execute(sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(schema)))
+        await conn.execute(_MIGRATIONS_TABLE)
+        cursor = await conn.execute("SELECT version FROM schema_migrations")
+        done = {row["version"] for row in await cursor.fetchall()}
+        applied: list[int] = []
+        for version, name in migrations():
+            if version in done:
+                continue
+            script = (_SQL_DIR / name).read_text("utf-8")
+            await conn.execute(script)
+            await conn.execute(
+                "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)", (version, name)
+            )
+            applied.append(version)
+    if applied:
+        logger.info("Applied PostgreSQL migrations %s to schema %s", applied, schema)
+    return applied
+
+
+async def migrate(url: str, schema: str = "jobqueue") -> list[int]:
+    """Create or upgrade the jobqueue tables in *schema*; returns the versions applied.
+
+    Safe to run while stores are open and from several processes at once. `open`
+    does the same, so calling this is only needed to migrate ahead of a deployment
+    (the ``jobqueue migrate`` command).
+    """
+    settings = _Settings(url, schema, timeout=30.0)
+    async with _translated():
+        conn = await psycopg.AsyncConnection.connect(settings.url, **settings.connect_kwargs())
+        async with conn:
+            return await _apply_migrations(conn, schema)
+
+
+@contextlib.asynccontextmanager
+async def _translated() -> AsyncIterator[None]:
+    """The one place driver errors become store errors (with the driver's as cause)."""
+    try:
+        yield
+    except psycopg.OperationalError as exc:  # includes the pool's timeouts
+        raise StoreUnavailable(f"PostgreSQL is unavailable: {exc}") from exc
+    except psycopg.Error as exc:
+        raise StoreError(f"PostgreSQL failed: {exc}") from exc
+
+
+class _Settings:
+    """A validated URL and schema, and the connection options derived from them."""
+
+    def __init__(self, url: str, schema: str, timeout: float) -> None:
+        if not _URL_SCHEME.match(url):
+            raise ConfigError(f"Not a PostgreSQL URL: {url!r}")
+        if not _SCHEMA_NAME.fullmatch(schema):
+            raise ConfigError(
+                f"Invalid schema name {schema!r}: use 1-54 lower-case letters, digits or _"
+            )
+        # libpq knows postgresql:// and postgres://; drop a "+driver" suffix.
+        self.url = "postgresql://" + url.split("://", 1)[1]
+        self.schema = schema
+        self.timeout = timeout
+        self.channel = f"jobqueue:{schema}"
+
+    def connect_kwargs(self) -> dict[str, Any]:
+        """Options for a pooled connection: our schema first, UTC, dict rows, autocommit."""
+        own = f"-c search_path={self.schema} -c TimeZone=UTC"
+        given = psycopg.conninfo.conninfo_to_dict(self.url).get("options")
+        return {
+            "options": f"{given} {own}" if given else own,
+            "connect_timeout": max(2, math.ceil(self.timeout)),
+            "autocommit": True,
+            "row_factory": dict_row,
+        }
+
+
+async def _configure(conn: _Connection) -> None:
+    set_json_loads(orjson.loads, conn)
+    set_json_dumps(orjson.dumps, conn)
+
+
+async def _one(conn: _Connection, name: str, params: Mapping[str, Any]) -> DictRow | None:
+    cursor = await conn.execute(_QUERIES[name], params)
+    return await cursor.fetchone()
+
+
+def _job(row: DictRow) -> Job:
+    values = {name: row[name] for name in _JOB_FIELDS}
+    values["status"] = JobStatus(row["status"])
+    if row["progress"] is not None:
+        values["progress"] = Progress(**row["progress"])
+    return Job(**values)
+
+
+def _parse_change(payload: str) -> Change | None:
+    try:
+        job_id, version, status = payload.rsplit(":", 2)
+        return Change(job_id, int(version), JobStatus(status))
+    except ValueError:
+        logger.warning("Ignoring a malformed change notification: %r", payload)
+        return None
+
+
+class PostgresStore(Store):
+    """Jobs in a PostgreSQL schema (default ``jobqueue``), shared by every process.
+
+    Options (also accepted by `open_store` and `from_url`): *schema*; *min_size* and
+    *max_size* of the connection pool; *timeout*, the seconds an operation waits for a
+    connection before raising `StoreUnavailable`.
+    """
+
+    capabilities = StoreCapabilities(is_durable=True, is_multiprocess=True)
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        schema: str = "jobqueue",
+        min_size: int = 1,
+        max_size: int = 10,
+        timeout: float = 5.0,
+    ) -> None:
+        self._settings = _Settings(url, schema, timeout)
+        self._min_size = min_size
+        self._max_size = max_size
+        self._pool: AsyncConnectionPool[_Connection] | None = None
+        self._broadcaster = Broadcaster()
+        self._followers = 0
+        self._listener: asyncio.Task[None] | None = None
+        self._pool_check: asyncio.Task[None] | None = None
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> Self:
+        """A store for a ``postgresql://`` or ``postgres://`` URL, not yet opened."""
+        return cls(url, **options)
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Open the pool and apply pending migrations."""
+        if self._pool is not None:
+            return
+        pool = AsyncConnectionPool(
+            self._settings.url,
+            connection_class=_Connection,
+            kwargs=self._settings.connect_kwargs(),
+            min_size=self._min_size,
+            max_size=self._max_size,
+            timeout=self._settings.timeout,
+            configure=_configure,
+            open=False,
+            name=f"jobqueue:{self._settings.schema}",
+        )
+        try:
+            async with _translated():
+                await pool.open(wait=True, timeout=self._settings.timeout)
+                async with pool.connection() as conn:
+                    await _apply_migrations(conn, self._settings.schema)
+        except BaseException:
+            await pool.close()
+            raise
+        self._pool = pool
+
+    async def close(self) -> None:
+        """End the change iterators, stop listening and close the pool."""
+        self._broadcaster.close()
+        await self._stop_listener()
+        if self._pool_check is not None:
+            self._pool_check.cancel()
+            self._pool_check = None
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.close()
+
+    async def ping(self) -> None:
+        """Run a trivial query."""
+        async with self._connection() as conn:
+            await conn.execute("SELECT 1")
+
+    @contextlib.asynccontextmanager
+    async def _connection(self) -> AsyncIterator[_Connection]:
+        if self._pool is None:
+            raise StoreError("The PostgreSQL store is not open")
+        pool = self._pool
+        try:
+            async with _translated(), pool.connection() as conn:
+                yield conn
+        except StoreUnavailable:
+            # Idle connections may be dead too (say, the server restarted): have the
+            # pool test and replace them now, rather than fail once per connection.
+            if self._pool_check is None or self._pool_check.done():
+                self._pool_check = asyncio.get_running_loop().create_task(_check_pool(pool))
+            raise
+
+    async def _fetch_one(self, name: str, params: Mapping[str, Any]) -> DictRow | None:
+        async with self._connection() as conn:
+            return await _one(conn, name, params)
+
+    async def _execute(self, name: str, params: Mapping[str, Any]) -> int:
+        async with self._connection() as conn:
+            return (await conn.execute(_QUERIES[name], params)).rowcount
+
+    async def _fetch_all(self, name: str, params: Mapping[str, Any]) -> list[DictRow]:
+        async with self._connection() as conn:
+            cursor = await conn.execute(_QUERIES[name], params)
+            return await cursor.fetchall()
+
+    # -- submitting and reading ---------------------------------------------------
+
+    async def create(self, new: NewJob, now: datetime) -> tuple[Job, bool]:
+        """Insert a queued job, or replay the one created under the same key."""
+        job = new.build(now)
+        params = {
+            "job_id": job.job_id,
+            "task": job.task,
+            "payload": Jsonb(job.payload),
+            "created_at": job.created_at,
+            "run_at": job.run_at,
+            "max_attempts": job.max_attempts,
+            "ttl_seconds": job.ttl_seconds,
+            "priority": job.priority,
+            "timeout_seconds": job.timeout_seconds,
+            "idempotency_key": job.idempotency_key,
+            "fingerprint": new.fingerprint,
+            "owner": job.owner,
+        }
+        async with self._connection() as conn, conn.transaction():
+            for _ in range(_KEY_RACE_ATTEMPTS):
+                if (row := await _one(conn, "insert_job", params)) is not None:
+                    return _job(row), True
+                existing = await _one(conn, "lock_by_key", {"key": new.idempotency_key})
+                if existing is None:
+                    continue
+                if existing["expires_at"] is not None and existing["expires_at"] <= now:
+                    # The key's job expired (not yet purged): the key is free again.
+                    await _one(conn, "free_key", {"job_id": existing["job_id"]})
+                    continue
+                if existing["fingerprint"] != new.fingerprint:
+                    raise IdempotencyConflict
+                return _job(existing), False
+        raise StoreError("The idempotency key kept changing hands; try again")
+
+    async def get(self, job_id: str, now: datetime) -> Job | None:
+        """One job, unless unknown or expired."""
+        row = await self._fetch_one("get_job", {"job_id": job_id, "now": now})
+        return None if row is None else _job(row)
+
+    async def list_jobs(
+        self, where: JobFilter, limit: int, cursor: str | None, now: datetime
+    ) -> Page:
+        """Matching jobs, newest first, after the cursor."""
+        params: dict[str, Any] = {"now": now, "limit": limit + 1}
+        if where.statuses:
+            params["statuses"] = sorted(status.value for status in where.statuses)
+        if where.tasks:
+            params["tasks"] = sorted(where.tasks)
+        if where.owner is not None:
+            params["owner"] = where.owner
+        if cursor:
+            params["after_at"], params["after_id"] = decode_cursor(cursor)
+            params["after"] = True
+        filters = [sql.SQL(text) for key, text in _LIST_FILTERS.items() if key in params]
+        query = sql.SQL(_QUERIES["list_jobs"]).format(
+            filters=sql.SQL(" AND ").join(filters or [sql.SQL("true")])
+        )
+        async with self._connection() as conn:
+            rows = await (await conn.execute(query, params)).fetchall()
+        page = [_job(row) for row in rows[:limit]]
+        last = page[-1] if page else None
+        more = len(rows) > limit
+        return Page(
+            jobs=page,
+            next_cursor=encode_cursor(last.created_at, last.job_id) if more and last else None,
+        )
+
+    async def stats(self, now: datetime, worker_horizon_seconds: float = 60.0) -> Stats:
+        """Counts per task and status, and the recent workers."""
+        horizon = now - timedelta(seconds=worker_horizon_seconds)
+        async with self._connection() as conn:
+            counts = await (await conn.execute(_QUERIES["count_jobs"], {"now": now})).fetchall()
+            seen = await conn.execute(_QUERIES["recent_workers"], {"horizon": horizon})
+            workers = await seen.fetchall()
+        tasks: defaultdict[str, dict[JobStatus, int]] = defaultdict(empty_counts)
+        for row in counts:
+            tasks[row["task"]][JobStatus(row["status"])] = row["n"]
+        return Stats(
+            tasks=dict(tasks),
+            workers=[
+                WorkerInfo(
+                    worker_id=row["worker_id"],
+                    last_seen_at=row["last_seen_at"],
+                    running=row["running"],
+                    host=row["host"],
+                    pid=row["pid"],
+                )
+                for row in workers
+            ],
+        )
+
+    # -- worker path -----------------------------------------------------------
+
+    async def claim(
+        self,
+        worker_id: str,
+        tasks: Collection[str],
+        limit: int,
+        lease_seconds: float,
+        now: datetime,
+    ) -> list[Claim]:
+        """Take up to *limit* ready jobs, best first, in one statement."""
+        if limit <= 0 or not tasks:
+            return []
+        rows = await self._fetch_all(
+            "claim",
+            {
+                "tasks": sorted(set(tasks)),
+                "limit": limit,
+                "now": now,
+                "worker_id": worker_id,
+                "lease_expires_at": now + timedelta(seconds=lease_seconds),
+            },
+        )
+        # RETURNING has no order: restore the claim order.
+        rows.sort(key=lambda r: (-r["priority"], r["run_at"], r["created_at"], r["queued_seq"]))
+        return [Claim(_job(row), Lease(row["job_id"], row["lease_token"])) for row in rows]
+
+    async def heartbeat(
+        self, worker_id: str, leases: Sequence[Lease], lease_seconds: float, now: datetime
+    ) -> HeartbeatResult:
+        """Extend the leases still held, in one statement."""
+        if not leases:
+            return HeartbeatResult()
+        rows = await self._fetch_all(
+            "heartbeat",
+            {
+                "job_ids": [lease.job_id for lease in leases],
+                "tokens": [lease.token for lease in leases],
+                "lease_expires_at": now + timedelta(seconds=lease_seconds),
+            },
+        )
+        held = {row["job_id"]: row["is_cancel_requested"] for row in rows}
+        return HeartbeatResult(
+            lost=frozenset(lease.job_id for lease in leases if lease.job_id not in held),
+            cancel_requested=frozenset(job_id for job_id, flagged in held.items() if flagged),
+        )
+
+    async def _leased(self, name: str, lease: Lease, **params: Any) -> Job:
+        """Run the fenced statement *name* for *lease*; `LeaseLost` when it matched nothing."""
+        row = await self._fetch_one(name, {"job_id": lease.job_id, "token": lease.token, **params})
+        if row is None:
+            raise LeaseLost(lease.job_id)
+        return _job(row)
+
+    async def record_progress(self, lease: Lease, progress: Progress, now: datetime) -> Job:
+        """Store the latest progress."""
+        return await self._leased("record_progress", lease, progress=Jsonb(asdict(progress)))
+
+    async def _finish(
+        self,
+        lease: Lease,
+        status: JobStatus,
+        now: datetime,
+        *,
+        result: Jsonb | None = None,
+        error: str | None = None,
+    ) -> Job:
+        return await self._leased(
+            "finish",
+            lease,
+            status=status.value,
+            from_status=JobStatus.PROCESSING.value,
+            now=now,
+            result=result,
+            error=error,
+        )
+
+    async def complete(self, lease: Lease, result: JSONValue, now: datetime) -> Job:
+        """Finish the attempt successfully."""
+        return await self._finish(lease, JobStatus.COMPLETED, now, result=Jsonb(result))
+
+    async def fail(self, lease: Lease, error: str, retry_at: datetime | None, now: datetime) -> Job:
+        """Finish the attempt with an error; retry or fail for good."""
+        if retry_at is None:
+            return await self._finish(lease, JobStatus.FAILED, now, error=error)
+        return await self._leased("requeue", lease, run_at=retry_at, uncounted=0, error=error)
+
+    async def finish_cancelled(self, lease: Lease, now: datetime) -> Job:
+        """Finish a stopped attempt as cancelled."""
+        return await self._finish(lease, JobStatus.CANCELLED, now, error=CANCELLED_ERROR)
+
+    async def release(self, lease: Lease, now: datetime) -> Job:
+        """Hand the job back without counting the attempt."""
+        return await self._leased("requeue", lease, run_at=now, uncounted=1, error=None)
+
+    async def next_run_at(self, tasks: Collection[str], now: datetime) -> datetime | None:
+        """The earliest run time among queued jobs of *tasks*."""
+        if not tasks:
+            return None
+        row = await self._fetch_one("next_run_at", {"tasks": sorted(set(tasks))})
+        return None if row is None else cast("datetime | None", row["run_at"])
+
+    # -- operator actions ----------------------------------------------------------
+
+    async def _lock(self, conn: _Connection, job_id: str, now: datetime) -> Job:
+        row = await _one(conn, "lock_job", {"job_id": job_id, "now": now})
+        if row is None:
+            raise JobNotFound(job_id)
+        return _job(row)
+
+    async def request_cancel(self, job_id: str, now: datetime) -> Job:
+        """Cancel a queued job, or flag a running one (one transaction, row locked)."""
+        async with self._connection() as conn, conn.transaction():
+            job = await self._lock(conn, job_id, now)
+            if job.status is JobStatus.QUEUED:
+                row = await _one(
+                    conn,
+                    "finish",
+                    {
+                        "job_id": job_id,
+                        "token": None,
+                        "status": JobStatus.CANCELLED.value,
+                        "from_status": JobStatus.QUEUED.value,
+                        "now": now,
+                        "result": None,
+                        "error": CANCELLED_ERROR,
+                    },
+                )
+            elif job.status is JobStatus.PROCESSING:
+                if job.is_cancel_requested:
+                    return job
+                row = await _one(conn, "flag_cancel", {"job_id": job_id})
+            else:
+                raise InvalidTransition(job)
+        assert row is not None  # the row is locked in its checked status
+        return _job(row)
+
+    async def retry(self, job_id: str, now: datetime) -> Job:
+        """Queue a failed or cancelled job again (one transaction, row locked)."""
+        async with self._connection() as conn, conn.transaction():
+            job = await self._lock(conn, job_id, now)
+            if job.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
+                raise InvalidTransition(job)
+            row = await _one(conn, "retry", {"job_id": job_id, "now": now})
+        assert row is not None  # the row is locked in its checked status
+        return _job(row)
+
+    # -- maintenance -------------------------------------------------------------
+
+    async def reap_expired_leases(self, now: datetime, limit: int = 100) -> list[Job]:
+        """Recover jobs whose worker stopped renewing their lease, in one statement."""
+        rows = await self._fetch_all(
+            "reap",
+            {
+                "now": now,
+                "limit": limit,
+                "cancelled_error": CANCELLED_ERROR,
+                "lost_error": LOST_WORKER_ERROR,
+            },
+        )
+        return sorted((_job(row) for row in rows), key=lambda job: (job.created_at, job.job_id))
+
+    async def purge_expired(self, now: datetime, limit: int = 1000) -> int:
+        """Delete up to *limit* expired jobs; their idempotency keys go with them."""
+        return await self._execute("purge", {"now": now, "limit": limit})
+
+    async def register_worker(self, info: WorkerInfo) -> None:
+        """Upsert the worker."""
+        await self._execute("upsert_worker", asdict(info))
+
+    async def unregister_worker(self, worker_id: str) -> None:
+        """Forget the worker."""
+        await self._execute("delete_worker", {"worker_id": worker_id})
+
+    # -- notifications -----------------------------------------------------------
+
+    def changes(self) -> AsyncIterator[Change]:
+        """Changes from every process, while the store is open.
+
+        The first iterator starts a LISTEN connection of its own (outside the pool); the
+        last one to finish stops it. A dropped connection is re-established with
+        backoff; changes made meanwhile are not delivered.
+        """
+        return self._follow()
+
+    async def _follow(self) -> AsyncIterator[Change]:
+        if self._pool is None:
+            return
+        # Broadcaster.subscribe is an async generator: close it with us, not at GC.
+        subscription = cast("AsyncGenerator[Change]", self._broadcaster.subscribe())
+        self._followers += 1
+        if self._listener is None:
+            self._listener = asyncio.get_running_loop().create_task(
+                self._listen(), name=f"jobqueue-listen:{self._settings.schema}"
+            )
+        try:
+            async for change in subscription:
+                yield change
+        finally:
+            await subscription.aclose()
+            self._followers -= 1
+            if self._followers == 0:
+                await self._stop_listener()
+
+    async def _stop_listener(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
+
+    async def _listen(self) -> None:
+        """Feed the broadcaster from LISTEN, reconnecting with backoff, until cancelled."""
+        failures = 0
+        kwargs: dict[str, Any] = {
+            "autocommit": True,
+            "connect_timeout": max(2, math.ceil(self._settings.timeout)),
+            # Notice a silently dropped connection within about a minute.
+            "keepalives_idle": 30,
+            "keepalives_interval": 10,
+            "keepalives_count": 3,
+        }
+        listen = sql.SQL("LISTEN {}").format(sql.Identifier(self._settings.channel))
+        while True:
+            try:
+                conn = await psycopg.AsyncConnection.connect(self._settings.url, **kwargs)
+                async with conn:
+                    await conn.execute(listen)
+                    failures = 0
+                    async for notify in conn.notifies():
+                        if (change := _parse_change(notify.payload)) is not None:
+                            self._broadcaster.publish(change)
+            except psycopg.Error as exc:
+                delay = _LISTEN_BACKOFF[min(failures, len(_LISTEN_BACKOFF) - 1)]
+                failures += 1
+                logger.warning(
+                    "PostgreSQL change listener lost (%s); reconnecting in %.1fs", exc, delay
+                )
+                await asyncio.sleep(delay)
+
+
+async def _check_pool(pool: AsyncConnectionPool[_Connection]) -> None:
+    with contextlib.suppress(psycopg.Error):
+        await pool.check()
+
+
+__all__ = ["PostgresStore", "migrate", "migrations"]

@@ -1,0 +1,210 @@
+-- The statements of PostgresStore, one per "-- name:" section. Every time ("now") is a
+-- parameter: the server's clock never decides anything. Versions are bumped here, and
+-- the notify_job_change trigger announces each new version.
+
+-- name: insert_job
+INSERT INTO jobs (
+    job_id, task, status, payload, created_at, run_at, max_attempts, ttl_seconds,
+    priority, timeout_seconds, idempotency_key, fingerprint, owner
+) VALUES (
+    %(job_id)s, %(task)s, 'queued', %(payload)s, %(created_at)s, %(run_at)s,
+    %(max_attempts)s, %(ttl_seconds)s, %(priority)s, %(timeout_seconds)s,
+    %(idempotency_key)s, %(fingerprint)s, %(owner)s
+)
+ON CONFLICT (idempotency_key) DO NOTHING
+RETURNING *;
+
+-- name: lock_by_key
+SELECT * FROM jobs WHERE idempotency_key = %(key)s FOR UPDATE;
+
+-- name: free_key
+UPDATE jobs SET idempotency_key = NULL WHERE job_id = %(job_id)s;
+
+-- name: get_job
+SELECT * FROM jobs
+WHERE job_id = %(job_id)s AND (expires_at IS NULL OR expires_at > %(now)s);
+
+-- name: lock_job
+SELECT * FROM jobs
+WHERE job_id = %(job_id)s AND (expires_at IS NULL OR expires_at > %(now)s)
+FOR UPDATE;
+
+-- name: list_jobs
+SELECT * FROM jobs
+WHERE (expires_at IS NULL OR expires_at > %(now)s) AND {filters}
+ORDER BY created_at DESC, job_id DESC
+LIMIT %(limit)s;
+
+-- name: count_jobs
+SELECT task, status, count(*) AS n FROM jobs
+WHERE expires_at IS NULL OR expires_at > %(now)s
+GROUP BY task, status;
+
+-- name: recent_workers
+SELECT * FROM workers WHERE last_seen_at >= %(horizon)s ORDER BY seq;
+
+-- name: claim
+-- One index walk per task, each stopping at LIMIT unlocked rows, then the best LIMIT of
+-- those: a single "task = ANY(...)" scan would have to sort every ready job of the tasks.
+WITH picked AS (
+    SELECT c.job_id
+    FROM unnest(%(tasks)s::text[]) AS t(task)
+    CROSS JOIN LATERAL (
+        SELECT job_id, priority, run_at, created_at, queued_seq
+        FROM jobs
+        WHERE status = 'queued' AND jobs.task = t.task AND run_at <= %(now)s
+        ORDER BY priority DESC, run_at, created_at, queued_seq
+        LIMIT %(limit)s
+        FOR UPDATE SKIP LOCKED
+    ) AS c
+    ORDER BY c.priority DESC, c.run_at, c.created_at, c.queued_seq
+    LIMIT %(limit)s
+)
+UPDATE jobs SET
+    status = 'processing',
+    version = jobs.version + 1,
+    attempts = jobs.attempts + 1,
+    started_at = %(now)s,
+    worker_id = %(worker_id)s,
+    lease_expires_at = %(lease_expires_at)s,
+    lease_token = replace(gen_random_uuid()::text, '-', '')
+FROM picked
+WHERE jobs.job_id = picked.job_id
+RETURNING jobs.*;
+
+-- name: heartbeat
+UPDATE jobs SET lease_expires_at = %(lease_expires_at)s
+FROM unnest(%(job_ids)s::text[], %(tokens)s::text[]) AS held(job_id, token)
+WHERE jobs.job_id = held.job_id AND jobs.lease_token = held.token
+    AND jobs.status = 'processing'
+RETURNING jobs.job_id, jobs.is_cancel_requested;
+
+-- name: record_progress
+UPDATE jobs SET progress = %(progress)s, version = version + 1
+WHERE job_id = %(job_id)s AND status = 'processing' AND lease_token = %(token)s
+RETURNING *;
+
+-- name: finish
+-- Ends an attempt (fenced by the worker's token) or a queued job (token NULL, as queued
+-- jobs have none). A NULL result or error keeps the stored one.
+UPDATE jobs SET
+    status = %(status)s,
+    version = version + 1,
+    completed_at = %(now)s,
+    expires_at = %(now)s + make_interval(secs => ttl_seconds),
+    worker_id = NULL,
+    lease_expires_at = NULL,
+    lease_token = NULL,
+    result = coalesce(%(result)s, result),
+    error = coalesce(%(error)s, error)
+WHERE job_id = %(job_id)s AND status = %(from_status)s
+    AND lease_token IS NOT DISTINCT FROM %(token)s
+RETURNING *;
+
+-- name: requeue
+-- A running attempt goes back to the queue (fenced by its token). A NULL error keeps
+-- the stored one.
+UPDATE jobs SET
+    status = 'queued',
+    version = version + 1,
+    run_at = %(run_at)s,
+    attempts = attempts - %(uncounted)s,
+    error = coalesce(%(error)s, error),
+    worker_id = NULL,
+    lease_expires_at = NULL,
+    lease_token = NULL,
+    queued_seq = nextval('jobs_queued_seq')
+WHERE job_id = %(job_id)s AND status = 'processing' AND lease_token = %(token)s
+RETURNING *;
+
+-- name: flag_cancel
+UPDATE jobs SET is_cancel_requested = true, version = version + 1
+WHERE job_id = %(job_id)s
+RETURNING *;
+
+-- name: retry
+UPDATE jobs SET
+    status = 'queued',
+    version = version + 1,
+    run_at = %(now)s,
+    attempts = 0,
+    error = NULL,
+    result = NULL,
+    progress = NULL,
+    started_at = NULL,
+    completed_at = NULL,
+    expires_at = NULL,
+    is_cancel_requested = false,
+    worker_id = NULL,
+    lease_expires_at = NULL,
+    lease_token = NULL,
+    queued_seq = nextval('jobs_queued_seq')
+WHERE job_id = %(job_id)s
+RETURNING *;
+
+-- name: next_run_at
+SELECT min(first.run_at) AS run_at
+FROM unnest(%(tasks)s::text[]) AS t(task)
+CROSS JOIN LATERAL (
+    SELECT run_at FROM jobs
+    WHERE status = 'queued' AND jobs.task = t.task
+    ORDER BY run_at
+    LIMIT 1
+) AS first;
+
+-- name: reap
+-- SKIP LOCKED lets many reapers run at once, each taking different jobs.
+WITH expired AS (
+    SELECT job_id, is_cancel_requested OR attempts >= max_attempts AS ends
+    FROM jobs
+    WHERE status = 'processing' AND lease_expires_at <= %(now)s
+    ORDER BY lease_expires_at
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE jobs SET
+    status = CASE
+        WHEN jobs.is_cancel_requested THEN 'cancelled'
+        WHEN expired.ends THEN 'failed'
+        ELSE 'queued'
+    END,
+    version = jobs.version + 1,
+    error = CASE
+        WHEN jobs.is_cancel_requested THEN %(cancelled_error)s ELSE %(lost_error)s
+    END,
+    completed_at = CASE WHEN expired.ends THEN %(now)s ELSE jobs.completed_at END,
+    expires_at = CASE
+        WHEN expired.ends THEN %(now)s + make_interval(secs => jobs.ttl_seconds)
+        ELSE jobs.expires_at
+    END,
+    run_at = CASE WHEN expired.ends THEN jobs.run_at ELSE %(now)s END,
+    queued_seq = CASE
+        WHEN expired.ends THEN jobs.queued_seq ELSE nextval('jobs_queued_seq')
+    END,
+    worker_id = NULL,
+    lease_expires_at = NULL,
+    lease_token = NULL
+FROM expired
+WHERE jobs.job_id = expired.job_id
+RETURNING jobs.*;
+
+-- name: purge
+DELETE FROM jobs WHERE job_id IN (
+    SELECT job_id FROM jobs
+    WHERE expires_at <= %(now)s
+    ORDER BY expires_at
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+);
+
+-- name: upsert_worker
+INSERT INTO workers (worker_id, host, pid, running, last_seen_at)
+VALUES (%(worker_id)s, %(host)s, %(pid)s, %(running)s, %(last_seen_at)s)
+ON CONFLICT (worker_id) DO UPDATE SET
+    host = excluded.host,
+    pid = excluded.pid,
+    running = excluded.running,
+    last_seen_at = excluded.last_seen_at;
+
+-- name: delete_worker
+DELETE FROM workers WHERE worker_id = %(worker_id)s;

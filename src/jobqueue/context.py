@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import threading
 from types import SimpleNamespace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from jobqueue.models import Progress
 
@@ -59,7 +59,7 @@ class JobContext:
 
     def progress(
         self, current: float, total: float | None = None, message: str | None = None
-    ) -> _Reported:
+    ) -> Any:  # awaitable, yet fine to ignore: typed Any so neither use is flagged
         """Report progress: ``await ctx.progress(...)`` in async tasks, a call in sync ones."""
         if not math.isfinite(current) or (total is not None and not math.isfinite(total)):
             raise ValueError("progress values must be finite numbers")

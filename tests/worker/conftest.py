@@ -20,8 +20,6 @@ async def queue() -> AsyncIterator[JobQueue]:
         yield q
 
 
-
-
 @asynccontextmanager
 async def running(queue: JobQueue, **options: object) -> AsyncIterator[Worker]:
     """A worker serving *queue* for the duration of the block, then stopped and drained."""

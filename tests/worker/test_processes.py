@@ -8,7 +8,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -67,16 +67,16 @@ def workers(tmp_path: Path) -> Iterator[Workers]:
 
 
 @pytest.fixture
-async def queue(workers: Workers) -> JobQueue:
+async def queue(workers: Workers) -> AsyncIterator[JobQueue]:
     app.queue.use_store(workers.store_url)
     await app.queue.open()
-    yield app.queue  # type: ignore[misc]
+    yield app.queue
     await app.queue.close()
 
 
-async def _until(predicate: object, timeout: float = 30.0) -> None:
+async def _until(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
     async with asyncio.timeout(timeout):
-        while not predicate():  # type: ignore[operator]
+        while not predicate():
             await asyncio.sleep(0.05)
 
 

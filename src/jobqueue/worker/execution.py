@@ -158,7 +158,7 @@ async def _in_process(task: Task, payload: Any, ctx: JobContext) -> Any:
         while True:
             kind, value = await messages.get()
             if kind == "progress":
-                _ = ctx.progress(value.current, value.total, value.message)
+                ctx.progress(value.current, value.total, value.message)
             elif kind == "result":
                 return value
             elif kind == "signal":

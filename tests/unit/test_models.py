@@ -1,0 +1,61 @@
+"""The state machine, the backoff policy, cursors and the public surface."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+
+import pytest
+
+import jobqueue
+from jobqueue.errors import InvalidRequest
+from jobqueue.models import TERMINAL_STATUSES, JobStatus, can_transition
+from jobqueue.retry import Backoff
+from jobqueue.stores import open_store
+from jobqueue.stores.base import decode_cursor, encode_cursor
+
+
+def test_terminal_statuses_only_leave_by_operator_retry() -> None:
+    assert {JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED} == TERMINAL_STATUSES
+    for status in JobStatus:
+        assert not can_transition(status, status) or status is JobStatus.QUEUED
+    assert not any(can_transition(JobStatus.COMPLETED, s) for s in JobStatus)
+    assert can_transition(JobStatus.FAILED, JobStatus.QUEUED)
+    assert not can_transition(JobStatus.QUEUED, JobStatus.COMPLETED)
+
+
+def test_status_values_are_the_api_strings() -> None:
+    assert [s.value for s in JobStatus] == [
+        "queued",
+        "processing",
+        "completed",
+        "failed",
+        "cancelled",
+    ]
+
+
+def test_backoff_grows_exponentially_with_jitter_and_a_cap() -> None:
+    policy = Backoff(base_seconds=1, factor=2, cap_seconds=10, jitter=0.5)
+    rng = random.Random(7)
+    for attempt, ceiling in [(1, 1), (2, 2), (3, 4), (4, 8), (5, 10), (30, 10)]:
+        delay = policy.delay(attempt, rng)
+        assert ceiling * 0.5 <= delay <= ceiling
+
+
+def test_cursor_round_trip_and_garbage() -> None:
+    at = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
+    assert decode_cursor(encode_cursor(at, "abc")) == (at, "abc")
+    for bad in ["", "!!!", "bm90IGpzb24", encode_cursor(at, "x")[:-3]]:
+        with pytest.raises(InvalidRequest):
+            decode_cursor(bad)
+
+
+def test_unknown_store_scheme_names_the_known_ones() -> None:
+    with pytest.raises(jobqueue.ConfigError, match="memory, postgres"):
+        open_store("mongodb://x")
+
+
+def test_public_api_is_declared_once_and_sorted() -> None:
+    assert jobqueue.__all__ == sorted(jobqueue.__all__)
+    for name in jobqueue.__all__:
+        assert hasattr(jobqueue, name), name

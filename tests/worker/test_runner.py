@@ -341,3 +341,17 @@ async def test_process_task_is_killed_on_timeout(queue: JobQueue) -> None:
         done = await queue.wait(job.job_id, timeout=30)
     assert done.status is JobStatus.FAILED
     assert done.error == "Timed out after 2s"
+
+
+async def test_heartbeats_keep_a_blocking_task_leased_past_its_lease(queue: JobQueue) -> None:
+    @queue.task
+    def blocking(payload: dict[str, Any]) -> str:
+        time.sleep(1.0)  # blocks its thread far past the 0.3 s lease
+        return "kept"
+
+    async with running(queue, lease_seconds=0.3, maintenance_seconds=0.05):
+        job = await queue.submit("blocking", {})
+        done = await queue.wait(job.job_id, timeout=10)
+    assert done.status is JobStatus.COMPLETED
+    assert done.attempts == 1
+    assert done.error is None

@@ -1,0 +1,178 @@
+/**
+ * react.js: `useJob`, a React hook over jobqueue.js that starts a job and follows it.
+ *
+ * The hook follows the job with the client's `watch()` (Server-Sent Events, then long-poll, then
+ * polling at the server's Retry-After pace), so a page re-renders when something changed rather
+ * than on a fixed timer. Following stops at the terminal state and when the component unmounts.
+ */
+
+import { useCallback, useEffect, useRef, useState } from "react";
+
+import defaultClient, { isTerminal } from "./jobqueue.js";
+
+const IDLE = Object.freeze({
+  jobId: null,
+  job: null,
+  submitting: false,
+  requestError: null,
+  connectionError: null,
+});
+
+function newer(current, incoming) {
+  return current === null || current.jobId !== incoming.jobId || incoming.version > current.version;
+}
+
+/**
+ * Start and follow one job at a time.
+ *
+ * Options: `client` (from `createClient`, default: the page's origin), `task` (the task `start`
+ * submits to; default: the server's default task), `jobId` (follow an existing job instead),
+ * `submitOptions` (passed to `submit`), `transport` (passed to `watch`).
+ *
+ * Returns `{ job, jobId, status, progress, percent, result, error, requestError,
+ * connectionError, isActive, start, cancel, retry, reset }`. `status` is "idle", "submitting",
+ * one of the job statuses, or "error" when a request failed before there was a job to show.
+ * `error` is a readable sentence: why the job failed or was cancelled, or why a request failed.
+ */
+export function useJob(options = {}) {
+  const { client = defaultClient, task = null, submitOptions, transport } = options;
+  const [state, setState] = useState(() =>
+    options.jobId ? { ...IDLE, jobId: options.jobId } : IDLE,
+  );
+  // Answers to a start() that was superseded (or to an unmounted component) are dropped.
+  const generation = useRef(0);
+  const mounted = useRef(true);
+
+  useEffect(() => {
+    mounted.current = true;
+    return () => {
+      mounted.current = false;
+    };
+  }, []);
+
+  useEffect(() => {
+    if (options.jobId && options.jobId !== state.jobId) {
+      generation.current += 1;
+      setState({ ...IDLE, jobId: options.jobId });
+    }
+    // Only a change of the jobId option re-targets the hook, not the state it leads to.
+  }, [options.jobId]);
+
+  const { jobId } = state;
+  // Flips to false at the terminal state, which ends the watch, and back after a retry.
+  const following = state.job === null || !isTerminal(state.job);
+  useEffect(() => {
+    if (!jobId || !following) return undefined;
+    const unsubscribe = client.watch(
+      jobId,
+      (job) =>
+        setState((current) =>
+          current.jobId === job.jobId && newer(current.job, job)
+            ? { ...current, job, connectionError: null }
+            : current,
+        ),
+      {
+        transport,
+        onReconnect: () =>
+          setState((current) =>
+            current.jobId === jobId ? { ...current, connectionError: null } : current,
+          ),
+        onError: (error, { willRetry }) =>
+          setState((current) =>
+            current.jobId !== jobId
+              ? current
+              : willRetry
+                ? { ...current, connectionError: error }
+                : { ...current, requestError: error, connectionError: null },
+          ),
+      },
+    );
+    return unsubscribe;
+  }, [client, jobId, following, transport]);
+
+  const start = useCallback(
+    async (payload, overrides) => {
+      const mine = ++generation.current;
+      setState({ ...IDLE, submitting: true });
+      try {
+        const job = await client.submit(task, payload, { ...submitOptions, ...overrides });
+        if (mounted.current && mine === generation.current) {
+          setState({ ...IDLE, jobId: job.jobId, job });
+        }
+        return job;
+      } catch (error) {
+        if (mounted.current && mine === generation.current) {
+          setState({ ...IDLE, requestError: error });
+        }
+        throw error;
+      }
+    },
+    [client, task, submitOptions],
+  );
+
+  const act = useCallback(
+    async (action) => {
+      if (!jobId) return null;
+      try {
+        const job = await action(jobId);
+        if (mounted.current) {
+          setState((current) =>
+            current.jobId !== job.jobId
+              ? current
+              : { ...current, job: newer(current.job, job) ? job : current.job, requestError: null },
+          );
+        }
+        return job;
+      } catch (error) {
+        if (mounted.current) {
+          setState((current) => (current.jobId === jobId ? { ...current, requestError: error } : current));
+        }
+        throw error;
+      }
+    },
+    [jobId],
+  );
+
+  const cancel = useCallback(() => act(client.cancel), [act, client]);
+  const retry = useCallback(() => act(client.retry), [act, client]);
+  const reset = useCallback(() => {
+    generation.current += 1;
+    setState(IDLE);
+  }, []);
+
+  const { job, submitting, requestError, connectionError } = state;
+  let status = "idle";
+  if (submitting) status = "submitting";
+  else if (job) status = job.status;
+  else if (requestError) status = "error";
+  else if (jobId) status = "queued";
+
+  const progress = job?.progress ?? null;
+  const percent =
+    job?.status === "completed"
+      ? 100
+      : progress && progress.total
+        ? Math.max(0, Math.min(100, (100 * progress.current) / progress.total))
+        : null;
+  let error = requestError?.message ?? null;
+  if (error === null && (job?.status === "failed" || job?.status === "cancelled")) {
+    error = job.error ?? (job.status === "cancelled" ? "Cancelled" : "Failed");
+  }
+
+  return {
+    job,
+    jobId,
+    status,
+    progress,
+    percent,
+    result: job?.status === "completed" ? job.result : null,
+    error,
+    requestError,
+    connectionError,
+    isActive: submitting || (jobId !== null && !isTerminal(status)),
+    start,
+    cancel,
+    retry,
+    reset,
+  };
+}

@@ -1,0 +1,422 @@
+// Unit tests of jobqueue.js against the in-memory fake server (fakes.js).
+
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+
+import defaultClient, * as jobqueue from "../jobqueue.js";
+import { FakeServer, ManualTimers, settle } from "./fakes.js";
+
+const { createClient, isTerminal, JobQueueError } = jobqueue;
+
+function setup(options = {}) {
+  const server = new FakeServer();
+  const timers = new ManualTimers();
+  const client = createClient({
+    fetch: server.fetch,
+    EventSource: server.EventSource,
+    timers,
+    ...options,
+  });
+  return { server, timers, client };
+}
+
+/** Collect the versions and statuses a watch delivers. */
+function recorder() {
+  const seen = [];
+  const errors = [];
+  return {
+    seen,
+    errors,
+    onUpdate: (job) => seen.push(job),
+    onError: (error, info) => errors.push({ error, ...info }),
+    statuses: () => seen.map((job) => job.status),
+  };
+}
+
+describe("requests", () => {
+  test("submit posts the payload, task and options and returns the job", async () => {
+    const { server, client } = setup({ baseUrl: "https://jobs.example.com/", apiKey: "k1" });
+    const job = await client.submit("generate_image", { prompt: "a fox" }, {
+      priority: 5,
+      maxAttempts: 2,
+      idempotencyKey: "abc",
+      wait: 3,
+    });
+    assert.equal(job.status, "queued");
+    const [request] = server.requests;
+    assert.equal(request.url.href, "https://jobs.example.com/api/jobs");
+    assert.equal(request.method, "POST");
+    assert.deepEqual(JSON.parse(request.body), {
+      payload: { prompt: "a fox" },
+      task: "generate_image",
+      priority: 5,
+      maxAttempts: 2,
+    });
+    assert.equal(request.headers.get("Authorization"), "Bearer k1");
+    assert.equal(request.headers.get("Idempotency-Key"), "abc");
+    assert.equal(request.headers.get("Prefer"), "wait=3");
+    assert.equal(request.headers.get("Content-Type"), "application/json");
+  });
+
+  test("a null task is left out so the server's default task runs", async () => {
+    const { server, client } = setup();
+    await client.submit(null, { prompt: "x" });
+    assert.deepEqual(JSON.parse(server.requests[0].body), { payload: { prompt: "x" } });
+  });
+
+  test("errors carry the server's error text, status and body", async () => {
+    const { client } = setup();
+    const error = await client.submit(null, null).catch((e) => e);
+    assert.ok(error instanceof JobQueueError);
+    assert.ok(error instanceof Error);
+    assert.equal(error.message, "Payload required");
+    assert.equal(error.status, 400);
+    assert.equal(error.body.error, "Payload required");
+    assert.equal(error.isTransient, false);
+
+    const missing = await client.get("nope").catch((e) => e);
+    assert.equal(missing.message, "Job not found");
+    assert.equal(missing.status, 404);
+  });
+
+  test("an unreachable server is a transient JobQueueError with status 0", async () => {
+    const { server, client } = setup();
+    server.down = true;
+    const error = await client.stats().catch((e) => e);
+    assert.ok(error instanceof JobQueueError);
+    assert.equal(error.status, 0);
+    assert.equal(error.isTransient, true);
+    assert.match(error.message, /Cannot reach the job server/);
+  });
+
+  test("a non-JSON error answer still gives a readable message", async () => {
+    const client = createClient({
+      fetch: async () => new Response("Bad Gateway", { status: 502, headers: { "Retry-After": "7" } }),
+    });
+    const error = await client.get("x").catch((e) => e);
+    assert.equal(error.status, 502);
+    assert.equal(error.message, "Bad Gateway");
+    assert.equal(error.retryAfter, 7);
+  });
+
+  test("cancel, retry, the 409 on a terminal job, list and stats", async () => {
+    const { server, client } = setup();
+    const queued = await client.submit(null, { prompt: "a" });
+    const cancelled = await client.cancel(queued.jobId);
+    assert.equal(cancelled.status, "cancelled");
+
+    const again = await client.cancel(queued.jobId).catch((e) => e);
+    assert.equal(again.status, 409);
+    assert.equal(again.job.status, "cancelled");
+    assert.match(again.message, /already cancelled/);
+
+    const retried = await client.retry(queued.jobId);
+    assert.equal(retried.status, "queued");
+    assert.ok(retried.version > cancelled.version);
+
+    server.add({ task: "other", status: "failed" });
+    const page = await client.list({ status: ["queued", "failed"], task: "other", limit: 10 });
+    assert.deepEqual(page.jobs.map((job) => job.task), ["other"]);
+    const query = server.requests.at(-1).url.search;
+    assert.equal(query, "?status=queued&status=failed&task=other&limit=10");
+
+    const counts = await client.stats();
+    assert.equal(counts.totals.queued, 1);
+    assert.equal(counts.tasks.other.failed, 1);
+  });
+
+  test("ids are escaped in paths", async () => {
+    const { server, client } = setup();
+    await client.get("a/b?c").catch(() => {});
+    assert.equal(server.requests[0].url.pathname, "/api/jobs/a%2Fb%3Fc");
+  });
+
+  test("the default exports use a client for the page's origin", async () => {
+    const original = globalThis.fetch;
+    const server = new FakeServer();
+    globalThis.fetch = server.fetch;
+    try {
+      const job = await jobqueue.submit(null, { prompt: "x" });
+      assert.equal((await jobqueue.get(job.jobId)).jobId, job.jobId);
+      assert.equal(server.requests[0].url.pathname, "/api/jobs");
+      assert.equal(defaultClient.get, jobqueue.get);
+    } finally {
+      globalThis.fetch = original;
+    }
+  });
+
+  test("isTerminal", () => {
+    assert.equal(isTerminal("completed"), true);
+    assert.equal(isTerminal({ status: "cancelled" }), true);
+    assert.equal(isTerminal({ status: "processing" }), false);
+    assert.equal(isTerminal(null), false);
+  });
+});
+
+describe("watch over Server-Sent Events", () => {
+  test("delivers every change in order and stops at the terminal state", async () => {
+    const { server, client } = setup();
+    const { jobId } = server.add();
+    const rec = recorder();
+    client.watch(jobId, rec.onUpdate, { onError: rec.onError });
+    await settle();
+    server.update(jobId, { status: "processing", progress: { current: 1, total: 2, message: "a" } });
+    server.update(jobId, { progress: { current: 2, total: 2, message: "b" } });
+    server.update(jobId, { status: "completed", result: { ok: true } });
+    server.update(jobId, { status: "completed", result: "never seen" });
+    await settle();
+    assert.deepEqual(rec.statuses(), ["queued", "processing", "processing", "completed"]);
+    assert.deepEqual(rec.seen.at(-1).result, { ok: true });
+    assert.deepEqual(rec.errors, []);
+    assert.equal(server.sources.length, 1);
+    assert.equal(server.sources[0].readyState, 2, "the stream is closed");
+    assert.equal(server.requests.length, 0, "no polling while the stream works");
+  });
+
+  test("unsubscribe closes the stream and nothing more is delivered", async () => {
+    const { server, client } = setup();
+    const { jobId } = server.add();
+    const rec = recorder();
+    const unsubscribe = client.watch(jobId, rec.onUpdate);
+    await settle();
+    unsubscribe();
+    server.update(jobId, { status: "processing" });
+    await settle();
+    assert.deepEqual(rec.statuses(), ["queued"]);
+    assert.equal(server.sources[0].readyState, 2);
+    assert.equal(server.listeners.size, 0);
+  });
+
+  test("an AbortSignal stops the watch too", async () => {
+    const { server, client } = setup();
+    const { jobId } = server.add();
+    const rec = recorder();
+    const controller = new AbortController();
+    client.watch(jobId, rec.onUpdate, { signal: controller.signal });
+    await settle();
+    controller.abort();
+    server.update(jobId, { status: "processing" });
+    await settle();
+    assert.deepEqual(rec.statuses(), ["queued"]);
+  });
+
+  test("a refused stream falls back to long-poll, which follows the job to the end", async () => {
+    const { server, client } = setup();
+    server.sse = "refuse";
+    const { jobId } = server.add();
+    const rec = recorder();
+    client.watch(jobId, rec.onUpdate, { onError: rec.onError });
+    await settle();
+    server.update(jobId, { status: "processing" });
+    await settle();
+    server.update(jobId, { status: "failed", error: "boom" });
+    await settle();
+    assert.deepEqual(rec.statuses(), ["queued", "processing", "failed"]);
+    const polls = server.requests.map((r) => r.url.search);
+    assert.deepEqual(polls, ["?wait=25&since=0", "?wait=25&since=1", "?wait=25&since=2"]);
+    assert.deepEqual(rec.errors, []);
+  });
+
+  test("a stream that drops twice without news gives way to long-poll", async () => {
+    const { server, client } = setup();
+    const { jobId } = server.add();
+    const rec = recorder();
+    client.watch(jobId, rec.onUpdate);
+    await settle();
+    const source = server.sources[0];
+    source.dispatchEvent(new Event("error"));
+    assert.equal(server.requests.length, 0, "one reconnect is left to the browser");
+    source.dispatchEvent(new Event("error"));
+    await settle();
+    assert.equal(source.readyState, 2);
+    assert.equal(server.requests[0].url.search, "?wait=25&since=1");
+  });
+
+  test("with an API key the watch skips SSE, which cannot send the header", async () => {
+    const { server, client } = setup({ apiKey: "secret" });
+    const { jobId } = server.add({ status: "completed" });
+    const job = await client.wait(jobId);
+    assert.equal(job.status, "completed");
+    assert.equal(server.sources.length, 0);
+    assert.equal(server.requests[0].headers.get("Authorization"), "Bearer secret");
+  });
+});
+
+describe("watch by polling", () => {
+  test("a server that ignores wait is polled at the pace of its Retry-After", async () => {
+    const { server, timers, client } = setup({ EventSource: null });
+    server.longPoll = false;
+    server.retryAfter = "3";
+    const { jobId } = server.add();
+    const rec = recorder();
+    client.watch(jobId, rec.onUpdate, { onError: rec.onError });
+    await settle();
+    // An immediate answer with nothing new: long-poll is given up for polling.
+    const searches = server.requests.map((r) => r.url.search);
+    assert.deepEqual(searches, ["?wait=25&since=0", "?wait=25&since=1", ""]);
+    assert.deepEqual(timers.delays, [3000]);
+
+    timers.fire();
+    await settle();
+    assert.equal(server.requests.at(-1).headers.get("If-None-Match"), '"v1"', "ETag is reused");
+    server.update(jobId, { status: "processing" });
+    timers.fire();
+    await settle();
+    server.update(jobId, { status: "completed" });
+    timers.fire();
+    await settle();
+    assert.deepEqual(rec.statuses(), ["queued", "processing", "completed"]);
+    assert.equal(timers.pending.size, 0, "no timer is left once the job is terminal");
+    assert.ok(timers.delays.every((ms) => ms === 3000));
+  });
+
+  test("transport 'poll' polls from the start and honours pollInterval without Retry-After", async () => {
+    const { server, timers, client } = setup({ pollInterval: 0.25 });
+    server.retryAfter = "";
+    const { jobId } = server.add();
+    const rec = recorder();
+    const unsubscribe = client.watch(jobId, rec.onUpdate, { transport: "poll" });
+    await settle();
+    assert.equal(server.requests.length, 1);
+    assert.equal(server.sources.length, 0);
+    assert.deepEqual(timers.delays, [250]);
+    unsubscribe();
+    assert.equal(timers.pending.size, 0);
+  });
+
+  test("transient failures are reported and retried with backoff; a 404 ends the watch", async () => {
+    const { server, timers, client } = setup({ EventSource: null });
+    const { jobId } = server.add();
+    server.down = true;
+    const rec = recorder();
+    client.watch(jobId, rec.onUpdate, { onError: rec.onError });
+    await settle();
+    assert.equal(rec.errors.length, 1);
+    assert.equal(rec.errors[0].willRetry, true);
+    assert.equal(rec.errors[0].error.status, 0);
+    timers.fire();
+    await settle();
+    timers.fire();
+    await settle();
+    assert.ok(rec.errors.length >= 2);
+    assert.ok(timers.delays[1] > timers.delays[0] * 1.1, "the backoff grows");
+
+    server.down = false;
+    timers.fire();
+    await settle();
+    assert.deepEqual(rec.statuses(), ["queued"], "following resumes once the server is back");
+
+    server.remove(jobId);
+    await settle();
+    const last = rec.errors.at(-1);
+    assert.equal(last.error.status, 404);
+    assert.equal(last.willRetry, false);
+    assert.equal(timers.pending.size, 0);
+  });
+
+  test("429 and 503 answers are retried no sooner than their Retry-After", async () => {
+    let calls = 0;
+    const timers = new ManualTimers();
+    const fetch = async () => {
+      calls += 1;
+      return calls === 1
+        ? new Response(JSON.stringify({ error: "Slow down", status: 429 }), {
+            status: 429,
+            headers: { "Retry-After": "20", "Content-Type": "application/json" },
+          })
+        : new Response(JSON.stringify({ jobId: "j", status: "completed", version: 3 }), {
+            status: 200,
+            headers: { "Content-Type": "application/json" },
+          });
+    };
+    const client = createClient({ fetch, timers, EventSource: null });
+    const rec = recorder();
+    client.watch("j", rec.onUpdate, { onError: rec.onError, transport: "poll" });
+    await settle();
+    assert.equal(rec.errors[0].error.message, "Slow down");
+    assert.ok(timers.delays[0] >= 20000);
+    timers.fire();
+    await settle();
+    assert.deepEqual(rec.statuses(), ["completed"]);
+  });
+
+  test("watches beyond maxStreams poll, and move up when a connection frees", async () => {
+    const { server, timers, client } = setup({ maxStreams: 1 });
+    const first = server.add();
+    const second = server.add();
+    const a = recorder();
+    const b = recorder();
+    const stopFirst = client.watch(first.jobId, a.onUpdate);
+    client.watch(second.jobId, b.onUpdate);
+    await settle();
+    assert.equal(server.sources.length, 1);
+    assert.equal(server.requests.length, 1, "the second watch polls");
+    stopFirst();
+    timers.fire();
+    await settle();
+    assert.equal(server.sources.length, 2, "the second watch took the freed connection");
+    server.update(second.jobId, { status: "completed" });
+    await settle();
+    assert.deepEqual(b.statuses(), ["queued", "completed"]);
+  });
+
+  test("a throwing onUpdate is reported but does not stop the watch", async () => {
+    const { server, client } = setup();
+    const { jobId } = server.add();
+    const seen = [];
+    const thrown = [];
+    const original = globalThis.queueMicrotask;
+    globalThis.queueMicrotask = (fn) =>
+      original(() => {
+        try {
+          fn();
+        } catch (error) {
+          thrown.push(error);
+        }
+      });
+    try {
+      client.watch(jobId, (job) => {
+        seen.push(job.status);
+        throw new Error("bug in the page");
+      });
+      await settle();
+      server.update(jobId, { status: "completed" });
+      await settle();
+    } finally {
+      globalThis.queueMicrotask = original;
+    }
+    assert.deepEqual(seen, ["queued", "completed"]);
+    assert.equal(thrown.length, 2);
+  });
+});
+
+describe("wait", () => {
+  test("resolves with the terminal job and passes updates along", async () => {
+    const { server, client } = setup();
+    const { jobId } = server.add();
+    const seen = [];
+    const done = client.wait(jobId, { onUpdate: (job) => seen.push(job.status) });
+    await settle();
+    server.update(jobId, { status: "processing" });
+    server.update(jobId, { status: "cancelled", error: "Cancelled by request" });
+    const job = await done;
+    assert.equal(job.status, "cancelled");
+    assert.deepEqual(seen, ["queued", "processing", "cancelled"]);
+  });
+
+  test("rejects with the server's error for an unknown job", async () => {
+    const { client } = setup({ EventSource: null });
+    await assert.rejects(client.wait("missing"), { name: "JobQueueError", status: 404 });
+  });
+
+  test("rejects when aborted and stops following", async () => {
+    const { server, client } = setup();
+    const { jobId } = server.add();
+    const controller = new AbortController();
+    const done = client.wait(jobId, { signal: controller.signal });
+    await settle();
+    controller.abort();
+    await assert.rejects(done, { name: "AbortError" });
+    assert.equal(server.sources[0].readyState, 2);
+  });
+});

@@ -1,0 +1,135 @@
+"""How `RedisStore` lays a job out in a Redis hash, and reads it back.
+
+Times are integer epoch microseconds (exact in Lua's numbers); structured and numeric
+values are JSON that the Lua scripts never decode. A field that is absent means None.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from jobqueue.models import Job, JobStatus, Progress, WorkerInfo
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def micros(at: datetime) -> int:
+    """*at* as whole microseconds since the epoch."""
+    return (at - _EPOCH) // _MICROSECOND
+
+
+def from_micros(value: str | int) -> datetime:
+    """The UTC datetime `micros` encoded."""
+    return _EPOCH + timedelta(microseconds=int(value))
+
+
+def seconds_as_micros(seconds: float) -> int:
+    """A duration in whole microseconds, rounded as `timedelta` rounds it."""
+    return timedelta(seconds=seconds) // _MICROSECOND
+
+
+def optional(value: str | None) -> str:
+    """An optional script argument: '' for None, else the value after '='."""
+    return "" if value is None else f"={value}"
+
+
+def json_text(value: object) -> str:
+    """*value* as JSON text."""
+    return orjson.dumps(value).decode()
+
+
+def pairs(flat: Sequence[str]) -> dict[str, str]:
+    """A flat [field, value, ...] reply as a dict."""
+    return dict(zip(flat[::2], flat[1::2], strict=True))
+
+
+def encode_job(job: Job) -> dict[str, str]:
+    """The hash fields of a job that was never claimed (as `NewJob.build` makes it)."""
+    fields = {
+        "job_id": job.job_id,
+        "task": job.task,
+        "status": job.status.value,
+        "payload": json_text(job.payload),
+        "created_at": str(micros(job.created_at)),
+        "run_at": str(micros(job.run_at)),
+        "max_attempts": str(job.max_attempts),
+        "ttl_seconds": json_text(job.ttl_seconds),
+        "ttl_us": str(seconds_as_micros(job.ttl_seconds)),
+        "version": str(job.version),
+        "priority": str(job.priority),
+        "attempts": str(job.attempts),
+        "is_cancel_requested": "1" if job.is_cancel_requested else "0",
+    }
+    optional_fields = {
+        "timeout_seconds": None if job.timeout_seconds is None else json_text(job.timeout_seconds),
+        "idempotency_key": job.idempotency_key,
+        "owner": job.owner,
+    }
+    fields.update((name, value) for name, value in optional_fields.items() if value is not None)
+    return fields
+
+
+def decode_job(flat: Sequence[str]) -> Job:
+    """The job a script or HGETALL returned as flat field/value pairs."""
+    return decode_fields(pairs(flat))
+
+
+def decode_fields(fields: Mapping[str, str]) -> Job:
+    """The job stored in *fields*."""
+    get = fields.get
+    return Job(
+        job_id=fields["job_id"],
+        task=fields["task"],
+        status=JobStatus(fields["status"]),
+        payload=orjson.loads(fields["payload"]),
+        created_at=from_micros(fields["created_at"]),
+        run_at=from_micros(fields["run_at"]),
+        max_attempts=int(fields["max_attempts"]),
+        ttl_seconds=orjson.loads(fields["ttl_seconds"]),
+        version=int(fields["version"]),
+        priority=int(fields["priority"]),
+        timeout_seconds=_json_or_none(get("timeout_seconds")),
+        progress=None if (raw := get("progress")) is None else Progress(*orjson.loads(raw)),
+        result=_json_or_none(get("result")),
+        error=get("error"),
+        attempts=int(fields["attempts"]),
+        started_at=_time_or_none(get("started_at")),
+        completed_at=_time_or_none(get("completed_at")),
+        expires_at=_time_or_none(get("expires_at")),
+        is_cancel_requested=fields["is_cancel_requested"] == "1",
+        idempotency_key=get("idempotency_key"),
+        owner=get("owner"),
+        worker_id=get("worker_id"),
+        lease_expires_at=_time_or_none(get("lease_expires_at")),
+    )
+
+
+def encode_progress(progress: Progress) -> str:
+    """The progress field's JSON."""
+    return json_text([progress.current, progress.total, progress.message])
+
+
+def encode_worker(info: WorkerInfo) -> str:
+    """A worker's entry in the workers hash."""
+    return json_text([info.worker_id, micros(info.last_seen_at), info.running, info.host, info.pid])
+
+
+def decode_worker(raw: str) -> WorkerInfo:
+    """The worker `encode_worker` stored."""
+    worker_id, last_seen, running, host, pid = orjson.loads(raw)
+    return WorkerInfo(worker_id, from_micros(last_seen), running, host, pid)
+
+
+def _json_or_none(raw: str | None) -> Any:
+    return None if raw is None else orjson.loads(raw)
+
+
+def _time_or_none(raw: str | None) -> datetime | None:
+    return None if raw is None else from_micros(raw)

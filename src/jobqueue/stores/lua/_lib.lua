@@ -1,0 +1,137 @@
+-- Helpers shared by every jobqueue script: the store prepends this file to each one.
+-- ARGV[1] is the key prefix and ARGV[2] the caller's clock in epoch microseconds; scripts
+-- never read Redis's own clock. Times are integer microseconds, exact in a Lua number.
+local prefix = ARGV[1]
+local now = tonumber(ARGV[2])
+
+-- tostring keeps only 14 digits of a number, so integers are formatted explicitly.
+local function int(n)
+  return string.format('%d', n)
+end
+
+-- An optional argument: '' for none, else '=' followed by the value.
+local function optional(arg)
+  if arg == '' then
+    return nil
+  end
+  return arg:sub(2)
+end
+
+local function job_key(id)
+  return prefix .. 'job:' .. id
+end
+
+local function ready_key(task)
+  return prefix .. 'ready:' .. task
+end
+
+local function delayed_key(task)
+  return prefix .. 'delayed:' .. task
+end
+
+-- The job's member in the listing index: created_at, fixed width, then the id, so that
+-- Redis's byte order is the listing order.
+local function index_member(id, job)
+  return string.format('%018d', tonumber(job.created_at)) .. ':' .. id
+end
+
+local function load(id)
+  local flat = redis.call('HGETALL', job_key(id))
+  if #flat == 0 then
+    return nil
+  end
+  local job = {}
+  for i = 1, #flat, 2 do
+    job[flat[i]] = flat[i + 1]
+  end
+  return job
+end
+
+-- The job as `get` sees it: nil when unknown or past expires_at.
+local function live(id)
+  local job = load(id)
+  if job and (job.expires_at == nil or tonumber(job.expires_at) > now) then
+    return job
+  end
+  return nil
+end
+
+-- The job when *token* is its current lease (the fencing check), else nil.
+local function leased(id, token)
+  local job = load(id)
+  if job and job.status == 'processing' and job.token == token then
+    return job
+  end
+  return nil
+end
+
+-- The per task and status counts that `stats` reads instead of scanning jobs.
+local function count(task, status, delta)
+  local field = status .. ':' .. task
+  if redis.call('HINCRBY', prefix .. 'counts', field, delta) == 0 then
+    redis.call('HDEL', prefix .. 'counts', field)
+  end
+end
+
+local function set_status(id, job, status)
+  count(job.task, job.status, -1)
+  count(job.task, status, 1)
+  job.status = status
+  redis.call('HSET', job_key(id), 'status', status)
+end
+
+-- Queue the job at *run_at*: in its task's ready set when due, else in the delayed set.
+-- Ready sets score by -priority; among equal scores Redis orders members bytewise, so
+-- the member starts with run_at, created_at and a store-wide sequence number, fixed width.
+local function enqueue(id, job, run_at)
+  local seq = redis.call('INCR', prefix .. 'seq')
+  local member = string.format('%018d%018d%018d', run_at, tonumber(job.created_at), seq) .. id
+  redis.call('HSET', job_key(id), 'run_at', int(run_at), 'queue_member', member)
+  if run_at <= now then
+    redis.call('ZADD', ready_key(job.task), -tonumber(job.priority), member)
+  else
+    redis.call('ZADD', delayed_key(job.task), int(run_at), member)
+  end
+end
+
+-- Take the job out of whichever index holds it while it waits or runs.
+local function detach(id, job)
+  if job.queue_member then
+    redis.call('ZREM', ready_key(job.task), job.queue_member)
+    redis.call('ZREM', delayed_key(job.task), job.queue_member)
+    redis.call('HDEL', job_key(id), 'queue_member')
+  else
+    redis.call('HDEL', job_key(id), 'worker_id', 'lease_expires_at', 'token')
+    redis.call('ZREM', prefix .. 'leased', id)
+  end
+end
+
+-- Move the job to a terminal *status*; purge deletes it ttl seconds from now.
+local function finish(id, job, status)
+  local expires_at = now + tonumber(job.ttl_us)
+  detach(id, job)
+  set_status(id, job, status)
+  redis.call('HSET', job_key(id), 'completed_at', int(now), 'expires_at', int(expires_at))
+  redis.call('ZADD', prefix .. 'expiring', int(expires_at), id)
+end
+
+-- Put the job back to queued, to run again no earlier than *run_at*.
+local function requeue(id, job, run_at)
+  detach(id, job)
+  set_status(id, job, 'queued')
+  enqueue(id, job, run_at)
+end
+
+-- Tell every process that the job is now at *version*, and return its fields.
+local function announce(id, version)
+  local key = job_key(id)
+  local change = id .. ':' .. int(version) .. ':' .. redis.call('HGET', key, 'status')
+  redis.call('PUBLISH', prefix .. 'changes', change)
+  return redis.call('HGETALL', key)
+end
+
+-- Bump the version of a job that changed, announce it, and return its fields.
+local function changed(id)
+  return announce(id, redis.call('HINCRBY', job_key(id), 'version', 1))
+end
+

@@ -1,0 +1,29 @@
+-- Insert a queued job, or replay or refuse the live job created under the same idempotency key.
+-- ARGV: prefix, now, job id, idempotency key and fingerprint (each optional), then the job's
+-- field/value pairs. Returns {'created' | 'replayed', fields} or {'conflict'}.
+local id = ARGV[3]
+local key, fingerprint = optional(ARGV[4]), optional(ARGV[5])
+
+if key then
+  local known = redis.call('GET', prefix .. 'idem:' .. key)
+  local existing = known and live(known)
+  if existing then
+    if existing.fingerprint ~= fingerprint then
+      return {'conflict'}
+    end
+    return {'replayed', redis.call('HGETALL', job_key(known))}
+  end
+end
+
+redis.call('HSET', job_key(id), unpack(ARGV, 6))
+if fingerprint then
+  redis.call('HSET', job_key(id), 'fingerprint', fingerprint)
+end
+local job = load(id)
+count(job.task, 'queued', 1)
+redis.call('ZADD', prefix .. 'jobs', 0, index_member(id, job))
+enqueue(id, job, tonumber(job.run_at))
+if key then
+  redis.call('SET', prefix .. 'idem:' .. key, id)
+end
+return {'created', announce(id, job.version)}

@@ -1,0 +1,489 @@
+"""`RedisStore`: jobs as Redis hashes, each transition one Lua script, changes over pub/sub.
+
+Every key and the changes channel start with the store's prefix. Scripts build key names
+from that prefix, so the store needs a single Redis server, not a Redis Cluster.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+from collections import OrderedDict, defaultdict
+from datetime import timedelta
+from importlib import resources
+from typing import TYPE_CHECKING, Any, ClassVar, Self, cast
+
+from jobqueue.errors import (
+    IdempotencyConflict,
+    InvalidTransition,
+    JobNotFound,
+    LeaseLost,
+    MissingDependency,
+    StoreError,
+    StoreUnavailable,
+)
+from jobqueue.ids import new_token
+from jobqueue.models import Change, Claim, HeartbeatResult, JobStatus, Lease, Page, Stats
+from jobqueue.models import empty_counts as _empty_counts
+from jobqueue.stores import _redis_codec as codec
+from jobqueue.stores.base import (
+    CANCELLED_ERROR,
+    LOST_WORKER_ERROR,
+    Broadcaster,
+    Store,
+    StoreCapabilities,
+    decode_cursor,
+    encode_cursor,
+)
+
+try:
+    import redis.asyncio as aioredis
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import RedisError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise MissingDependency("redis", "redis") from exc
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncGenerator, AsyncIterator, Collection, Iterator, Sequence
+    from datetime import datetime
+
+    from redis.asyncio.client import PubSub
+    from redis.commands.core import AsyncScript
+
+    from jobqueue.models import Job, JobFilter, JSONValue, NewJob, Progress, WorkerInfo
+
+logger = logging.getLogger(__name__)
+
+_SCRIPTS = (
+    "create",
+    "claim",
+    "heartbeat",
+    "progress",
+    "complete",
+    "fail",
+    "finish_cancelled",
+    "release",
+    "request_cancel",
+    "retry",
+    "reap",
+    "purge",
+    "list",
+    "stats",
+    "next_run_at",
+)
+# An outage should surface as StoreUnavailable in seconds, not hang a request.
+_CONNECT_TIMEOUT_SECONDS = 2.0
+_SOCKET_TIMEOUT_SECONDS = 5.0
+# How many index entries one `list` script call may examine before yielding to others.
+_LIST_SCAN_BUDGET = 1000
+# The changes subscription pings after this much silence, and reconnects when no reply comes.
+_IDLE_SECONDS = 10.0
+_RECONNECT_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0)
+# How many jobs' last delivered version `changes` remembers to drop repeats.
+_DELIVERED_MEMORY = 10_000
+
+
+@functools.cache
+def _script_texts() -> dict[str, str]:
+    folder = resources.files("jobqueue.stores").joinpath("lua")
+    lib = folder.joinpath("_lib.lua").read_text(encoding="utf-8")
+    return {
+        name: lib + folder.joinpath(f"{name}.lua").read_text(encoding="utf-8") for name in _SCRIPTS
+    }
+
+
+@contextlib.contextmanager
+def _translated() -> Iterator[None]:
+    """The backend's one choke point for driver errors: they leave as store errors."""
+    try:
+        yield
+    except (RedisConnectionError, RedisTimeoutError) as exc:
+        raise StoreUnavailable from exc
+    except RedisError as exc:
+        raise StoreError(f"Redis failed: {exc}") from exc
+
+
+def _lease(flat: Sequence[str]) -> tuple[str, str]:
+    """The job id and fencing token in a claimed job's fields."""
+    fields = codec.pairs(flat)
+    return fields["job_id"], fields["token"]
+
+
+class RedisStore(Store):
+    """Jobs in Redis, shared by every process that uses the same server and prefix."""
+
+    capabilities: ClassVar[StoreCapabilities] = StoreCapabilities(
+        is_durable=True, is_multiprocess=True
+    )
+
+    def __init__(self, url: str = "redis://127.0.0.1:6379/0", *, prefix: str = "jobqueue:"):
+        self._url = url
+        self._prefix = prefix
+        self._client: aioredis.Redis | None = None
+        self._scripts: dict[str, AsyncScript] = {}
+        self._broadcaster = Broadcaster()
+        self._listener: asyncio.Task[None] | None = None
+        self._followers = 0
+        self._delivered: OrderedDict[str, int] = OrderedDict()
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> Self:
+        """A store for a ``redis://`` or ``rediss://`` URL; ``prefix=`` starts every key."""
+        return cls(url, **options)
+
+    @property
+    def prefix(self) -> str:
+        """What every key and channel this store uses starts with."""
+        return self._prefix
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Connect and check that the server answers."""
+        if self._client is None:
+            client = aioredis.Redis.from_url(
+                self._url,
+                decode_responses=True,
+                socket_connect_timeout=_CONNECT_TIMEOUT_SECONDS,
+                socket_timeout=_SOCKET_TIMEOUT_SECONDS,
+                # No silent retries: a script whose reply was lost must not run twice.
+                retry=Retry(NoBackoff(), 0),
+            )
+            self._scripts = {
+                name: client.register_script(text) for name, text in _script_texts().items()
+            }
+            self._client = client
+        await self.ping()
+
+    async def close(self) -> None:
+        """Stop listening, end every `changes` iterator and disconnect."""
+        await self._stop_listener()
+        self._broadcaster.close()
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.aclose()
+
+    async def ping(self) -> None:
+        """Round-trip a PING."""
+        with _translated():
+            await self._redis.ping()
+
+    @property
+    def _redis(self) -> aioredis.Redis:
+        if self._client is None:
+            raise StoreError("The Redis store is not open")
+        return self._client
+
+    async def _run(self, script: str, now: datetime, *args: str | int) -> Any:
+        """Run one script; its first two arguments are always the prefix and *now*."""
+        client = self._redis
+        with _translated():
+            return await self._scripts[script](
+                args=[self._prefix, codec.micros(now), *args], client=client
+            )
+
+    def _changed(self, flat: Sequence[str]) -> Job:
+        """The job a script changed, announced to this process's iterators at once.
+
+        Scripts also announce it over pub/sub, but that reaches a new subscription only
+        once it is in place; this makes a process's own changes reliable.
+        """
+        job = codec.decode_job(flat)
+        self._deliver(Change(job.job_id, job.version, job.status))
+        return job
+
+    def _deliver(self, change: Change) -> None:
+        """Hand *change* to the iterators unless a version as new was already delivered.
+
+        Each change of this process comes twice (directly and over pub/sub): the repeat
+        is dropped here.
+        """
+        if self._followers == 0 or self._delivered.get(change.job_id, 0) >= change.version:
+            return
+        self._delivered[change.job_id] = change.version
+        self._delivered.move_to_end(change.job_id)
+        if len(self._delivered) > _DELIVERED_MEMORY:
+            self._delivered.popitem(last=False)
+        self._broadcaster.publish(change)
+
+    def _job(self, reply: Sequence[Any], job_id: str) -> Job:
+        """The job of an `{outcome, fields}` reply, or the error its outcome names."""
+        outcome = reply[0]
+        if outcome == "ok":
+            return self._changed(reply[1])
+        if outcome == "same":
+            return codec.decode_job(reply[1])
+        if outcome == "lost":
+            raise LeaseLost(job_id)
+        if outcome == "missing":
+            raise JobNotFound(job_id)
+        raise InvalidTransition(codec.decode_job(reply[1]))
+
+    # -- submitting and reading ---------------------------------------------------
+
+    async def create(self, new: NewJob, now: datetime) -> tuple[Job, bool]:
+        """Insert a queued job, or replay the live one created under the same key."""
+        job = new.build(now)
+        fields = codec.encode_job(job)
+        reply = await self._run(
+            "create",
+            now,
+            job.job_id,
+            codec.optional(new.idempotency_key),
+            codec.optional(new.fingerprint),
+            *(item for field in fields.items() for item in field),
+        )
+        if reply[0] == "conflict":
+            raise IdempotencyConflict
+        if reply[0] == "created":
+            return self._changed(reply[1]), True
+        return codec.decode_job(reply[1]), False
+
+    async def get(self, job_id: str, now: datetime) -> Job | None:
+        """One job, unless unknown or expired."""
+        with _translated():
+            fields = await self._redis.hgetall(self._key("job", job_id))
+        if not fields:
+            return None
+        job = codec.decode_fields(cast("dict[str, str]", fields))
+        if job.expires_at is not None and job.expires_at <= now:
+            return None
+        return job
+
+    async def list_jobs(
+        self, where: JobFilter, limit: int, cursor: str | None, now: datetime
+    ) -> Page:
+        """Matching jobs, newest first, after the cursor; scans the index in bounded steps."""
+        start = "+"
+        if cursor:
+            created_at, job_id = decode_cursor(cursor)
+            start = f"({codec.micros(created_at):018d}:{job_id}"
+        statuses = sorted(status.value for status in where.statuses)
+        tasks = sorted(where.tasks)
+        jobs: list[Job] = []
+        while True:
+            found, last = await self._run(
+                "list",
+                now,
+                start,
+                limit + 1 - len(jobs),
+                _LIST_SCAN_BUDGET,
+                len(statuses),
+                *statuses,
+                len(tasks),
+                *tasks,
+                codec.optional(where.owner),
+            )
+            jobs.extend(codec.decode_job(flat) for flat in found)
+            if len(jobs) > limit or not last:
+                break
+            start = f"({last}"
+        page = jobs[:limit]
+        more = len(jobs) > limit
+        last_job = page[-1] if page else None
+        return Page(
+            jobs=page,
+            next_cursor=(
+                encode_cursor(last_job.created_at, last_job.job_id) if more and last_job else None
+            ),
+        )
+
+    async def stats(self, now: datetime, worker_horizon_seconds: float = 60.0) -> Stats:
+        """Counts per task and status from the counters the scripts keep, and recent workers."""
+        counts, expired, workers = await self._run("stats", now)
+        tasks: defaultdict[str, dict[JobStatus, int]] = defaultdict(_empty_counts)
+        for field, value in codec.pairs(counts).items():
+            status, _, task = field.partition(":")
+            tasks[task][JobStatus(status)] += int(value)
+        for field in expired:
+            status, _, task = field.partition(":")
+            tasks[task][JobStatus(status)] -= 1
+        horizon = now - timedelta(seconds=worker_horizon_seconds)
+        seen = (codec.decode_worker(raw) for raw in codec.pairs(workers).values())
+        return Stats(
+            tasks={task: counts for task, counts in tasks.items() if any(counts.values())},
+            workers=[worker for worker in seen if worker.last_seen_at >= horizon],
+        )
+
+    # -- worker path -----------------------------------------------------------
+
+    async def claim(
+        self,
+        worker_id: str,
+        tasks: Collection[str],
+        limit: int,
+        lease_seconds: float,
+        now: datetime,
+    ) -> list[Claim]:
+        """Take up to *limit* ready jobs, best first, in one script call."""
+        if limit <= 0 or not tasks:
+            return []
+        tokens = [new_token() for _ in range(limit)]
+        claimed = await self._run(
+            "claim",
+            now,
+            codec.micros(now + timedelta(seconds=lease_seconds)),
+            worker_id,
+            len(tasks),
+            *tasks,
+            *tokens,
+        )
+        return [Claim(self._changed(flat), Lease(*_lease(flat))) for flat in claimed]
+
+    async def heartbeat(
+        self, worker_id: str, leases: Sequence[Lease], lease_seconds: float, now: datetime
+    ) -> HeartbeatResult:
+        """Extend the leases still held, in one script call."""
+        if not leases:
+            return HeartbeatResult()
+        lost, cancel = await self._run(
+            "heartbeat",
+            now,
+            codec.micros(now + timedelta(seconds=lease_seconds)),
+            *(item for lease in leases for item in (lease.job_id, lease.token)),
+        )
+        return HeartbeatResult(lost=frozenset(lost), cancel_requested=frozenset(cancel))
+
+    async def record_progress(self, lease: Lease, progress: Progress, now: datetime) -> Job:
+        """Store the latest progress."""
+        reply = await self._run(
+            "progress", now, lease.job_id, lease.token, codec.encode_progress(progress)
+        )
+        return self._job(reply, lease.job_id)
+
+    async def complete(self, lease: Lease, result: JSONValue, now: datetime) -> Job:
+        """Finish the attempt successfully."""
+        reply = await self._run("complete", now, lease.job_id, lease.token, codec.json_text(result))
+        return self._job(reply, lease.job_id)
+
+    async def fail(self, lease: Lease, error: str, retry_at: datetime | None, now: datetime) -> Job:
+        """Finish the attempt with an error; retry or fail for good."""
+        retry = None if retry_at is None else str(codec.micros(retry_at))
+        reply = await self._run(
+            "fail", now, lease.job_id, lease.token, error, codec.optional(retry)
+        )
+        return self._job(reply, lease.job_id)
+
+    async def finish_cancelled(self, lease: Lease, now: datetime) -> Job:
+        """Finish a stopped attempt as cancelled."""
+        reply = await self._run("finish_cancelled", now, lease.job_id, lease.token, CANCELLED_ERROR)
+        return self._job(reply, lease.job_id)
+
+    async def release(self, lease: Lease, now: datetime) -> Job:
+        """Hand the job back without counting the attempt."""
+        reply = await self._run("release", now, lease.job_id, lease.token)
+        return self._job(reply, lease.job_id)
+
+    async def next_run_at(self, tasks: Collection[str], now: datetime) -> datetime | None:
+        """The earliest run time among queued jobs of *tasks*."""
+        if not tasks:
+            return None
+        earliest = await self._run("next_run_at", now, *tasks)
+        return None if earliest is None else codec.from_micros(earliest)
+
+    # -- operator actions ----------------------------------------------------------
+
+    async def request_cancel(self, job_id: str, now: datetime) -> Job:
+        """Cancel a queued job, or flag a running one."""
+        return self._job(await self._run("request_cancel", now, job_id, CANCELLED_ERROR), job_id)
+
+    async def retry(self, job_id: str, now: datetime) -> Job:
+        """Queue a failed or cancelled job again."""
+        return self._job(await self._run("retry", now, job_id), job_id)
+
+    # -- maintenance -------------------------------------------------------------
+
+    async def reap_expired_leases(self, now: datetime, limit: int = 100) -> list[Job]:
+        """Recover jobs whose worker stopped renewing their lease, soonest expired first."""
+        reaped = await self._run("reap", now, limit, LOST_WORKER_ERROR, CANCELLED_ERROR)
+        return [self._changed(flat) for flat in reaped]
+
+    async def purge_expired(self, now: datetime, limit: int = 1000) -> int:
+        """Delete expired terminal jobs, their index entries and idempotency keys."""
+        return int(await self._run("purge", now, limit))
+
+    async def register_worker(self, info: WorkerInfo) -> None:
+        """Remember the worker."""
+        with _translated():
+            await self._redis.hset(self._key("workers"), info.worker_id, codec.encode_worker(info))
+
+    async def unregister_worker(self, worker_id: str) -> None:
+        """Forget the worker."""
+        with _translated():
+            await self._redis.hdel(self._key("workers"), worker_id)
+
+    def _key(self, *parts: str) -> str:
+        return self._prefix + ":".join(parts)
+
+    # -- notifications -----------------------------------------------------------
+
+    def changes(self) -> AsyncIterator[Change]:
+        """Changes from every process, through one subscription shared by all iterators.
+
+        The subscription starts with the first iterator and stops after the last one;
+        when its connection drops it reconnects with backoff (changes meanwhile are lost).
+        """
+        return self._follow()
+
+    async def _follow(self) -> AsyncIterator[Change]:
+        if self._client is None:
+            return
+        self._followers += 1
+        if self._listener is None:
+            self._listener = asyncio.get_running_loop().create_task(
+                self._listen(self._client), name="jobqueue-redis-changes"
+            )
+        # Broadcaster.subscribe is an async generator: close it with us, not at GC.
+        subscription = cast("AsyncGenerator[Change]", self._broadcaster.subscribe())
+        try:
+            async for change in subscription:
+                yield change
+        finally:
+            await subscription.aclose()
+            self._followers -= 1
+            if self._followers == 0:
+                await self._stop_listener()
+
+    async def _stop_listener(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
+
+    async def _listen(self, client: aioredis.Redis) -> None:
+        """Relay the changes channel to the broadcaster, reconnecting whenever it drops."""
+        failures = 0
+        while True:
+            try:
+                async with client.pubsub() as pubsub:
+                    await pubsub.subscribe(self._key("changes"))
+                    failures = 0
+                    await self._relay(pubsub)
+            except (RedisConnectionError, RedisTimeoutError) as exc:
+                delay = _RECONNECT_DELAYS[min(failures, len(_RECONNECT_DELAYS) - 1)]
+                failures += 1
+                logger.warning("Redis change subscription lost (%s); retrying in %.2fs", exc, delay)
+                await asyncio.sleep(delay)
+
+    async def _relay(self, pubsub: PubSub) -> None:
+        """Publish every change message; return never, raise when the connection is gone."""
+        is_pinged = False
+        while True:
+            message = await pubsub.get_message(timeout=_IDLE_SECONDS)
+            if message is None:
+                # Silence: ask for a PONG, and give up on a connection that stays silent.
+                if is_pinged:
+                    raise RedisTimeoutError("No reply to PING on the changes subscription")
+                await pubsub.ping()
+                is_pinged = True
+                continue
+            is_pinged = False
+            if message["type"] == "message":
+                job_id, version, status = message["data"].rsplit(":", 2)
+                self._deliver(Change(job_id, int(version), JobStatus(status)))

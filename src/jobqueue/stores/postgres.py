@@ -9,19 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
-import math
-import re
 from collections import defaultdict
 from dataclasses import asdict, fields
 from datetime import datetime, timedelta
-from importlib import resources
 from typing import TYPE_CHECKING, Any, Self, cast
 
-import orjson
-
 from jobqueue.errors import (
-    ConfigError,
     IdempotencyConflict,
     InvalidTransition,
     JobNotFound,
@@ -30,8 +23,16 @@ from jobqueue.errors import (
     StoreError,
     StoreUnavailable,
 )
+
+try:
+    from psycopg import Error as DriverError
+    from psycopg import sql
+    from psycopg.types.json import Jsonb
+    from psycopg_pool import AsyncConnectionPool
+except ImportError as exc:  # pragma: no cover - depends on the installed extras
+    raise MissingDependency("psycopg", "postgres") from exc
+
 from jobqueue.models import (
-    Change,
     Claim,
     HeartbeatResult,
     Job,
@@ -43,53 +44,35 @@ from jobqueue.models import (
     WorkerInfo,
     empty_counts,
 )
+from jobqueue.stores._postgres_listener import Listener
+from jobqueue.stores._postgres_migrations import apply_migrations, migrate, migrations
+from jobqueue.stores._postgres_support import (
+    Connection,
+    Settings,
+    configure,
+    translated,
+)
+from jobqueue.stores._sql import read_statements
 from jobqueue.stores.base import (
     CANCELLED_ERROR,
     LOST_WORKER_ERROR,
-    Broadcaster,
     Store,
     StoreCapabilities,
     decode_cursor,
     encode_cursor,
 )
 
-try:
-    import psycopg
-    from psycopg import sql
-    from psycopg.rows import DictRow, dict_row
-    from psycopg.types.json import Jsonb, set_json_dumps, set_json_loads
-    from psycopg_pool import AsyncConnectionPool
-except ImportError as exc:  # pragma: no cover - depends on the installed extras
-    raise MissingDependency("psycopg", "postgres") from exc
-
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator, AsyncIterator, Collection, Mapping, Sequence
+    from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 
-    from jobqueue.models import JobFilter, JSONValue, NewJob
+    from psycopg.rows import DictRow
 
-logger = logging.getLogger(__name__)
+    from jobqueue.models import Change, JobFilter, JSONValue, NewJob
 
-_Connection = psycopg.AsyncConnection[DictRow]
-
-_SQL_DIR = resources.files("jobqueue.stores") / "sql" / "postgres"
-_MIGRATION_FILE = re.compile(r"(\d{4})_\w+\.sql")
-# Unquoted-identifier syntax, short enough for the channel name "jobqueue:<schema>" to
-# fit PostgreSQL's 63-byte limit.
-_SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,53}")
-_URL_SCHEME = re.compile(r"postgres(?:ql)?(?:\+\w+)?://", re.IGNORECASE)
-_LISTEN_BACKOFF = (0.1, 0.5, 1.0, 2.0, 5.0)
+_QUERIES = read_statements("postgres/queries.sql")
+_JOB_FIELDS = tuple(field.name for field in fields(Job))
 # A key can vanish (purged) between the conflicting insert and the read of its job.
 _KEY_RACE_ATTEMPTS = 3
-_JOB_FIELDS = tuple(field.name for field in fields(Job))
-
-_MIGRATIONS_TABLE = """
-CREATE TABLE IF NOT EXISTS schema_migrations (
-    version    integer PRIMARY KEY,
-    name       text NOT NULL,
-    applied_at timestamptz NOT NULL DEFAULT now()
-)
-"""
-
 _LIST_FILTERS: Mapping[str, str] = {
     "statuses": "status = ANY(%(statuses)s)",
     "tasks": "task = ANY(%(tasks)s)",
@@ -98,117 +81,7 @@ _LIST_FILTERS: Mapping[str, str] = {
 }
 
 
-def _load_queries() -> dict[str, str]:
-    """The ``-- name: x`` sections of queries.sql, by name."""
-    text = (_SQL_DIR / "queries.sql").read_text("utf-8")
-    queries: dict[str, str] = {}
-    for section in text.split("-- name: ")[1:]:
-        name, _, body = section.partition("\n")
-        queries[name.strip()] = body.strip()
-    return queries
-
-
-_QUERIES = _load_queries()
-
-
-def migrations() -> list[tuple[int, str]]:
-    """The (version, file name) of every migration this package ships, in order."""
-    found = [
-        (int(match[1]), entry.name)
-        for entry in _SQL_DIR.iterdir()
-        if (match := _MIGRATION_FILE.fullmatch(entry.name))
-    ]
-    return sorted(found)
-
-
-async def _apply_migrations(conn: _Connection, schema: str) -> list[int]:
-    """Bring *schema* up to date in one transaction; returns the versions applied.
-
-    A transaction-level advisory lock serialises processes opening at once: the later
-    ones wait, then find nothing left to do.
-    """
-    async with conn.transaction():
-        lock_key = f"jobqueue.migrate:{schema}"
-        await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (lock_key,))
-        await conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
-        await conn.execute(sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(schema)))
-        await conn.execute(_MIGRATIONS_TABLE)
-        cursor = await conn.execute("SELECT version FROM schema_migrations")
-        done = {row["version"] for row in await cursor.fetchall()}
-        applied: list[int] = []
-        for version, name in migrations():
-            if version in done:
-                continue
-            script = (_SQL_DIR / name).read_text("utf-8")
-            await conn.execute(script)
-            await conn.execute(
-                "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)", (version, name)
-            )
-            applied.append(version)
-    if applied:
-        logger.info("Applied PostgreSQL migrations %s to schema %s", applied, schema)
-    return applied
-
-
-async def migrate(url: str, schema: str = "jobqueue") -> list[int]:
-    """Create or upgrade the jobqueue tables in *schema*; returns the versions applied.
-
-    Safe to run while stores are open and from several processes at once. `open`
-    does the same, so calling this is only needed to migrate ahead of a deployment
-    (the ``jobqueue migrate`` command).
-    """
-    settings = _Settings(url, schema, timeout=30.0)
-    async with _translated():
-        conn = await psycopg.AsyncConnection.connect(settings.url, **settings.connect_kwargs())
-        async with conn:
-            return await _apply_migrations(conn, schema)
-
-
-@contextlib.asynccontextmanager
-async def _translated() -> AsyncIterator[None]:
-    """The one place driver errors become store errors (with the driver's as cause)."""
-    try:
-        yield
-    except psycopg.OperationalError as exc:  # includes the pool's timeouts
-        raise StoreUnavailable(f"PostgreSQL is unavailable: {exc}") from exc
-    except psycopg.Error as exc:
-        raise StoreError(f"PostgreSQL failed: {exc}") from exc
-
-
-class _Settings:
-    """A validated URL and schema, and the connection options derived from them."""
-
-    def __init__(self, url: str, schema: str, timeout: float) -> None:
-        if not _URL_SCHEME.match(url):
-            raise ConfigError(f"Not a PostgreSQL URL: {url!r}")
-        if not _SCHEMA_NAME.fullmatch(schema):
-            raise ConfigError(
-                f"Invalid schema name {schema!r}: use 1-54 lower-case letters, digits or _"
-            )
-        # libpq knows postgresql:// and postgres://; drop a "+driver" suffix.
-        self.url = "postgresql://" + url.split("://", 1)[1]
-        self.schema = schema
-        self.timeout = timeout
-        self.channel = f"jobqueue:{schema}"
-
-    def connect_kwargs(self) -> dict[str, Any]:
-        """Options for a pooled connection: our schema first, UTC, dict rows, autocommit."""
-        own = f"-c search_path={self.schema} -c TimeZone=UTC"
-        given = psycopg.conninfo.conninfo_to_dict(self.url).get("options")
-        return {
-            "options": f"{given} {own}" if given else own,
-            "connect_timeout": max(2, math.ceil(self.timeout)),
-            "autocommit": True,
-            "row_factory": dict_row,
-        }
-
-
-async def _configure(conn: _Connection) -> None:
-    set_json_loads(orjson.loads, conn)
-    set_json_dumps(orjson.dumps, conn)
-
-
-async def _one(conn: _Connection, name: str, params: Mapping[str, Any]) -> DictRow | None:
+async def _one(conn: Connection, name: str, params: Mapping[str, Any]) -> DictRow | None:
     cursor = await conn.execute(_QUERIES[name], params)
     return await cursor.fetchone()
 
@@ -219,15 +92,6 @@ def _job(row: DictRow) -> Job:
     if row["progress"] is not None:
         values["progress"] = Progress(**row["progress"])
     return Job(**values)
-
-
-def _parse_change(payload: str) -> Change | None:
-    try:
-        job_id, version, status = payload.rsplit(":", 2)
-        return Change(job_id, int(version), JobStatus(status))
-    except ValueError:
-        logger.warning("Ignoring a malformed change notification: %r", payload)
-        return None
 
 
 class PostgresStore(Store):
@@ -249,13 +113,11 @@ class PostgresStore(Store):
         max_size: int = 10,
         timeout: float = 5.0,
     ) -> None:
-        self._settings = _Settings(url, schema, timeout)
+        self._settings = Settings(url, schema, timeout)
         self._min_size = min_size
         self._max_size = max_size
-        self._pool: AsyncConnectionPool[_Connection] | None = None
-        self._broadcaster = Broadcaster()
-        self._followers = 0
-        self._listener: asyncio.Task[None] | None = None
+        self._pool: AsyncConnectionPool[Connection] | None = None
+        self._listener = Listener(self._settings)
         self._pool_check: asyncio.Task[None] | None = None
 
     @classmethod
@@ -271,29 +133,29 @@ class PostgresStore(Store):
             return
         pool = AsyncConnectionPool(
             self._settings.url,
-            connection_class=_Connection,
+            connection_class=Connection,
             kwargs=self._settings.connect_kwargs(),
             min_size=self._min_size,
             max_size=self._max_size,
             timeout=self._settings.timeout,
-            configure=_configure,
+            configure=configure,
             open=False,
             name=f"jobqueue:{self._settings.schema}",
         )
         try:
-            async with _translated():
+            async with translated():
                 await pool.open(wait=True, timeout=self._settings.timeout)
                 async with pool.connection() as conn:
-                    await _apply_migrations(conn, self._settings.schema)
+                    await apply_migrations(conn, self._settings.schema)
         except BaseException:
             await pool.close()
             raise
         self._pool = pool
+        self._listener.open()
 
     async def close(self) -> None:
         """End the change iterators, stop listening and close the pool."""
-        self._broadcaster.close()
-        await self._stop_listener()
+        await self._listener.close()
         if self._pool_check is not None:
             self._pool_check.cancel()
             self._pool_check = None
@@ -307,12 +169,15 @@ class PostgresStore(Store):
             await conn.execute("SELECT 1")
 
     @contextlib.asynccontextmanager
-    async def _connection(self) -> AsyncIterator[_Connection]:
+    async def _connection(self) -> AsyncIterator[Connection]:
         if self._pool is None:
             raise StoreError("The PostgreSQL store is not open")
         pool = self._pool
+        # A change feed that is just starting listens before we write: a follower sees
+        # every change this store makes after it started following.
+        await self._listener.settled()
         try:
-            async with _translated(), pool.connection() as conn:
+            async with translated(), pool.connection() as conn:
                 yield conn
         except StoreUnavailable:
             # Idle connections may be dead too (say, the server restarted): have the
@@ -530,7 +395,7 @@ class PostgresStore(Store):
 
     # -- operator actions ----------------------------------------------------------
 
-    async def _lock(self, conn: _Connection, job_id: str, now: datetime) -> Job:
+    async def _lock(self, conn: Connection, job_id: str, now: datetime) -> Job:
         row = await _one(conn, "lock_job", {"job_id": job_id, "now": now})
         if row is None:
             raise JobNotFound(job_id)
@@ -605,70 +470,15 @@ class PostgresStore(Store):
     def changes(self) -> AsyncIterator[Change]:
         """Changes from every process, while the store is open.
 
-        The first iterator starts a LISTEN connection of its own (outside the pool); the
-        last one to finish stops it. A dropped connection is re-established with
+        The first iterator opens a LISTEN connection of its own (outside the pool); the
+        last one to finish closes it. A dropped connection is re-established with
         backoff; changes made meanwhile are not delivered.
         """
-        return self._follow()
-
-    async def _follow(self) -> AsyncIterator[Change]:
-        if self._pool is None:
-            return
-        # Broadcaster.subscribe is an async generator: close it with us, not at GC.
-        subscription = cast("AsyncGenerator[Change]", self._broadcaster.subscribe())
-        self._followers += 1
-        if self._listener is None:
-            self._listener = asyncio.get_running_loop().create_task(
-                self._listen(), name=f"jobqueue-listen:{self._settings.schema}"
-            )
-        try:
-            async for change in subscription:
-                yield change
-        finally:
-            await subscription.aclose()
-            self._followers -= 1
-            if self._followers == 0:
-                await self._stop_listener()
-
-    async def _stop_listener(self) -> None:
-        listener, self._listener = self._listener, None
-        if listener is not None:
-            listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await listener
-
-    async def _listen(self) -> None:
-        """Feed the broadcaster from LISTEN, reconnecting with backoff, until cancelled."""
-        failures = 0
-        kwargs: dict[str, Any] = {
-            "autocommit": True,
-            "connect_timeout": max(2, math.ceil(self._settings.timeout)),
-            # Notice a silently dropped connection within about a minute.
-            "keepalives_idle": 30,
-            "keepalives_interval": 10,
-            "keepalives_count": 3,
-        }
-        listen = sql.SQL("LISTEN {}").format(sql.Identifier(self._settings.channel))
-        while True:
-            try:
-                conn = await psycopg.AsyncConnection.connect(self._settings.url, **kwargs)
-                async with conn:
-                    await conn.execute(listen)
-                    failures = 0
-                    async for notify in conn.notifies():
-                        if (change := _parse_change(notify.payload)) is not None:
-                            self._broadcaster.publish(change)
-            except psycopg.Error as exc:
-                delay = _LISTEN_BACKOFF[min(failures, len(_LISTEN_BACKOFF) - 1)]
-                failures += 1
-                logger.warning(
-                    "PostgreSQL change listener lost (%s); reconnecting in %.1fs", exc, delay
-                )
-                await asyncio.sleep(delay)
+        return self._listener.follow()
 
 
-async def _check_pool(pool: AsyncConnectionPool[_Connection]) -> None:
-    with contextlib.suppress(psycopg.Error):
+async def _check_pool(pool: AsyncConnectionPool[Connection]) -> None:
+    with contextlib.suppress(DriverError):
         await pool.check()
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from jobqueue.client import AsyncClient, Client
 from jobqueue.clock import Clock, FakeClock, SystemClock
 from jobqueue.context import Fail, JobContext, Retry
 from jobqueue.errors import (
+    ClientError,
     ConfigError,
     IdempotencyConflict,
     InvalidRequest,
@@ -27,7 +29,10 @@ from jobqueue.retry import Backoff
 __version__ = "0.1.0"
 
 __all__ = [
+    "AsyncClient",
     "Backoff",
+    "Client",
+    "ClientError",
     "Clock",
     "ConfigError",
     "Fail",

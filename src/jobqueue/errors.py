@@ -15,7 +15,8 @@
     │   └── PayloadInvalid
     ├── QueueFull
     ├── RateLimited
-    └── LeaseLost
+    ├── LeaseLost
+    └── ClientError
 
 `http_status` and `exit_code` let the HTTP layer and the CLI translate any of them
 generically. The signals a task raises on purpose (`Retry`, `Fail`) live in
@@ -27,7 +28,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:
-    from jobqueue.models import Job
+    from collections.abc import Mapping
+
+    from jobqueue.models import Job, JSONValue
 
 
 class JobQueueError(Exception):
@@ -136,8 +139,8 @@ class RateLimited(JobQueueError):
 
     http_status = 429
 
-    def __init__(self, retry_after_seconds: int = 1) -> None:
-        super().__init__()
+    def __init__(self, retry_after_seconds: int = 1, message: str | None = None) -> None:
+        super().__init__(message)
         self.retry_after_seconds = retry_after_seconds
 
 
@@ -149,3 +152,22 @@ class LeaseLost(JobQueueError):
     def __init__(self, job_id: str) -> None:
         super().__init__(f"Lease lost for job {job_id}")
         self.job_id = job_id
+
+
+class ClientError(JobQueueError):
+    """The server could not be reached, or answered with an error no other class describes.
+
+    ``status`` is the HTTP status (None when there was no answer) and ``body`` the
+    answer's JSON object (empty when there was none).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        body: Mapping[str, JSONValue] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body: Mapping[str, JSONValue] = body or {}

@@ -1,0 +1,386 @@
+"""The commands that talk to a running server through `jobqueue.Client`.
+
+``submit``, ``status``, ``watch``, ``cancel``, ``retry``, ``list`` and ``stats`` render
+rich tables and progress bars for people and, with ``--json``, the API's JSON for
+programs. The progress bar goes to stderr, so stdout holds only the result.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+
+import click
+import orjson
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    Progress,
+    SpinnerColumn,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from jobqueue.client import Client
+from jobqueue.client._base import DEFAULT_SERVER
+from jobqueue.client._wire import format_time, job_to_wire, stats_to_wire
+from jobqueue.errors import ClientError, JobQueueError
+from jobqueue.models import JobStatus
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from rich.progress import TaskID
+
+    from jobqueue.models import Job, JSONValue
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+#: Exit codes of ``submit --wait`` and ``watch``: the job's outcome.
+EXIT_FAILED = 1
+EXIT_CANCELLED = 3
+
+_STATUS_STYLES = {
+    JobStatus.QUEUED: "cyan",
+    JobStatus.PROCESSING: "yellow",
+    JobStatus.COMPLETED: "green",
+    JobStatus.FAILED: "red",
+    JobStatus.CANCELLED: "magenta",
+}
+
+
+def remote_command(name: str) -> Callable[[Callable[P, R]], click.Command]:
+    """Make a function the command *name*, with ``--server``, ``--api-key`` and ``--json``.
+
+    The function receives ``client`` (a `Client`) and ``as_json``; a `JobQueueError`
+    it raises ends the command with the error's message on stderr and its ``exit_code``.
+    """
+    return functools.partial(_remote_command, name=name)
+
+
+def _remote_command(function: Callable[P, R], name: str) -> click.Command:
+
+    @click.option(
+        "--server",
+        envvar="JOBQUEUE_SERVER",
+        default=DEFAULT_SERVER,
+        show_default=True,
+        metavar="URL",
+        help="The jobqueue server [env: JOBQUEUE_SERVER].",
+    )
+    @click.option(
+        "--api-key",
+        envvar="JOBQUEUE_API_KEY",
+        metavar="KEY",
+        help="Sent as a bearer token [env: JOBQUEUE_API_KEY].",
+    )
+    @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON.")
+    @functools.wraps(function)
+    def command(*args: Any, server: str, api_key: str | None, **kwargs: Any) -> R:
+        try:
+            with Client(server, api_key=api_key) as client:
+                return function(*args, client=client, **kwargs)  # type: ignore[arg-type]
+        except JobQueueError as exc:
+            click.echo(f"Error: {exc.message}", err=True)
+            click.get_current_context().exit(exc.exit_code)
+
+    return click.command(name)(command)
+
+
+def _print_json(value: JSONValue) -> None:
+    click.echo(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode())
+
+
+def _status(job: Job) -> str:
+    return f"[{_STATUS_STYLES[job.status]}]{job.status.value}[/]"
+
+
+def _progress_text(job: Job) -> str:
+    progress = job.progress
+    if progress is None:
+        return ""
+    amount = (
+        f"{progress.current:g}"
+        if progress.total is None
+        else (f"{progress.current:g}/{progress.total:g}")
+    )
+    return f"{amount} {progress.message or ''}".strip()
+
+
+class ProgressView:
+    """A rich progress bar on stderr that follows a job's states until it is terminal."""
+
+    def __init__(self) -> None:
+        self._progress = Progress(
+            SpinnerColumn(finished_text="•"),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TextColumn("{task.fields[message]}"),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+        )
+        self._bar: TaskID = self._progress.add_task("", total=None, message="")
+
+    def show(self, job: Job) -> None:
+        """Draw *job*'s status, progress and message."""
+        task = self._progress.tasks[0]
+        progress = job.progress
+        if progress is not None and progress.total:
+            task.total = progress.total
+        message = progress.message if progress and progress.message else ""
+        completed = progress.current if progress else 0
+        if job.status is JobStatus.COMPLETED and task.total is not None:
+            completed = task.total
+        elif job.status is JobStatus.QUEUED and job.error:
+            message = f"retrying after: {job.error}"
+        self._progress.update(
+            self._bar,
+            completed=completed,
+            description=f"{escape(job.task)} {_status(job)}",
+            message=escape(message),
+        )
+        if job.is_terminal:
+            self._progress.stop_task(self._bar)
+
+    def __enter__(self) -> ProgressView:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._progress.stop()
+
+
+def follow(client: Client, job_id: str, *, as_json_lines: bool = False) -> Job:
+    """Show the job's states from its event stream until it is terminal; return that state.
+
+    With *as_json_lines*, each state is printed as one line of JSON instead of a bar.
+    """
+    job = None
+    view = None if as_json_lines else ProgressView()
+    with view or contextlib.nullcontext():
+        for job in client.stream(job_id):
+            if view is None:
+                click.echo(orjson.dumps(job_to_wire(job)).decode())
+            else:
+                view.show(job)
+    if job is None:
+        raise ClientError(f"The event stream of job {job_id} ended without a state")
+    return job
+
+
+def exit_with_outcome(job: Job, *, print_result: bool) -> None:
+    """End the command with a terminal job's outcome: its result (when *print_result*)
+    and exit code 0 when it completed, else its error on stderr and a non-zero code.
+    """
+    if job.status is JobStatus.COMPLETED:
+        if print_result:
+            _print_json(job.result)
+    else:
+        click.echo(
+            f"Job {job.job_id} {job.status.value}: {job.error or 'no reason given'}", err=True
+        )
+        code = EXIT_CANCELLED if job.status is JobStatus.CANCELLED else EXIT_FAILED
+        click.get_current_context().exit(code)
+
+
+def _payload(_ctx: click.Context, _param: click.Parameter, value: str) -> JSONValue:
+    try:
+        payload: JSONValue = orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        raise click.BadParameter(f"not valid JSON ({exc})") from None
+    return payload
+
+
+@remote_command("submit")
+@click.argument("task")
+@click.argument("payload", metavar="PAYLOAD_JSON", callback=_payload)
+@click.option("--wait", is_flag=True, help="Show progress until the job ends; print its result.")
+@click.option("--priority", type=int, help="Higher runs first (default 0).")
+@click.option("--delay", type=click.FloatRange(0), metavar="S", help="Start no sooner than this.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(0, min_open=True),
+    metavar="S",
+    help="Stop an attempt running longer.",
+)
+@click.option("--max-attempts", type=click.IntRange(1), metavar="N", help="Attempts allowed.")
+@click.option(
+    "--ttl",
+    type=click.FloatRange(0, min_open=True),
+    metavar="S",
+    help="Keep the finished job this long.",
+)
+@click.option("--idempotency-key", metavar="KEY", help="Submitting the same key again is a no-op.")
+def submit(
+    client: Client,
+    as_json: bool,
+    task: str,
+    payload: JSONValue,
+    wait: bool,
+    priority: int | None,
+    delay: float | None,
+    timeout: float | None,
+    max_attempts: int | None,
+    ttl: float | None,
+    idempotency_key: str | None,
+) -> None:
+    """Submit a job running TASK with PAYLOAD_JSON.
+
+    Prints the job's id (or its JSON). With --wait, shows a progress bar until the
+    job ends, then prints its result as JSON and exits 0 when it completed, 1 when
+    it failed and 3 when it was cancelled, with the error on stderr.
+    """
+    job = client.submit(
+        task,
+        payload,
+        priority=priority,
+        delay_seconds=delay,
+        timeout_seconds=timeout,
+        max_attempts=max_attempts,
+        ttl_seconds=ttl,
+        idempotency_key=idempotency_key,
+    )
+    if not wait:
+        if as_json:
+            _print_json(job_to_wire(job))
+        else:
+            click.echo(job.job_id)
+        return
+    job = follow(client, job.job_id)
+    if as_json:
+        _print_json(job_to_wire(job))
+    exit_with_outcome(job, print_result=not as_json)
+
+
+@remote_command("status")
+@click.argument("job_id", metavar="ID")
+def status(client: Client, as_json: bool, job_id: str) -> None:
+    """Show the job ID: status, progress, attempts, times, result or error."""
+    job = client.get(job_id)
+    if as_json:
+        _print_json(job_to_wire(job))
+        return
+    table = Table(show_header=False, box=None)
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    rows = {
+        "Job": job.job_id,
+        "Task": escape(job.task),
+        "Status": _status(job) + (" (cancel requested)" if job.is_cancel_requested else ""),
+        "Progress": escape(_progress_text(job)),
+        "Attempts": f"{job.attempts}/{job.max_attempts}",
+        "Created": format_time(job.created_at),
+        "Started": format_time(job.started_at),
+        "Completed": format_time(job.completed_at),
+        "Expires": format_time(job.expires_at),
+        "Error": escape(job.error or ""),
+        "Result": escape(orjson.dumps(job.result).decode()) if job.result is not None else "",
+    }
+    for name, value in rows.items():
+        if value:
+            table.add_row(name, value)
+    Console().print(table)
+
+
+@remote_command("watch")
+@click.argument("job_id", metavar="ID")
+def watch(client: Client, as_json: bool, job_id: str) -> None:
+    """Follow the job ID until it ends, with the exit codes of ``submit --wait``.
+
+    With --json, prints every update as one line of JSON.
+    """
+    job = follow(client, job_id, as_json_lines=as_json)
+    exit_with_outcome(job, print_result=not as_json)
+
+
+@remote_command("cancel")
+@click.argument("job_id", metavar="ID")
+def cancel(client: Client, as_json: bool, job_id: str) -> None:
+    """Cancel the job ID: at once when queued, by stopping it when processing."""
+    job = client.cancel(job_id)
+    if as_json:
+        _print_json(job_to_wire(job))
+    elif job.is_terminal:
+        click.echo(f"Job {job.job_id} cancelled.")
+    else:
+        click.echo(f"Job {job.job_id} is {job.status.value}; asked it to stop.")
+
+
+@remote_command("retry")
+@click.argument("job_id", metavar="ID")
+def retry(client: Client, as_json: bool, job_id: str) -> None:
+    """Queue the failed or cancelled job ID again, with a fresh attempt budget."""
+    job = client.retry(job_id)
+    if as_json:
+        _print_json(job_to_wire(job))
+    else:
+        click.echo(f"Job {job.job_id} is {job.status.value} again.")
+
+
+@remote_command("list")
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    type=click.Choice([s.value for s in JobStatus]),
+    help="Only jobs in this status.",
+)
+@click.option("--task", "tasks", multiple=True, metavar="NAME", help="Only jobs of this task.")
+@click.option(
+    "--limit", default=50, show_default=True, type=click.IntRange(1), help="Show at most this many."
+)
+def list_jobs(
+    client: Client, as_json: bool, statuses: tuple[str, ...], tasks: tuple[str, ...], limit: int
+) -> None:
+    """List jobs, newest first (--status and --task may repeat)."""
+    jobs = client.list(statuses=statuses, tasks=tasks, limit=limit)
+    if as_json:
+        _print_json([job_to_wire(job) for job in jobs])
+        return
+    table = Table("Job", "Task", "Status", "Progress", "Attempts", "Created", "Error")
+    for job in jobs:
+        table.add_row(
+            job.job_id,
+            escape(job.task),
+            _status(job),
+            escape(_progress_text(job)),
+            f"{job.attempts}/{job.max_attempts}",
+            format_time(job.created_at),
+            escape(job.error or ""),
+        )
+    Console().print(table)
+
+
+@remote_command("stats")
+def stats(client: Client, as_json: bool) -> None:
+    """Show how many jobs each task has in each status, and the workers seen lately."""
+    result = client.stats()
+    if as_json:
+        _print_json(stats_to_wire(result))
+        return
+    table = Table("Task", *(s.value for s in JobStatus), title="Jobs")
+    for task, counts in sorted(result.tasks.items()):
+        table.add_row(escape(task), *(str(counts.get(s, 0)) for s in JobStatus))
+    table.add_section()
+    table.add_row("total", *(str(n) for n in result.totals.values()), style="bold")
+    console = Console()
+    console.print(table)
+    workers = Table("Worker", "Host", "PID", "Running", "Last seen", title="Workers")
+    for worker in result.workers:
+        workers.add_row(
+            worker.worker_id,
+            escape(worker.host),
+            str(worker.pid),
+            str(worker.running),
+            format_time(worker.last_seen_at),
+        )
+    console.print(workers)
+
+
+COMMANDS = (submit, status, watch, cancel, retry, list_jobs, stats)

@@ -1,0 +1,178 @@
+"""`AsyncClient`: the asyncio Python client of a jobqueue server, on httpx."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, TypeVar
+
+import httpx
+
+from jobqueue.client._base import DEFAULT_SERVER, BaseClient, EventStream, LongPoll, Pager
+from jobqueue.client._errors import unreachable
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterable
+    from types import TracebackType
+
+    from jobqueue.client._base import Call
+    from jobqueue.models import Job, JobStatus, JSONValue, Stats
+
+T = TypeVar("T")
+
+
+class AsyncClient(BaseClient):
+    """`Client`'s asyncio twin: the same methods, awaited, with the same guarantees.
+
+    `stream` and `list` are async generators: when leaving one early, close it (for
+    example with ``contextlib.aclosing``) so its connection is released at once.
+
+    Args:
+        server: the service's base URL.
+        api_key: sent as ``Authorization: Bearer <key>`` when given.
+        prefix: the path the job endpoints are mounted under.
+        timeout: seconds to connect, and to wait for an ordinary answer.
+        retries: how often an answer of ``429``/``503`` is retried, and how often in a
+            row a dropped event stream is resumed.
+        max_retry_wait: the longest ``Retry-After`` waited for; a longer one raises at once.
+        transport: an httpx transport to send requests through (tests, proxies).
+    """
+
+    def __init__(
+        self,
+        server: str = DEFAULT_SERVER,
+        *,
+        api_key: str | None = None,
+        prefix: str = "/api/jobs",
+        timeout: float = 10.0,
+        retries: int = 3,
+        max_retry_wait: float = 30.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        super().__init__(
+            server,
+            api_key=api_key,
+            prefix=prefix,
+            timeout=timeout,
+            retries=retries,
+            max_retry_wait=max_retry_wait,
+        )
+        self._http = httpx.AsyncClient(
+            base_url=self.server, headers=self._headers, timeout=timeout, transport=transport
+        )
+
+    async def submit(
+        self,
+        task: str | None,
+        payload: JSONValue,
+        *,
+        priority: int | None = None,
+        delay_seconds: float | None = None,
+        timeout_seconds: float | None = None,
+        max_attempts: int | None = None,
+        ttl_seconds: float | None = None,
+        idempotency_key: str | None = None,
+        wait: float | None = None,
+    ) -> Job:
+        """Submit a job and return it; see `Client.submit`."""
+        return await self._send(
+            self._calls.submit(
+                task,
+                payload,
+                priority=priority,
+                delay_seconds=delay_seconds,
+                timeout_seconds=timeout_seconds,
+                max_attempts=max_attempts,
+                ttl_seconds=ttl_seconds,
+                idempotency_key=idempotency_key,
+                wait=wait,
+            )
+        )
+
+    async def get(self, job_id: str) -> Job:
+        """The job as it is now; `JobNotFound` when unknown or expired."""
+        return await self._send(self._calls.get(job_id))
+
+    async def wait(self, job_id: str, timeout: float | None = None) -> Job:
+        """The job once it is terminal, by long polling; `TimeoutError` after *timeout* s."""
+        poll = LongPoll(self._calls, job_id, timeout)
+        while True:
+            job = await self._send(poll.next_call())
+            if poll.is_done(job):
+                return job
+
+    async def stream(self, job_id: str) -> AsyncIterator[Job]:
+        """The job now, then every change, ending with its terminal state; see `Client.stream`."""
+        events = EventStream(self._calls, job_id, self._retry)
+        while not events.is_done:
+            call = events.next_call()
+            try:
+                response = await self._http.send(call.request(self._http), stream=True)
+                try:
+                    if response.is_error:
+                        await response.aread()
+                    if events.opened(response):
+                        async for line in response.aiter_lines():
+                            if (job := events.feed(line)) is not None:
+                                yield job
+                                if job.is_terminal:
+                                    return
+                        events.dropped()
+                finally:
+                    await response.aclose()
+            except httpx.TransportError as exc:
+                events.dropped(exc)
+            await asyncio.sleep(events.pause)
+
+    async def cancel(self, job_id: str) -> Job:
+        """Cancel a queued job, or ask a running one to stop; `InvalidTransition` if terminal."""
+        return await self._send(self._calls.cancel(job_id))
+
+    async def retry(self, job_id: str) -> Job:
+        """Queue a ``failed`` or ``cancelled`` job again, with a fresh attempt budget."""
+        return await self._send(self._calls.retry(job_id))
+
+    async def stats(self) -> Stats:
+        """Counts of jobs per task and status, and the workers seen lately."""
+        return await self._send(self._calls.stats())
+
+    async def list(
+        self,
+        *,
+        statuses: Iterable[JobStatus | str] = (),
+        tasks: Iterable[str] = (),
+        page_size: int = 50,
+        limit: int | None = None,
+    ) -> AsyncIterator[Job]:
+        """Jobs newest first, fetching pages as the iteration goes; see `Client.list`."""
+        pager = Pager(self._calls, statuses, tasks, page_size, limit)
+        while (call := pager.next_call()) is not None:
+            for job in pager.take(await self._send(call)):
+                yield job
+
+    async def aclose(self) -> None:
+        """Close the connections."""
+        await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def _send(self, call: Call[T]) -> T:
+        attempt = 0
+        while True:
+            try:
+                response = await self._http.send(call.request(self._http))
+            except httpx.TransportError as exc:
+                raise unreachable(exc, self.server) from exc
+            delay = self._retry.delay(response, attempt)
+            if delay is None:
+                return call.read(response)
+            attempt += 1
+            await asyncio.sleep(delay)

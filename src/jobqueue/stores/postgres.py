@@ -227,7 +227,7 @@ class PostgresStore(Store):
                     continue
                 if existing["expires_at"] is not None and existing["expires_at"] <= now:
                     # The key's job expired (not yet purged): the key is free again.
-                    await _one(conn, "free_key", {"job_id": existing["job_id"]})
+                    await conn.execute(_QUERIES["free_key"], {"job_id": existing["job_id"]})
                     continue
                 if existing["fingerprint"] != new.fingerprint:
                     raise IdempotencyConflict
@@ -332,10 +332,12 @@ class PostgresStore(Store):
                 "lease_expires_at": now + timedelta(seconds=lease_seconds),
             },
         )
-        held = {row["job_id"]: row["is_cancel_requested"] for row in rows}
+        held = {(row["job_id"], row["lease_token"]): row["is_cancel_requested"] for row in rows}
         return HeartbeatResult(
-            lost=frozenset(lease.job_id for lease in leases if lease.job_id not in held),
-            cancel_requested=frozenset(job_id for job_id, flagged in held.items() if flagged),
+            lost=frozenset(
+                lease.job_id for lease in leases if (lease.job_id, lease.token) not in held
+            ),
+            cancel_requested=frozenset(job_id for (job_id, _), flagged in held.items() if flagged),
         )
 
     async def _leased(self, name: str, lease: Lease, **params: Any) -> Job:

@@ -77,7 +77,7 @@ UPDATE jobs SET lease_expires_at = %(lease_expires_at)s
 FROM unnest(%(job_ids)s::text[], %(tokens)s::text[]) AS held(job_id, token)
 WHERE jobs.job_id = held.job_id AND jobs.lease_token = held.token
     AND jobs.status = 'processing'
-RETURNING jobs.job_id, jobs.is_cancel_requested;
+RETURNING jobs.job_id, jobs.lease_token, jobs.is_cancel_requested;
 
 -- name: record_progress
 UPDATE jobs SET progress = %(progress)s, version = version + 1

@@ -83,7 +83,7 @@ _SOCKET_TIMEOUT_SECONDS = 5.0
 _LIST_SCAN_BUDGET = 1000
 # The changes subscription pings after this much silence, and reconnects when no reply comes.
 _IDLE_SECONDS = 10.0
-_RECONNECT_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0)
+_RECONNECT_DELAYS = (0.1, 0.2, 0.5, 1.0, 2.0)
 # How many jobs' last delivered version `changes` remembers to drop repeats.
 _DELIVERED_MEMORY = 10_000
 
@@ -106,6 +106,16 @@ def _translated() -> Iterator[None]:
         raise StoreUnavailable from exc
     except RedisError as exc:
         raise StoreError(f"Redis failed: {exc}") from exc
+
+
+def _parse_change(data: str) -> Change | None:
+    """The change a script announced as ``job_id:version:status``; None if malformed."""
+    try:
+        job_id, version, status = data.rsplit(":", 2)
+        return Change(job_id, int(version), JobStatus(status))
+    except ValueError:
+        logger.warning("Ignoring a malformed change message: %r", data)
+        return None
 
 
 def _lease(flat: Sequence[str]) -> tuple[str, str]:
@@ -465,7 +475,7 @@ class RedisStore(Store):
                     await pubsub.subscribe(self._key("changes"))
                     failures = 0
                     await self._relay(pubsub)
-            except (RedisConnectionError, RedisTimeoutError) as exc:
+            except RedisError as exc:
                 delay = _RECONNECT_DELAYS[min(failures, len(_RECONNECT_DELAYS) - 1)]
                 failures += 1
                 logger.warning("Redis change subscription lost (%s); retrying in %.2fs", exc, delay)
@@ -484,6 +494,5 @@ class RedisStore(Store):
                 is_pinged = True
                 continue
             is_pinged = False
-            if message["type"] == "message":
-                job_id, version, status = message["data"].rsplit(":", 2)
-                self._deliver(Change(job_id, int(version), JobStatus(status)))
+            if message["type"] == "message" and (change := _parse_change(message["data"])):
+                self._deliver(change)

@@ -1,0 +1,298 @@
+"""What only the Redis store has: key namespacing, script loading, pub/sub between
+instances, the counters behind `stats`, and the bounded listing scan.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import socket
+import uuid
+from collections import Counter
+from datetime import timedelta
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+import redis.asyncio as aioredis
+
+from jobqueue.errors import InvalidTransition, JobNotFound, LeaseLost, StoreUnavailable
+from jobqueue.models import Claim, JobFilter, JobStatus, Progress, WorkerInfo
+from jobqueue.stores import redis as redis_store
+from jobqueue.stores.redis import RedisStore
+from tests.conftest import REDIS_URL
+from tests.stores.conformance.helpers import (
+    LEASE_SECONDS,
+    TASK,
+    TTL_SECONDS,
+    WAIT_SECONDS,
+    Watcher,
+    new_job,
+    submit,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Awaitable, Callable
+
+    from jobqueue.clock import FakeClock
+    from jobqueue.stores import Store
+
+pytestmark = pytest.mark.redis
+on_redis = pytest.mark.parametrize("store_maker", ["redis"], indirect=True)
+
+
+@pytest.fixture
+async def admin() -> AsyncIterator[aioredis.Redis]:
+    """A plain client of the test server, for what the store must not be asked to do."""
+    client = aioredis.Redis.from_url(REDIS_URL, decode_responses=True)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+def _prefix(store: Store) -> str:
+    assert isinstance(store, RedisStore)
+    return store.prefix
+
+
+async def exercise_every_script(store: Store, clock: FakeClock) -> None:
+    """Run every operation of the store (so every Lua script) at least once."""
+    keyed = new_job(idempotency_key=str(uuid.uuid4()), fingerprint="print")
+    first, _ = await store.create(keyed, clock.now())
+    replayed, created = await store.create(keyed, clock.now())
+    assert (replayed.job_id, created) == (first.job_id, False)
+    delayed = await submit(store, clock, delay_seconds=5, owner="bob")
+    for _ in range(5):
+        await submit(store, clock)
+    next_run_at = await store.next_run_at([TASK], clock.now())
+    assert next_run_at is not None
+    assert next_run_at <= clock.now()
+
+    done, retried, failed, cancelled, released = await store.claim(
+        "w1", [TASK], 5, LEASE_SECONDS, clock.now()
+    )
+    beat = await store.heartbeat("w1", [done.lease, retried.lease], LEASE_SECONDS, clock.now())
+    assert not beat.lost
+    await store.record_progress(done.lease, Progress(1, 2, "half"), clock.now())
+    await store.complete(done.lease, {"ok": True}, clock.now())
+    await store.fail(retried.lease, "boom", clock.now(), clock.now())
+    await store.fail(failed.lease, "boom", None, clock.now())
+    await store.request_cancel(cancelled.job.job_id, clock.now())
+    await store.finish_cancelled(cancelled.lease, clock.now())
+    await store.release(released.lease, clock.now())
+    await store.request_cancel(delayed.job_id, clock.now())
+    await store.retry(failed.job.job_id, clock.now())
+
+    assert await store.claim("w1", [TASK], 1, LEASE_SECONDS, clock.now())
+    clock.advance(LEASE_SECONDS)
+    assert await store.reap_expired_leases(clock.now())
+
+    await store.register_worker(WorkerInfo("w1", clock.now(), running=1, host="h", pid=1))
+    assert (await store.stats(clock.now())).workers
+    await store.unregister_worker("w1")
+    where = JobFilter(statuses=frozenset({JobStatus.QUEUED}), tasks=frozenset({TASK}))
+    page = await store.list_jobs(where, 1, None, clock.now())
+    assert page.next_cursor is not None
+    await store.list_jobs(JobFilter(owner="bob"), 10, page.next_cursor, clock.now())
+
+    clock.advance(TTL_SECONDS)
+    assert await store.purge_expired(clock.now()) > 0
+
+
+@on_redis
+async def test_every_key_and_channel_starts_with_the_prefix(
+    store: Store, clock: FakeClock, admin: aioredis.Redis
+) -> None:
+    # A user that may touch nothing else: any other key or channel would fail the workload.
+    prefix = _prefix(store)
+    user, password = f"jqtest-{uuid.uuid4().hex[:12]}", uuid.uuid4().hex
+    await admin.acl_setuser(
+        user,
+        enabled=True,
+        passwords=[f"+{password}"],
+        keys=[f"{prefix}*"],
+        channels=[f"{prefix}*"],
+        categories=["+@all"],
+        reset_channels=True,
+    )
+    parts = urlsplit(REDIS_URL)
+    netloc = f"{user}:{password}@{parts.hostname}:{parts.port}"
+    confined_url = urlunsplit(parts._replace(netloc=netloc))
+    confined, sibling = (
+        RedisStore(confined_url, prefix=prefix),
+        RedisStore(confined_url, prefix=prefix),
+    )
+    try:
+        await confined.open()
+        await sibling.open()
+        async with Watcher(confined) as watcher:
+            await watcher.prime(lambda: submit(sibling, clock))
+            await exercise_every_script(confined, clock)
+    finally:
+        await confined.close()
+        await sibling.close()
+        await admin.acl_deluser(user)
+    assert [key async for key in admin.scan_iter(match=f"{prefix}*")]
+
+
+@on_redis
+async def test_scripts_are_loaded_again_after_the_script_cache_is_flushed(
+    store: Store, clock: FakeClock, admin: aioredis.Redis
+) -> None:
+    await exercise_every_script(store, clock)
+    await admin.script_flush()
+    await exercise_every_script(store, clock)
+
+
+@on_redis
+async def test_changes_made_by_another_instance_reach_changes(
+    store: Store, clock: FakeClock, open_sibling: Callable[[], Awaitable[Store]]
+) -> None:
+    other = await open_sibling()
+    async with Watcher(store) as watcher:
+        await watcher.prime(lambda: submit(other, clock))
+        job = await submit(other, clock)
+        assert (await watcher.change_of(job)).status is JobStatus.QUEUED
+        [claim] = await other.claim("w", [TASK], 1, LEASE_SECONDS, clock.now())
+        done = await other.complete(claim.lease, None, clock.now())
+        change = await watcher.change_of(done)
+        assert (change.version, change.status) == (done.version, JobStatus.COMPLETED)
+
+
+@on_redis
+async def test_iterators_share_one_subscription_that_ends_with_the_last(
+    store: Store,
+    clock: FakeClock,
+    open_sibling: Callable[[], Awaitable[Store]],
+    admin: aioredis.Redis,
+) -> None:
+    other = await open_sibling()
+    channel = f"{_prefix(store)}changes"
+    async with Watcher(store) as first, Watcher(store) as second:
+        await first.prime(lambda: submit(other, clock))
+        job = await submit(other, clock)
+        await second.change_of(job)
+        assert await admin.pubsub_numsub(channel) == [(channel, 1)]
+    async with asyncio.timeout(WAIT_SECONDS):
+        while await admin.pubsub_numsub(channel) != [(channel, 0)]:
+            await asyncio.sleep(0.01)
+
+
+@on_redis
+async def test_stats_counters_agree_with_the_jobs_after_a_random_workload(
+    store: Store, clock: FakeClock
+) -> None:
+    rng = random.Random(20260101)
+    tasks = ["a", "b", "c"]
+    ids: list[str] = []
+    claims: list[Claim] = []
+
+    async def check() -> None:
+        actual: Counter[tuple[str, JobStatus]] = Counter()
+        for job_id in ids:
+            if (job := await store.get(job_id, clock.now())) is not None:
+                actual[job.task, job.status] += 1
+        stats = await store.stats(clock.now())
+        counted = {
+            (task, status): n
+            for task, counts in stats.tasks.items()
+            for status, n in counts.items()
+        }
+        assert {key: n for key, n in counted.items() if n} == dict(actual)
+        assert all(any(counts.values()) for counts in stats.tasks.values())
+
+    for step in range(400):
+        action = rng.random()
+        now = clock.now()
+        if action < 0.3:
+            new = new_job(
+                task=rng.choice(tasks),
+                priority=rng.randint(-2, 2),
+                delay_seconds=rng.choice([0, 0, 3]),
+                ttl_seconds=rng.choice([5, 60]),
+                max_attempts=rng.randint(1, 3),
+            )
+            ids.append((await store.create(new, now))[0].job_id)
+        elif action < 0.45:
+            picked = rng.sample(tasks, rng.randint(1, 3))
+            claims += await store.claim("w", picked, rng.randint(1, 4), 10, now)
+        elif action < 0.7 and claims:
+            claim = claims.pop(rng.randrange(len(claims)))
+            finish = rng.choice(["complete", "retry", "fail", "cancel", "release", "progress"])
+            with contextlib.suppress(LeaseLost):  # reaped meanwhile
+                if finish == "complete":
+                    await store.complete(claim.lease, step, now)
+                elif finish == "retry":
+                    await store.fail(claim.lease, "x", now + timedelta(seconds=2), now)
+                elif finish == "fail":
+                    await store.fail(claim.lease, "x", None, now)
+                elif finish == "cancel":
+                    await store.finish_cancelled(claim.lease, now)
+                elif finish == "release":
+                    await store.release(claim.lease, now)
+                else:
+                    await store.record_progress(claim.lease, Progress(step), now)
+                    claims.append(claim)
+        elif action < 0.8 and ids:
+            job_id = rng.choice(ids)
+            operate = store.request_cancel if rng.random() < 0.5 else store.retry
+            with contextlib.suppress(InvalidTransition, JobNotFound):
+                await operate(job_id, now)
+        elif action < 0.9:
+            await store.reap_expired_leases(now, limit=rng.randint(1, 5))
+        else:
+            await store.purge_expired(clock.advance(rng.choice([1, 4, 15])), limit=3)
+        if step % 40 == 0:
+            await check()
+    await check()
+    clock.advance(3600)
+    await store.reap_expired_leases(clock.now(), limit=1000)
+    await check()
+    clock.advance(3600)
+    await check()
+    while claimed := await store.claim("w", tasks, 10, 10, clock.now()):
+        for claim in claimed:
+            await store.complete(claim.lease, None, clock.now())
+    clock.advance(3600)
+    while await store.purge_expired(clock.now(), limit=7):
+        pass
+    await check()
+    assert (await store.stats(clock.now())).tasks == {}
+
+
+@on_redis
+async def test_listing_continues_past_the_scan_budget(
+    store: Store, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(redis_store, "_LIST_SCAN_BUDGET", 3)
+    owned = [await submit(store, clock, owner="alice") for _ in range(4)]
+    for _ in range(10):
+        clock.advance(1)
+        await submit(store, clock, owner="bob")
+
+    where = JobFilter(owner="alice")
+    first = await store.list_jobs(where, 3, None, clock.now())
+    assert first.next_cursor is not None
+    rest = await store.list_jobs(where, 3, first.next_cursor, clock.now())
+    listed = [job.job_id for job in [*first.jobs, *rest.jobs]]
+    assert listed == sorted((job.job_id for job in owned), reverse=True)
+    assert rest.next_cursor is None
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+async def test_an_unreachable_server_raises_store_unavailable(clock: FakeClock) -> None:
+    store = RedisStore(f"redis://127.0.0.1:{_closed_port()}/0", prefix="jqtest:unreachable:")
+    with pytest.raises(StoreUnavailable) as raised:
+        await store.open()
+    assert raised.value.__cause__ is not None
+    with pytest.raises(StoreUnavailable):
+        await store.create(new_job(), clock.now())
+    await store.close()

@@ -1,7 +1,8 @@
 """`MemoryStore`: jobs in a dict, the reference implementation of the `Store` semantics.
 
-Every method runs without awaiting, so each is atomic on the event loop. Ready jobs sit
-in one heap per task so a claim costs O(log n) however many jobs wait.
+Every method runs without awaiting, so each is atomic on the event loop. Queued jobs wait
+in one heap per task by run time, and move to the task's heap of ready jobs (in claim
+order) once due, so a claim costs O(log n) however many jobs wait.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ if TYPE_CHECKING:
 
     from jobqueue.models import JSONValue, NewJob, Progress
 
-_HeapEntry = tuple[int, datetime, datetime, int, str]
+_ReadyEntry = tuple[int, datetime, datetime, int, str]
+_WaitingEntry = tuple[datetime, int, str]
 
 
 class MemoryStore(Store):
@@ -56,7 +58,8 @@ class MemoryStore(Store):
         self._tokens: dict[str, str] = {}
         self._keys: dict[str, tuple[str, str | None]] = {}
         self._workers: dict[str, WorkerInfo] = {}
-        self._ready: defaultdict[str, list[_HeapEntry]] = defaultdict(list)
+        self._waiting: defaultdict[str, list[_WaitingEntry]] = defaultdict(list)
+        self._ready: defaultdict[str, list[_ReadyEntry]] = defaultdict(list)
         self._entry_of: dict[str, int] = {}
         self._sequence = itertools.count()
         self._expiring: list[tuple[datetime, str]] = []
@@ -79,8 +82,7 @@ class MemoryStore(Store):
         if job.status is JobStatus.QUEUED:
             seq = next(self._sequence)
             self._entry_of[job.job_id] = seq
-            entry = (-job.priority, job.run_at, job.created_at, seq, job.job_id)
-            heapq.heappush(self._ready[job.task], entry)
+            heapq.heappush(self._waiting[job.task], (job.run_at, seq, job.job_id))
         else:
             self._entry_of.pop(job.job_id, None)
         if job.expires_at is not None:
@@ -190,13 +192,24 @@ class MemoryStore(Store):
 
     # -- worker path -----------------------------------------------------------
 
+    def _promote_due(self, task: str, now: datetime) -> None:
+        # A job waits by run time until due, so a delayed job never hides a ready one.
+        waiting = self._waiting.get(task)
+        while waiting and waiting[0][0] <= now:
+            _, seq, job_id = heapq.heappop(waiting)
+            if self._entry_of.get(job_id) == seq:  # else stale: left the queue or re-queued
+                job = self._jobs[job_id]
+                entry = (-job.priority, job.run_at, job.created_at, seq, job_id)
+                heapq.heappush(self._ready[task], entry)
+
     def _pop_ready(self, tasks: Collection[str], now: datetime) -> Job | None:
         best: str | None = None
         for task in tasks:
+            self._promote_due(task, now)
             heap = self._ready.get(task)
             while heap and self._entry_of.get(heap[0][4]) != heap[0][3]:
                 heapq.heappop(heap)  # stale: the job left the queue or was re-queued
-            if heap and heap[0][1] <= now and (best is None or heap[0] < self._ready[best][0]):
+            if heap and (best is None or heap[0] < self._ready[best][0]):
                 best = task
         if best is None:
             return None
@@ -348,8 +361,9 @@ class MemoryStore(Store):
             if job is None or job.expires_at != expires_at:
                 continue  # already purged, or retried since
             del self._jobs[job_id]
-            if job.idempotency_key is not None:
-                self._keys.pop(job.idempotency_key, None)
+            key = job.idempotency_key
+            if key is not None and self._keys.get(key, ("",))[0] == job_id:
+                del self._keys[key]  # unless the key was taken again after the job expired
             purged += 1
         return purged
 

@@ -1,0 +1,116 @@
+"""The HTTP service of API.md: a router to mount into any FastAPI app, and the standalone app.
+
+Mounting into an existing application::
+
+    from fastapi import FastAPI
+    from jobqueue.api import create_router
+
+    app = FastAPI()
+    app.include_router(create_router(queue))   # /api/jobs/...
+
+`create_app` builds the standalone service from the same router, adding ``/healthz``,
+``/metrics``, the web pages, problem+json for unknown routes, and CORS.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from starlette.exceptions import HTTPException
+
+from jobqueue import __version__
+from jobqueue.api.handling import answer_error
+from jobqueue.api.pages import add_pages
+from jobqueue.api.problems import problem_response
+from jobqueue.api.routes import JobsRouter, create_router
+from jobqueue.api.service import create_service_router
+from jobqueue.api.settings import ApiSettings
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from contextlib import AbstractAsyncContextManager
+
+    from starlette.requests import Request
+    from starlette.responses import Response
+
+    from jobqueue.queue import JobQueue
+
+    Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+_CORS_REQUEST_HEADERS = [
+    "Authorization",
+    "Content-Type",
+    "Idempotency-Key",
+    "Prefer",
+    "If-None-Match",
+    "Last-Event-ID",
+]
+_CORS_EXPOSED_HEADERS = [
+    "Location",
+    "Retry-After",
+    "ETag",
+    "Idempotent-Replayed",
+    "Preference-Applied",
+]
+
+
+async def _http_problem(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return problem_response(exc.status_code, str(exc.detail), headers=exc.headers)
+
+
+async def _server_problem(request: Request, exc: Exception) -> Response:
+    return answer_error(exc, request)
+
+
+def create_app(
+    queue: JobQueue,
+    settings: ApiSettings | None = None,
+    *,
+    demo: bool = False,
+    lifespan: Lifespan | None = None,
+) -> FastAPI:
+    """The standalone service for *queue*.
+
+    Args:
+        settings: default from the ``JOBQUEUE_*`` environment variables.
+        demo: serve the demo page at ``/`` (otherwise ``/`` redirects to the dashboard).
+        lifespan: runs inside the queue's lifespan: entered once the queue is open,
+            left before it closes (``jobqueue dev`` runs its worker there).
+
+    ``app.state.jobqueue`` is the `JobsRouter`; call its ``close_streams()`` when the
+    server begins to shut down so open event streams end at once.
+    """
+    settings = settings or ApiSettings.from_env()
+    router = create_router(queue, settings)
+    app = FastAPI(
+        title="jobqueue",
+        version=__version__,
+        summary="Reliable long-running jobs behind a web page.",
+        description="Submit a job, then poll its status resource, long-poll it, or follow "
+        "it as Server-Sent Events until it is completed, failed or cancelled.",
+    )
+    app.include_router(router)
+    app.include_router(create_service_router(queue, router.metrics))
+    add_pages(app, demo=demo)
+    if lifespan is not None:
+        # Included last, so its lifespan nests inside the job router's (queue open).
+        app.include_router(APIRouter(lifespan=lifespan))
+    app.add_exception_handler(HTTPException, _http_problem)
+    app.add_exception_handler(Exception, _server_problem)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=_CORS_REQUEST_HEADERS,
+            expose_headers=_CORS_EXPOSED_HEADERS,
+            max_age=600,
+        )
+    app.state.jobqueue = router
+    return app
+
+
+__all__ = ["ApiSettings", "JobsRouter", "create_app", "create_router", "create_service_router"]

@@ -1,0 +1,77 @@
+"""The route class of the job API: errors become problem+json, every answer is counted.
+
+It lives on the routes rather than in app-wide exception handlers so that the router
+behaves the same when it is mounted into someone else's FastAPI application.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
+from starlette.responses import Response
+
+from jobqueue.api.problems import error_response, problem_response
+from jobqueue.errors import JobQueueError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Coroutine
+
+    from starlette.requests import Request
+
+    from jobqueue.api.metrics import Metrics
+
+logger = logging.getLogger(__name__)
+
+
+def describe_validation_error(exc: RequestValidationError) -> str:
+    """A one-line account of what was wrong with the request's parameters."""
+    reasons = []
+    for error in exc.errors():
+        location = [str(part) for part in error.get("loc", ())]
+        where = f"{location[0]} parameter {'.'.join(location[1:])}" if location else "request"
+        reasons.append(f"{where}: {error.get('msg', 'invalid')}")
+    return "; ".join(reasons) or "Invalid request"
+
+
+def answer_error(exc: Exception, request: Request) -> Response:
+    """The problem response for an exception a handler raised (500 for the unexpected)."""
+    if isinstance(exc, JobQueueError):
+        return error_response(exc)
+    if isinstance(exc, RequestValidationError):
+        return problem_response(400, describe_validation_error(exc))
+    if isinstance(exc, HTTPException):
+        return problem_response(exc.status_code, str(exc.detail), headers=exc.headers)
+    if isinstance(exc, ClientDisconnect):
+        return Response(status_code=400)  # nobody is listening any more
+    logger.exception("Unexpected error answering %s %s", request.method, request.url.path)
+    return problem_response(500, "Internal server error")
+
+
+def route_class(metrics: Metrics) -> type[APIRoute]:
+    """An `APIRoute` subclass that translates errors and records *metrics*."""
+
+    class JobQueueRoute(APIRoute):
+        def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+            handler = super().get_route_handler()
+            template = self.path
+
+            async def handle(request: Request) -> Response:
+                started = time.perf_counter()
+                try:
+                    response = await handler(request)
+                except Exception as exc:  # the API's last-resort handler (see DESIGN.md)
+                    response = answer_error(exc, request)
+                metrics.observe_request(
+                    request.method, template, response.status_code, time.perf_counter() - started
+                )
+                return response
+
+            return handle
+
+    return JobQueueRoute

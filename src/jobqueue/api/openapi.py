@@ -1,0 +1,124 @@
+"""The parts of the OpenAPI document FastAPI cannot infer: the submit body and the errors.
+
+The submit body is read by hand (to check its size before reading it), so its schema
+is built here: one variant per registered task, each with that task's payload schema.
+Error answers are ``application/problem+json``. Both are written as self-contained
+schemas (no ``$ref``) so they stay valid wherever the router is mounted.
+"""
+
+from __future__ import annotations
+
+import copy
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
+
+from jobqueue.api.schemas import Problem, SubmitOptions
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from jobqueue.queue import JobQueue
+    from jobqueue.tasks import Task
+
+JSONSchema = dict[str, Any]
+
+ANY_BUT_NULL: JSONSchema = {"not": {"type": "null"}, "description": "Any JSON value but null."}
+
+
+def inline(schema: JSONSchema) -> JSONSchema:
+    """*schema* with its local ``$ref`` s replaced by their definitions.
+
+    A definition that refers to itself (a recursive model) is cut at the second
+    level and accepts any value there.
+    """
+    definitions = schema.get("$defs", {})
+
+    def resolve(node: Any, seen: frozenset[str]) -> Any:
+        if isinstance(node, list):
+            return [resolve(item, seen) for item in node]
+        if not isinstance(node, dict):
+            return node
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            name = ref.removeprefix("#/$defs/")
+            if name in seen or name not in definitions:
+                return {}
+            siblings = {k: v for k, v in node.items() if k != "$ref"}
+            return {**resolve(definitions[name], seen | {name}), **resolve(siblings, seen)}
+        return {k: resolve(v, seen) for k, v in node.items() if k != "$defs"}
+
+    resolved: JSONSchema = resolve(copy.deepcopy(schema), frozenset())
+    return resolved
+
+
+def payload_schema(task: Task) -> JSONSchema:
+    """The schema of *task*'s payload (any JSON but null when the task declares none)."""
+    declared = task.payload_schema()
+    if declared is None:
+        return dict(ANY_BUT_NULL)
+    return inline(declared)
+
+
+def submit_body_schema(queue: JobQueue) -> JSONSchema:
+    """The submit body: for each task, its name and its payload schema, plus the options."""
+    options: dict[str, JSONSchema] = inline(SubmitOptions.model_json_schema())["properties"]
+    variants = []
+    for task in sorted(queue.tasks, key=lambda t: t.name):
+        is_default = task.name == queue.tasks.default
+        name: JSONSchema = {"type": "string", "const": task.name}
+        variants.append(
+            {
+                "title": f"Submit {task.name}",
+                "type": "object",
+                "properties": {
+                    **options,
+                    "task": {"anyOf": [name, {"type": "null"}]} if is_default else name,
+                    "payload": payload_schema(task),
+                },
+                "required": ["payload"] if is_default else ["payload", "task"],
+            }
+        )
+    if not variants:
+        return {"type": "object", "properties": {**options, "payload": ANY_BUT_NULL}}
+    return variants[0] if len(variants) == 1 else {"anyOf": variants}
+
+
+def submit_request_body(queue: JobQueue) -> JSONSchema:
+    """The ``requestBody`` object of the submit operations."""
+    tasks = ", ".join(f"`{t.name}`" for t in sorted(queue.tasks, key=lambda t: t.name))
+    default = queue.tasks.default
+    description = f"The job to run. Tasks: {tasks or 'none registered'}."
+    if default:
+        description += f" Without `task`, `{default}` runs."
+    return {
+        "required": True,
+        "description": description,
+        "content": {"application/json": {"schema": submit_body_schema(queue)}},
+    }
+
+
+PROBLEM_SCHEMA = inline(Problem.model_json_schema())
+
+
+def problems(*statuses: int, descriptions: Mapping[int, str] | None = None) -> dict[int | str, Any]:
+    """Response objects for error *statuses*, served as ``application/problem+json``."""
+    responses: dict[int | str, Any] = {}
+    for status in statuses:
+        response: dict[str, Any] = {
+            "description": (descriptions or {}).get(status, HTTPStatus(status).phrase),
+            "content": {"application/problem+json": {"schema": PROBLEM_SCHEMA}},
+        }
+        if status in (429, 503):
+            response["headers"] = {
+                "Retry-After": header("Seconds to wait before trying again.", True, integer=True)
+            }
+        if status == 401:
+            response["headers"] = {"WWW-Authenticate": header("The scheme to use: Bearer.", True)}
+        responses[status] = response
+    return responses
+
+
+def header(description: str, required: bool = False, *, integer: bool = False) -> JSONSchema:
+    """A response header object."""
+    schema: JSONSchema = {"type": "integer", "minimum": 1} if integer else {"type": "string"}
+    return {"description": description, "required": required, "schema": schema}

@@ -1,0 +1,63 @@
+"""The service endpoints outside the job prefix: ``/healthz`` and ``/metrics``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from fastapi import APIRouter
+from starlette.responses import Response
+
+from jobqueue.api import openapi
+from jobqueue.api.handling import route_class
+from jobqueue.api.metrics import CONTENT_TYPE, Metrics
+from jobqueue.api.responses import json_response
+from jobqueue.api.schemas import HealthOut
+
+if TYPE_CHECKING:
+    from jobqueue.queue import JobQueue
+
+
+def create_service_router(queue: JobQueue, metrics: Metrics) -> APIRouter:
+    """``/healthz`` (200 when the store answers, else 503) and ``/metrics`` (Prometheus).
+
+    Neither requires an API key. Pass the job router's ``metrics`` so that one
+    ``/metrics`` shows its requests.
+    """
+    router = APIRouter(tags=["service"], route_class=route_class(metrics))
+
+    async def healthz() -> Response:
+        await queue.open()
+        await queue.store.ping()
+        return json_response({"status": "ok"}, headers={"Cache-Control": "no-store"})
+
+    router.add_api_route(
+        "/healthz",
+        healthz,
+        methods=["GET"],
+        name="jobqueue_healthz",
+        summary="Whether the service and its store answer",
+        response_model=None,
+        responses={
+            200: {"model": HealthOut, "description": "The store answers."},
+            **openapi.problems(503, descriptions={503: "The store does not answer."}),
+        },
+    )
+
+    async def prometheus() -> Response:
+        return Response(await metrics.render(queue), media_type=CONTENT_TYPE)
+
+    router.add_api_route(
+        "/metrics",
+        prometheus,
+        methods=["GET"],
+        name="jobqueue_metrics",
+        summary="Metrics in the Prometheus text format",
+        response_class=Response,
+        responses={
+            200: {
+                "description": "The metrics.",
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            }
+        },
+    )
+    return router

@@ -77,8 +77,9 @@ _LIST_FILTERS: Mapping[str, str] = {
     "statuses": "status = ANY(%(statuses)s)",
     "tasks": "task = ANY(%(tasks)s)",
     "owner": "owner = %(owner)s",
-    "after": "(created_at, job_id) < (%(after_at)s, %(after_id)s)",
+    "after_at": "(created_at, job_id) < (%(after_at)s, %(after_id)s)",
 }
+"""The condition each parameter of a listing adds, when present."""
 
 
 async def _one(conn: Connection, name: str, params: Mapping[str, Any]) -> DictRow | None:
@@ -119,6 +120,7 @@ class PostgresStore(Store):
         self._pool: AsyncConnectionPool[Connection] | None = None
         self._listener = Listener(self._settings)
         self._pool_check: asyncio.Task[None] | None = None
+        self._opening = asyncio.Lock()
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> Self:
@@ -129,8 +131,11 @@ class PostgresStore(Store):
 
     async def open(self) -> None:
         """Open the pool and apply pending migrations."""
-        if self._pool is not None:
-            return
+        async with self._opening:
+            if self._pool is None:
+                await self._open_pool()
+
+    async def _open_pool(self) -> None:
         pool = AsyncConnectionPool(
             self._settings.url,
             connection_class=Connection,
@@ -252,7 +257,6 @@ class PostgresStore(Store):
             params["owner"] = where.owner
         if cursor:
             params["after_at"], params["after_id"] = decode_cursor(cursor)
-            params["after"] = True
         filters = [sql.SQL(text) for key, text in _LIST_FILTERS.items() if key in params]
         query = sql.SQL(_QUERIES["list_jobs"]).format(
             filters=sql.SQL(" AND ").join(filters or [sql.SQL("true")])

@@ -120,7 +120,8 @@ class Watcher:
     ) -> None:
         assert self._task is not None
         self._task.cancel()
-        await asyncio.wait({self._task})
+        done, _ = await asyncio.wait({self._task}, timeout=WAIT_SECONDS)
+        assert done, "the changes() iterator did not end when cancelled"
 
     async def _consume(self) -> None:
         async for change in self._store.changes():

@@ -22,9 +22,11 @@ def main() -> None:
 
 def _register() -> None:
     # Imported here so that each module can import `cli` from this package.
-    from jobqueue.cli import remote, worker
+    from jobqueue.cli import remote, server, worker
 
     cli.add_command(worker.worker)
+    for command in (server.serve, server.dev, server.demo):
+        cli.add_command(command)
     for command in remote.COMMANDS:
         cli.add_command(command)
 

@@ -1,0 +1,71 @@
+"""The demo application: an image generator, served by ``jobqueue demo``.
+
+``generate_image`` takes a prompt and paints a PNG in about 20 progress steps over 5-10
+seconds; each worker loads the "model" once, in a start-up hook (the cold start).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from jobqueue.context import JobContext  # noqa: TC001 (the task registry reads the hint)
+from jobqueue.demo.render import ImageModel, encode_png, seed_for
+from jobqueue.queue import JobQueue
+
+if TYPE_CHECKING:
+    from types import SimpleNamespace
+
+STEPS = 20
+_PHASES = ("Sketching the composition", "Painting the sky", "Shaping the land", "Adding texture")
+
+demo_queue = JobQueue()
+"""The demo's queue, on the default store (``JOBQUEUE_STORE``, else SQLite)."""
+
+
+class ImageRequest(BaseModel):
+    """What to paint."""
+
+    model_config = ConfigDict(strict=True)
+
+    prompt: str = Field(min_length=1, max_length=500, description="What the picture shows.")
+    width: int = Field(256, ge=64, le=384, description="Pixels across.")
+    height: int = Field(256, ge=64, le=384, description="Pixels down.")
+    seed: int | None = Field(
+        None, ge=0, le=2**32 - 1, description="Same prompt and seed, same picture."
+    )
+
+
+@demo_queue.on_startup
+async def load_model(state: SimpleNamespace) -> None:
+    """Load the image model once per worker (it takes about a second)."""
+    step_seconds = float(os.environ.get("JOBQUEUE_DEMO_STEP_SECONDS", "0.3"))
+    state.image_model = await asyncio.to_thread(ImageModel.load, step_seconds)
+
+
+@demo_queue.task(default=True, timeout=120)
+async def generate_image(request: ImageRequest, ctx: JobContext) -> dict[str, Any]:
+    """Paint the picture the prompt describes; the result is a data: URL a browser can show."""
+    model: ImageModel = ctx.state.image_model
+    seed = seed_for(request.prompt) if request.seed is None else request.seed
+    scene = model.scene(request.prompt, request.width, request.height, seed)
+    await ctx.progress(0, STEPS, f"Reading the prompt ({scene.theme} palette)")
+    pixels = bytearray()
+    for step in range(STEPS):
+        start, stop = step * request.height // STEPS, (step + 1) * request.height // STEPS
+        pixels += await asyncio.to_thread(scene.render_rows, start, stop)
+        phase = _PHASES[step * len(_PHASES) // STEPS]
+        await ctx.progress(step + 1, STEPS, f"{phase}: row {stop} of {request.height}")
+        await asyncio.sleep(model.step_seconds)
+    png = encode_png(request.width, request.height, bytes(pixels))
+    return {
+        "image": "data:image/png;base64," + base64.b64encode(png).decode(),
+        "width": request.width,
+        "height": request.height,
+        "prompt": request.prompt,
+        "seed": seed,
+    }

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import click
 import orjson
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
@@ -100,6 +101,11 @@ def _status(job: Job) -> str:
     return f"[{_STATUS_STYLES[job.status]}]{job.status.value}[/]"
 
 
+def _detail(job: Job) -> str:
+    """What a listing says about a job besides its status: its error, else its progress."""
+    return job.error or _progress_text(job)
+
+
 def _progress_text(job: Job) -> str:
     progress = job.progress
     if progress is None:
@@ -115,7 +121,8 @@ def _progress_text(job: Job) -> str:
 class ProgressView:
     """A rich progress bar on stderr that follows a job's states until it is terminal."""
 
-    def __init__(self) -> None:
+    def __init__(self, job_id: str) -> None:
+        self._job_id = job_id
         self._progress = Progress(
             SpinnerColumn(finished_text="•"),
             TextColumn("{task.description}"),
@@ -135,7 +142,8 @@ class ProgressView:
             task.total = progress.total
         message = progress.message if progress and progress.message else ""
         completed = progress.current if progress else 0
-        if job.status is JobStatus.COMPLETED and task.total is not None:
+        if job.status is JobStatus.COMPLETED:
+            task.total = task.total or 1  # a full bar, even when the task gave no total
             completed = task.total
         elif job.status is JobStatus.QUEUED and job.error:
             message = f"retrying after: {job.error}"
@@ -149,6 +157,7 @@ class ProgressView:
             self._progress.stop_task(self._bar)
 
     def __enter__(self) -> ProgressView:
+        self._progress.console.print(f"[dim]Job {self._job_id}[/]")
         self._progress.start()
         return self
 
@@ -162,13 +171,17 @@ def follow(client: Client, job_id: str, *, as_json_lines: bool = False) -> Job:
     With *as_json_lines*, each state is printed as one line of JSON instead of a bar.
     """
     job = None
-    view = None if as_json_lines else ProgressView()
-    with view or contextlib.nullcontext():
-        for job in client.stream(job_id):
-            if view is None:
-                click.echo(orjson.dumps(job_to_wire(job)).decode())
-            else:
-                view.show(job)
+    view = None if as_json_lines else ProgressView(job_id)
+    try:
+        with view or contextlib.nullcontext():
+            for job in client.stream(job_id):
+                if view is None:
+                    click.echo(orjson.dumps(job_to_wire(job)).decode())
+                else:
+                    view.show(job)
+    except KeyboardInterrupt:
+        click.echo(f"Stopped following; the job goes on (jobqueue watch {job_id}).", err=True)
+        click.get_current_context().exit(130)
     if job is None:
         raise ClientError(f"The event stream of job {job_id} ended without a state")
     return job
@@ -343,18 +356,21 @@ def list_jobs(
     if as_json:
         _print_json([job_to_wire(job) for job in jobs])
         return
-    table = Table("Job", "Task", "Status", "Progress", "Attempts", "Created", "Error")
+    console = Console()
+    # A job id is 36 characters and is copied from here, so it is never cut; on a
+    # narrow terminal the creation time gives way instead.
+    is_wide = console.width >= 100
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False)
+    table.add_column("Job", no_wrap=True)
+    table.add_column("Task", min_width=6)
+    table.add_column("Status", no_wrap=True)
+    if is_wide:
+        table.add_column("Created (UTC)", no_wrap=True)
+    table.add_column("Progress or error", ratio=1)
     for job in jobs:
-        table.add_row(
-            job.job_id,
-            escape(job.task),
-            _status(job),
-            escape(_progress_text(job)),
-            f"{job.attempts}/{job.max_attempts}",
-            format_time(job.created_at),
-            escape(job.error or ""),
-        )
-    Console().print(table)
+        created = [f"{job.created_at:%m-%d %H:%M:%S}"] if is_wide else []
+        table.add_row(job.job_id, escape(job.task), _status(job), *created, escape(_detail(job)))
+    console.print(table)
 
 
 @remote_command("stats")

@@ -11,7 +11,7 @@ from jobqueue.client._base import DEFAULT_SERVER, BaseClient, EventStream, LongP
 from jobqueue.client._errors import unreachable
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterable
+    from collections.abc import AsyncGenerator, Iterable
     from types import TracebackType
 
     from jobqueue.client._base import Call
@@ -100,7 +100,7 @@ class AsyncClient(BaseClient):
             if poll.is_done(job):
                 return job
 
-    async def stream(self, job_id: str) -> AsyncIterator[Job]:
+    async def stream(self, job_id: str) -> AsyncGenerator[Job, None]:
         """The job now, then every change, ending with its terminal state; see `Client.stream`."""
         events = EventStream(self._calls, job_id, self._retry)
         while not events.is_done:
@@ -142,7 +142,7 @@ class AsyncClient(BaseClient):
         tasks: Iterable[str] = (),
         page_size: int = 50,
         limit: int | None = None,
-    ) -> AsyncIterator[Job]:
+    ) -> AsyncGenerator[Job, None]:
         """Jobs newest first, fetching pages as the iteration goes; see `Client.list`."""
         pager = Pager(self._calls, statuses, tasks, page_size, limit)
         while (call := pager.next_call()) is not None:

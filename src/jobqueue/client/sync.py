@@ -11,7 +11,7 @@ from jobqueue.client._base import DEFAULT_SERVER, BaseClient, EventStream, LongP
 from jobqueue.client._errors import unreachable
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Generator, Iterable
     from types import TracebackType
 
     from jobqueue.client._base import Call
@@ -110,7 +110,7 @@ class Client(BaseClient):
             if poll.is_done(job):
                 return job
 
-    def stream(self, job_id: str) -> Iterator[Job]:
+    def stream(self, job_id: str) -> Generator[Job, None, None]:
         """The job now, then every change pushed by the server, ending with its terminal state.
 
         A dropped connection is resumed with ``Last-Event-ID``; no state is handed
@@ -156,7 +156,7 @@ class Client(BaseClient):
         tasks: Iterable[str] = (),
         page_size: int = 50,
         limit: int | None = None,
-    ) -> Iterator[Job]:
+    ) -> Generator[Job, None, None]:
         """Jobs newest first, fetching pages of *page_size* as the iteration goes.
 
         *statuses* and *tasks* filter (empty: all); *limit* stops after that many.

@@ -1,0 +1,178 @@
+"""What only the SQLite store has: URLs, the file (durability, schema, locking) and other
+processes sharing it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import sys
+from collections.abc import AsyncIterator
+from contextlib import closing
+from pathlib import Path
+
+import orjson
+import pytest
+
+from jobqueue.clock import FakeClock
+from jobqueue.errors import ConfigError, StoreError, StoreUnavailable
+from jobqueue.models import JobStatus
+from jobqueue.stores import open_store
+from jobqueue.stores.sqlite import SCHEMA_VERSION, SQLiteStore, parse_url
+from tests.stores.conformance.helpers import Watcher, claim_one, submit
+
+pytestmark = pytest.mark.sqlite
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> str:
+    return str(tmp_path / "jobs.db")
+
+
+@pytest.fixture
+async def sqlite_store(path: str) -> AsyncIterator[SQLiteStore]:
+    store = SQLiteStore(path)
+    await store.open()
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+async def _start(*args: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.stores.sqlite_process",
+        *args,
+        cwd=ROOT,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def _finish(process: asyncio.subprocess.Process, stdin: bytes = b"") -> str:
+    out, err = await process.communicate(stdin)
+    assert process.returncode == 0, err.decode()
+    return out.decode()
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("sqlite:///jobs.db", "jobs.db"),
+        ("sqlite:///data/jobs.db", "data/jobs.db"),
+        ("sqlite:////var/lib/jobs.db", "/var/lib/jobs.db"),
+        ("sqlite:///my%20jobs.db", "my jobs.db"),
+        ("SQLite:///jobs.db", "jobs.db"),
+    ],
+)
+def test_urls_name_a_relative_or_absolute_file(url: str, expected: str) -> None:
+    assert parse_url(url) == expected
+    store = open_store(url)
+    assert isinstance(store, SQLiteStore)
+    assert store.path == expected
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite://jobs.db",
+        "sqlite://host/jobs.db",
+        "sqlite:///",
+        "sqlite:///:memory:",
+        "sqlite:///jobs.db?timeout=3",
+        "postgresql:///jobs.db",
+    ],
+)
+def test_bad_urls_are_refused(url: str) -> None:
+    with pytest.raises(ConfigError):
+        SQLiteStore.from_url(url)
+
+
+async def test_jobs_survive_closing_and_reopening(path: str, clock: FakeClock) -> None:
+    async with SQLiteStore(path) as first:
+        queued = await submit(first, clock, payload={"deep": [1, {"x": None}]})
+        claim = await claim_one(first, clock)
+
+    async with SQLiteStore(path) as second:
+        assert await second.get(queued.job_id, clock.now()) == claim.job
+        done = await second.complete(claim.lease, "kept", clock.now())
+        assert done.status is JobStatus.COMPLETED
+
+
+async def test_a_new_file_gets_the_schema_in_wal_mode(sqlite_store: SQLiteStore, path: str) -> None:
+    with closing(sqlite3.connect(path)) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+        assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+async def test_a_newer_schema_is_refused(path: str) -> None:
+    with closing(sqlite3.connect(path)) as raw:
+        raw.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(StoreError, match="newer"):
+        await SQLiteStore(path).open()
+
+
+async def test_a_store_that_is_not_open_says_so(path: str, clock: FakeClock) -> None:
+    with pytest.raises(StoreError, match="not open"):
+        await SQLiteStore(path).get("x", clock.now())
+
+
+async def test_a_file_that_cannot_be_opened_is_unavailable(tmp_path: Path) -> None:
+    store = SQLiteStore(str(tmp_path / "missing-directory" / "jobs.db"))
+    with pytest.raises(StoreUnavailable) as caught:
+        await store.open()
+    assert isinstance(caught.value.__cause__, sqlite3.OperationalError)
+
+
+async def test_a_lock_held_past_the_busy_timeout_is_unavailable(
+    path: str, clock: FakeClock
+) -> None:
+    async with SQLiteStore(path, busy_timeout_seconds=0.01) as store:
+        raw = sqlite3.connect(path, isolation_level=None)
+        raw.execute("BEGIN IMMEDIATE")
+        try:
+            with pytest.raises(StoreUnavailable) as caught:
+                await submit(store, clock)
+            assert isinstance(caught.value.__cause__, sqlite3.OperationalError)
+            assert await store.get("x", clock.now()) is None  # readers are not blocked
+        finally:
+            raw.execute("ROLLBACK")
+            raw.close()
+        await submit(store, clock)  # and the store works again
+
+
+async def test_processes_claiming_from_one_file_take_each_job_once(
+    sqlite_store: SQLiteStore, path: str, clock: FakeClock
+) -> None:
+    job_ids = {(await submit(sqlite_store, clock)).job_id for _ in range(300)}
+    processes = [
+        await _start("claim", path, f"worker-{i}", clock.now().isoformat()) for i in range(3)
+    ]
+    for process in processes:  # every one has opened the store: start them together
+        assert process.stdout is not None
+        assert await process.stdout.readline() == b"ready\n"
+
+    outputs = await asyncio.gather(*(_finish(process, b"go\n") for process in processes))
+
+    claimed = [job_id for out in outputs for job_id in orjson.loads(out)]
+    assert len(claimed) == len(job_ids)
+    assert set(claimed) == job_ids
+
+
+async def test_a_change_made_by_another_process_arrives(
+    sqlite_store: SQLiteStore, path: str, clock: FakeClock
+) -> None:
+    async with SQLiteStore(path) as other, Watcher(sqlite_store) as watcher:
+        await watcher.prime(lambda: submit(other, clock, task="priming"))
+
+        job_id = "made-elsewhere"
+        await _finish(await _start("create", path, job_id, clock.now().isoformat()))
+
+        job = await sqlite_store.get(job_id, clock.now())
+        assert job is not None
+        assert (await watcher.change_of(job)).status is JobStatus.QUEUED

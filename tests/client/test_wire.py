@@ -1,0 +1,99 @@
+"""The client's wire format: the API's camelCase JSON to models and back."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from jobqueue import ClientError, JobStatus
+from jobqueue.client._wire import (
+    format_time,
+    job_to_wire,
+    parse_job,
+    parse_page,
+    parse_stats,
+    stats_to_wire,
+)
+from jobqueue.models import JSONValue
+
+JOB: dict[str, JSONValue] = {
+    "jobId": "5f0c",
+    "task": "render",
+    "status": "completed",
+    "progress": {"current": 20, "total": 20, "message": "done"},
+    "result": {"url": "/x.png"},
+    "error": None,
+    "attempts": 1,
+    "maxAttempts": 3,
+    "createdAt": "2026-11-29T10:27:00.123Z",
+    "startedAt": "2026-11-29T10:27:01.000Z",
+    "completedAt": "2026-11-29T10:27:09.500Z",
+    "expiresAt": "2026-11-30T10:27:09.500Z",
+    "version": 24,
+    "cancelRequested": False,
+}
+
+
+def test_a_job_round_trips() -> None:
+    job = parse_job(JOB)
+    assert job.status is JobStatus.COMPLETED
+    assert job.created_at == datetime(2026, 11, 29, 10, 27, 0, 123000, tzinfo=UTC)
+    assert job.progress is not None
+    assert job.progress.message == "done"
+    assert job.ttl_seconds == 86400
+    assert job_to_wire(job) == JOB
+
+
+def test_unknown_fields_are_ignored_and_missing_optional_ones_default() -> None:
+    job = parse_job({**JOB, "progress": None, "someNewField": [1], "cancelRequested": None})
+    assert job.progress is None
+    assert not job.is_cancel_requested
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"jobId": 5},
+        {"status": "lost"},
+        {"createdAt": "yesterday"},
+        {"version": "1"},
+        {"task": None},
+    ],
+)
+def test_a_malformed_job_raises_client_error(change: dict[str, JSONValue]) -> None:
+    with pytest.raises(ClientError, match="Unexpected job representation"):
+        parse_job({**JOB, **change})
+
+
+def test_a_page_and_stats_parse() -> None:
+    page = parse_page({"jobs": [JOB], "nextCursor": "abc"})
+    assert [j.job_id for j in page.jobs] == ["5f0c"]
+    assert page.next_cursor == "abc"
+    wire: dict[str, JSONValue] = {
+        "tasks": {
+            "render": {"queued": 1, "processing": 0, "completed": 2, "failed": 0, "cancelled": 3}
+        },
+        "totals": {"queued": 1, "processing": 0, "completed": 2, "failed": 0, "cancelled": 3},
+        "workers": [
+            {
+                "id": "w1",
+                "lastSeenAt": "2026-11-29T10:27:00.000Z",
+                "running": 2,
+                "host": "h",
+                "pid": 9,
+            }
+        ],
+    }
+    stats = parse_stats(wire)
+    assert stats.totals[JobStatus.CANCELLED] == 3
+    assert stats_to_wire(stats) == wire
+    with pytest.raises(ClientError, match="Unexpected job list"):
+        parse_page({"jobs": None})
+
+
+def test_times_are_written_as_the_api_writes_them() -> None:
+    assert (
+        format_time(datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)) == "2026-01-02T03:04:05.678Z"
+    )
+    assert format_time(None) is None

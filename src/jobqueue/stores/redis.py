@@ -156,19 +156,22 @@ class RedisStore(Store):
     async def open(self) -> None:
         """Connect and check that the server answers."""
         if self._client is None:
-            client = aioredis.Redis.from_url(
-                self._url,
-                decode_responses=True,
-                socket_connect_timeout=_CONNECT_TIMEOUT_SECONDS,
-                socket_timeout=_SOCKET_TIMEOUT_SECONDS,
-                # No silent retries: a script whose reply was lost must not run twice.
-                retry=Retry(NoBackoff(), 0),
-            )
+            client = self._connect(_SOCKET_TIMEOUT_SECONDS)
             self._scripts = {
                 name: client.register_script(text) for name, text in _script_texts().items()
             }
             self._client = client
         await self.ping()
+
+    def _connect(self, socket_timeout: float | None) -> aioredis.Redis:
+        return aioredis.Redis.from_url(
+            self._url,
+            decode_responses=True,
+            socket_connect_timeout=_CONNECT_TIMEOUT_SECONDS,
+            socket_timeout=socket_timeout,
+            # No silent retries: a script whose reply was lost must not run twice.
+            retry=Retry(NoBackoff(), 0),
+        )
 
     async def close(self) -> None:
         """Stop listening, end every `changes` iterator and disconnect."""
@@ -446,7 +449,7 @@ class RedisStore(Store):
         self._followers += 1
         if self._listener is None:
             self._listener = asyncio.get_running_loop().create_task(
-                self._listen(self._client), name="jobqueue-redis-changes"
+                self._listen(), name="jobqueue-redis-changes"
             )
         # Broadcaster.subscribe is an async generator: close it with us, not at GC.
         subscription = cast("AsyncGenerator[Change]", self._broadcaster.subscribe())
@@ -466,20 +469,29 @@ class RedisStore(Store):
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
 
-    async def _listen(self, client: aioredis.Redis) -> None:
+    async def _listen(self) -> None:
         """Relay the changes channel to the broadcaster, reconnecting whenever it drops."""
+        # A client of its own without a socket timeout (reads time out by `_relay`'s
+        # pings instead): on Python 3.11 redis-py's timed socket writes go through
+        # asyncio.wait_for, which can swallow the cancellation that stops this task.
+        client = self._connect(None)
         failures = 0
-        while True:
-            try:
-                async with client.pubsub() as pubsub:
-                    await pubsub.subscribe(self._key("changes"))
-                    failures = 0
-                    await self._relay(pubsub)
-            except RedisError as exc:
-                delay = _RECONNECT_DELAYS[min(failures, len(_RECONNECT_DELAYS) - 1)]
-                failures += 1
-                logger.warning("Redis change subscription lost (%s); retrying in %.2fs", exc, delay)
-                await asyncio.sleep(delay)
+        try:
+            while True:
+                try:
+                    async with client.pubsub() as pubsub:
+                        await pubsub.subscribe(self._key("changes"))
+                        failures = 0
+                        await self._relay(pubsub)
+                except RedisError as exc:
+                    delay = _RECONNECT_DELAYS[min(failures, len(_RECONNECT_DELAYS) - 1)]
+                    failures += 1
+                    logger.warning(
+                        "Redis change subscription lost (%s); retrying in %.2fs", exc, delay
+                    )
+                    await asyncio.sleep(delay)
+        finally:
+            await client.aclose()
 
     async def _relay(self, pubsub: PubSub) -> None:
         """Publish every change message; return never, raise when the connection is gone."""

@@ -19,6 +19,7 @@ import base64
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Self
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import orjson
 
@@ -273,6 +274,18 @@ class Broadcaster:
                 yield change
         finally:
             self._queues.discard(queue)
+
+
+def pop_query(url: str, *names: str) -> tuple[str, dict[str, str]]:
+    """Take jobqueue's own options (``?schema=``, ``?prefix=``) out of a store URL.
+
+    Returns the URL without them, for the driver, and the options found.
+    """
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    options = {key: value for key, value in query if key in names}
+    rest = urlencode([(key, value) for key, value in query if key not in names])
+    return urlunsplit(parts._replace(query=rest)), options
 
 
 def encode_cursor(created_at: datetime, job_id: str) -> str:

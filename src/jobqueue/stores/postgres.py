@@ -60,6 +60,7 @@ from jobqueue.stores.base import (
     StoreCapabilities,
     decode_cursor,
     encode_cursor,
+    pop_query,
 )
 
 if TYPE_CHECKING:
@@ -124,8 +125,12 @@ class PostgresStore(Store):
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> Self:
-        """A store for a ``postgresql://`` or ``postgres://`` URL, not yet opened."""
-        return cls(url, **options)
+        """A store for a ``postgresql://`` or ``postgres://`` URL, not yet opened.
+
+        ``?schema=NAME`` in the URL chooses the schema, like the ``schema`` option.
+        """
+        url, from_query = pop_query(url, "schema")
+        return cls(url, **{**from_query, **options})
 
     # -- lifecycle ---------------------------------------------------------------
 

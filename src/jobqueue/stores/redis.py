@@ -169,6 +169,9 @@ class RedisStore(Store):
             decode_responses=True,
             socket_connect_timeout=_CONNECT_TIMEOUT_SECONDS,
             socket_timeout=socket_timeout,
+            # RESP2: any Redis answers it, and redis-py then checks a pooled connection for
+            # having been closed (say, by a server restart) before reusing it.
+            protocol=2,
             # No silent retries: a script whose reply was lost must not run twice.
             retry=Retry(NoBackoff(), 0),
         )

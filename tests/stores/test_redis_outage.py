@@ -1,0 +1,130 @@
+"""The Redis store through an outage of a private server: calls fail with `StoreUnavailable`
+instead of hanging, and once the server is back the store works again with every job kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+import subprocess
+from typing import TYPE_CHECKING
+
+import pytest
+import redis.asyncio as aioredis
+
+from jobqueue.errors import StoreUnavailable
+from jobqueue.models import JobFilter, JobStatus
+from jobqueue.stores.redis import RedisStore
+from tests.conftest import IN_CI
+from tests.stores.conformance.helpers import LEASE_SECONDS, TASK, WAIT_SECONDS, Watcher, submit
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Awaitable, Callable
+    from pathlib import Path
+
+    from jobqueue.clock import FakeClock
+
+pytestmark = [pytest.mark.redis, pytest.mark.slow]
+
+
+class PrivateRedis:
+    """A redis-server of the test's own on a spare port, persisting to an append-only file."""
+
+    def __init__(self, directory: Path) -> None:
+        executable = shutil.which("redis-server")
+        if executable is None:
+            message = "redis-server is not installed"
+            if IN_CI:
+                pytest.fail(message)
+            pytest.skip(message)
+        self._executable = executable
+        self._directory = directory
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port: int = sock.getsockname()[1]
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    async def start(self) -> None:
+        """Start the server and return once it answers."""
+        self._process = subprocess.Popen(
+            [
+                self._executable,
+                *("--port", str(self.port), "--bind", "127.0.0.1"),
+                *("--save", "", "--appendonly", "yes", "--dir", str(self._directory)),
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        client = aioredis.Redis.from_url(self.url)
+        try:
+            async with asyncio.timeout(WAIT_SECONDS):
+                while True:
+                    try:
+                        await client.ping()
+                        return
+                    except (ConnectionError, aioredis.ConnectionError):
+                        await asyncio.sleep(0.05)
+        finally:
+            await client.aclose()
+
+    def stop(self) -> None:
+        """Shut the server down the graceful way (SIGTERM), which flushes the file."""
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait(WAIT_SECONDS)
+            self._process = None
+
+
+@pytest.fixture
+async def server(tmp_path: Path) -> AsyncIterator[PrivateRedis]:
+    private = PrivateRedis(tmp_path)
+    await private.start()
+    try:
+        yield private
+    finally:
+        private.stop()
+
+
+async def test_an_outage_fails_fast_and_the_store_recovers_every_job(
+    server: PrivateRedis, clock: FakeClock
+) -> None:
+    store, other = RedisStore(server.url), RedisStore(server.url)
+    await store.open()
+    await other.open()
+    try:
+        jobs = [await submit(store, clock, payload={"n": n}) for n in range(5)]
+        [claim] = await store.claim("w", [TASK], 1, LEASE_SECONDS, clock.now())
+        async with Watcher(store) as watcher:
+            await watcher.prime(lambda: submit(other, clock))
+
+            server.stop()
+            calls: list[Callable[[], Awaitable[object]]] = [
+                store.ping,
+                lambda: store.get(jobs[0].job_id, clock.now()),
+                lambda: submit(store, clock),
+                lambda: store.claim("w", [TASK], 1, LEASE_SECONDS, clock.now()),
+                lambda: store.complete(claim.lease, "done", clock.now()),
+                lambda: store.list_jobs(JobFilter(), 10, None, clock.now()),
+                lambda: store.stats(clock.now()),
+            ]
+            # A safety net, not a measurement: each call must fail rather than hang.
+            async with asyncio.timeout(WAIT_SECONDS * 2):
+                for call in calls:
+                    with pytest.raises(StoreUnavailable):
+                        await call()
+
+            await server.start()
+            for job in jobs[1:]:
+                assert await store.get(job.job_id, clock.now()) == job
+            done = await store.complete(claim.lease, "done", clock.now())
+            assert done.status is JobStatus.COMPLETED
+            assert (await store.stats(clock.now())).tasks[TASK][JobStatus.COMPLETED] == 1
+            # The change subscription found its way back by itself.
+            await watcher.prime(lambda: submit(other, clock))
+    finally:
+        await store.close()
+        await other.close()

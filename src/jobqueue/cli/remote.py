@@ -101,6 +101,12 @@ def _status(job: Job) -> str:
     return f"[{_STATUS_STYLES[job.status]}]{job.status.value}[/]"
 
 
+def _abridged(value: JSONValue, limit: int = 500) -> str:
+    """*value* as JSON, cut short for a table (``--json`` prints it whole)."""
+    text = orjson.dumps(value).decode()
+    return text if len(text) <= limit else f"{text[:limit]}… (--json shows all)"
+
+
 def _detail(job: Job) -> str:
     """What a listing says about a job besides its status: its error, else its progress."""
     return job.error or _progress_text(job)
@@ -274,7 +280,7 @@ def submit(
 @remote_command("status")
 @click.argument("job_id", metavar="ID")
 def status(client: Client, as_json: bool, job_id: str) -> None:
-    """Show the job ID: status, progress, attempts, times, result or error."""
+    """Show a job: status, progress, attempts, times, result or error."""
     job = client.get(job_id)
     if as_json:
         _print_json(job_to_wire(job))
@@ -293,7 +299,7 @@ def status(client: Client, as_json: bool, job_id: str) -> None:
         "Completed": format_time(job.completed_at),
         "Expires": format_time(job.expires_at),
         "Error": escape(job.error or ""),
-        "Result": escape(orjson.dumps(job.result).decode()) if job.result is not None else "",
+        "Result": escape(_abridged(job.result)) if job.result is not None else "",
     }
     for name, value in rows.items():
         if value:
@@ -304,9 +310,10 @@ def status(client: Client, as_json: bool, job_id: str) -> None:
 @remote_command("watch")
 @click.argument("job_id", metavar="ID")
 def watch(client: Client, as_json: bool, job_id: str) -> None:
-    """Follow the job ID until it ends, with the exit codes of ``submit --wait``.
+    """Follow a job's progress until it ends.
 
-    With --json, prints every update as one line of JSON.
+    Prints the result and exits as ``submit --wait`` does. With --json, prints every
+    state as one line of JSON instead.
     """
     job = follow(client, job_id, as_json_lines=as_json)
     exit_with_outcome(job, print_result=not as_json)
@@ -315,7 +322,7 @@ def watch(client: Client, as_json: bool, job_id: str) -> None:
 @remote_command("cancel")
 @click.argument("job_id", metavar="ID")
 def cancel(client: Client, as_json: bool, job_id: str) -> None:
-    """Cancel the job ID: at once when queued, by stopping it when processing."""
+    """Cancel a job; a running one is asked to stop."""
     job = client.cancel(job_id)
     if as_json:
         _print_json(job_to_wire(job))
@@ -328,7 +335,7 @@ def cancel(client: Client, as_json: bool, job_id: str) -> None:
 @remote_command("retry")
 @click.argument("job_id", metavar="ID")
 def retry(client: Client, as_json: bool, job_id: str) -> None:
-    """Queue the failed or cancelled job ID again, with a fresh attempt budget."""
+    """Run a failed or cancelled job again, with a fresh attempt budget."""
     job = client.retry(job_id)
     if as_json:
         _print_json(job_to_wire(job))
@@ -375,7 +382,7 @@ def list_jobs(
 
 @remote_command("stats")
 def stats(client: Client, as_json: bool) -> None:
-    """Show how many jobs each task has in each status, and the workers seen lately."""
+    """Count jobs per task and status; show the workers seen lately."""
     result = client.stats()
     if as_json:
         _print_json(stats_to_wire(result))

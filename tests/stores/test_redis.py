@@ -281,6 +281,18 @@ async def test_listing_continues_past_the_scan_budget(
     assert rest.next_cursor is None
 
 
+@on_redis
+async def test_a_job_ready_by_its_creators_clock_waits_for_a_claimer_whose_clock_is_behind(
+    store: Store, clock: FakeClock
+) -> None:
+    job = await submit(store, clock)
+    behind = clock.now() - timedelta(seconds=1)
+    assert await store.claim("w", [TASK], 1, LEASE_SECONDS, behind) == []
+    assert await store.next_run_at([TASK], behind) == job.run_at
+    [claim] = await store.claim("w", [TASK], 1, LEASE_SECONDS, clock.now())
+    assert claim.job.job_id == job.job_id
+
+
 def _closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -25,8 +25,16 @@ from jobqueue.errors import (
     StoreUnavailable,
 )
 from jobqueue.ids import new_token
-from jobqueue.models import Change, Claim, HeartbeatResult, JobStatus, Lease, Page, Stats
-from jobqueue.models import empty_counts as _empty_counts
+from jobqueue.models import (
+    Change,
+    Claim,
+    HeartbeatResult,
+    JobStatus,
+    Lease,
+    Page,
+    Stats,
+    empty_counts,
+)
 from jobqueue.stores import _redis_codec as codec
 from jobqueue.stores.base import (
     CANCELLED_ERROR,
@@ -312,7 +320,7 @@ class RedisStore(Store):
     async def stats(self, now: datetime, worker_horizon_seconds: float = 60.0) -> Stats:
         """Counts per task and status from the counters the scripts keep, and recent workers."""
         counts, expired, workers = await self._run("stats", now)
-        tasks: defaultdict[str, dict[JobStatus, int]] = defaultdict(_empty_counts)
+        tasks: defaultdict[str, dict[JobStatus, int]] = defaultdict(empty_counts)
         for field, value in codec.pairs(counts).items():
             status, _, task = field.partition(":")
             tasks[task][JobStatus(status)] += int(value)

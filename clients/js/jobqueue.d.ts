@@ -1,0 +1,182 @@
+// Type declarations for jobqueue.js, written by hand to match the HTTP contract (API.md).
+
+/** Where a job is in its life. */
+export type JobStatus = "queued" | "processing" | "completed" | "failed" | "cancelled";
+
+/** Any JSON value. */
+export type JSONValue = null | boolean | number | string | JSONValue[] | { [key: string]: JSONValue };
+
+/** The latest progress reported by the running task. */
+export interface Progress {
+  current: number;
+  total: number | null;
+  message: string | null;
+}
+
+/** The job representation returned by every endpoint and pushed by the event stream. */
+export interface Job<Result = JSONValue> {
+  jobId: string;
+  task: string;
+  status: JobStatus;
+  progress: Progress | null;
+  result: Result | null;
+  error: string | null;
+  attempts: number;
+  maxAttempts: number;
+  /** ISO-8601 UTC timestamps, e.g. "2026-11-29T10:27:00.123Z". */
+  createdAt: string;
+  startedAt: string | null;
+  completedAt: string | null;
+  expiresAt: string | null;
+  /** Increases on every change; updates are delivered in version order. */
+  version: number;
+}
+
+export interface Page<Result = JSONValue> {
+  jobs: Job<Result>[];
+  nextCursor: string | null;
+}
+
+export type StatusCounts = Record<JobStatus, number>;
+
+export interface WorkerInfo {
+  id: string;
+  lastSeenAt: string;
+  running: number;
+}
+
+export interface Stats {
+  tasks: Record<string, StatusCounts>;
+  totals: StatusCounts;
+  workers: WorkerInfo[];
+}
+
+/** The statuses a job never leaves (except by an explicit operator retry). */
+export declare const TERMINAL_STATUSES: readonly ["completed", "failed", "cancelled"];
+
+/** True when the job (or status) is completed, failed or cancelled. */
+export declare function isTerminal(
+  jobOrStatus: { status: JobStatus | string } | JobStatus | string | null | undefined,
+): boolean;
+
+/** A failed request; `message` is the server's `error` text when it sent one. */
+export declare class JobQueueError extends Error {
+  constructor(
+    message: string,
+    options?: { status?: number; body?: unknown; retryAfter?: number | null; cause?: unknown },
+  );
+  name: "JobQueueError";
+  /** The HTTP status, or 0 when the server could not be reached. */
+  status: number;
+  /** The parsed response body (the API's error object), or null. */
+  body: unknown;
+  /** The server's Retry-After in seconds, or null. */
+  retryAfter: number | null;
+  /** The job carried by the error body (a 409 from cancel carries the terminal job), or null. */
+  readonly job: Job | null;
+  /** True for an unreachable server, 408, 429 and 5xx: trying later can succeed. */
+  readonly isTransient: boolean;
+}
+
+export interface ClientOptions {
+  /** The server's origin, e.g. "https://jobs.example.com"; default: the page's own origin. */
+  baseUrl?: string;
+  /** Where the job endpoints live; default "/api/jobs". */
+  prefix?: string;
+  /** Sent as `Authorization: Bearer <apiKey>`. Watches then use long-poll instead of SSE. */
+  apiKey?: string | null;
+  fetch?: typeof globalThis.fetch;
+  /** An EventSource implementation; null disables Server-Sent Events. */
+  EventSource?: (new (url: string) => EventSource) | null;
+  /** How many watches may hold a connection open at once (default 4); the rest poll. */
+  maxStreams?: number;
+  /** How long one long-poll request may be held, in seconds (default 25). */
+  longPollSeconds?: number;
+  /** Seconds between polls when the server sends no Retry-After (default 1). */
+  pollInterval?: number;
+  timers?: {
+    setTimeout(callback: () => void, ms: number): unknown;
+    clearTimeout(id: unknown): void;
+  };
+}
+
+export interface RequestOptions {
+  signal?: AbortSignal;
+}
+
+export interface SubmitOptions extends RequestOptions {
+  priority?: number;
+  delaySeconds?: number;
+  timeoutSeconds?: number;
+  maxAttempts?: number;
+  ttlSeconds?: number;
+  /** Sent as the `Idempotency-Key` header. */
+  idempotencyKey?: string;
+  /** Let the server hold the answer up to this many seconds (`Prefer: wait=N`). */
+  wait?: number;
+}
+
+export interface ListOptions extends RequestOptions {
+  status?: JobStatus | JobStatus[];
+  task?: string | string[];
+  limit?: number;
+  cursor?: string | null;
+}
+
+export type Transport = "auto" | "sse" | "longpoll" | "poll";
+
+export interface WatchOptions {
+  /** Called for every failed exchange; the watch ends when `willRetry` is false. */
+  onError?: (error: JobQueueError, info: { willRetry: boolean }) => void;
+  /** Called when the server answers again after a transient failure. */
+  onReconnect?: () => void;
+  /** The best transport to try first (default "auto": SSE, then long-poll, then polling). */
+  transport?: Transport;
+  /** Only versions above this one are delivered (default 0: the current state comes first). */
+  since?: number;
+  signal?: AbortSignal;
+}
+
+export interface WaitOptions<Result = JSONValue> {
+  onUpdate?: (job: Job<Result>) => void;
+  signal?: AbortSignal;
+  transport?: Transport;
+}
+
+/** Stops a watch; calling it again does nothing. */
+export type Unsubscribe = () => void;
+
+export interface Client {
+  submit<Result = JSONValue>(
+    task: string | null | undefined,
+    payload: JSONValue,
+    options?: SubmitOptions,
+  ): Promise<Job<Result>>;
+  get<Result = JSONValue>(jobId: string, options?: RequestOptions): Promise<Job<Result>>;
+  watch<Result = JSONValue>(
+    jobId: string,
+    onUpdate: (job: Job<Result>) => void,
+    options?: WatchOptions,
+  ): Unsubscribe;
+  wait<Result = JSONValue>(jobId: string, options?: WaitOptions<Result>): Promise<Job<Result>>;
+  cancel<Result = JSONValue>(jobId: string, options?: RequestOptions): Promise<Job<Result>>;
+  retry<Result = JSONValue>(jobId: string, options?: RequestOptions): Promise<Job<Result>>;
+  list<Result = JSONValue>(options?: ListOptions): Promise<Page<Result>>;
+  stats(options?: RequestOptions): Promise<Stats>;
+  /** The absolute (or origin-relative) URL of an API path, e.g. url("/stats"). */
+  url(path: string, query?: Record<string, unknown>): string;
+}
+
+export declare function createClient(options?: ClientOptions): Client;
+
+declare const defaultClient: Client;
+export default defaultClient;
+
+export declare const submit: Client["submit"];
+export declare const get: Client["get"];
+export declare const watch: Client["watch"];
+export declare const wait: Client["wait"];
+export declare const cancel: Client["cancel"];
+export declare const retry: Client["retry"];
+export declare const list: Client["list"];
+export declare const stats: Client["stats"];

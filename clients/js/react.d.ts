@@ -1,0 +1,48 @@
+// Type declarations for react.js (the useJob hook), written by hand.
+
+import type {
+  Client,
+  Job,
+  JobQueueError,
+  JobStatus,
+  JSONValue,
+  Progress,
+  SubmitOptions,
+  Transport,
+} from "./jobqueue.js";
+
+export interface UseJobOptions {
+  /** The client to use (from createClient); default: the page's own origin. */
+  client?: Client;
+  /** The task `start` submits to; default: the server's default task. */
+  task?: string | null;
+  /** Follow an existing job instead of starting one. */
+  jobId?: string | null;
+  submitOptions?: SubmitOptions;
+  transport?: Transport;
+}
+
+export interface UseJobResult<Result = JSONValue> {
+  job: Job<Result> | null;
+  jobId: string | null;
+  /** "error" means a request failed before there was a job to show. */
+  status: "idle" | "submitting" | "error" | JobStatus;
+  progress: Progress | null;
+  /** 0-100 when the task reports a total (100 once completed), else null. */
+  percent: number | null;
+  /** The task's return value once completed, else null. */
+  result: Result | null;
+  /** Why the job failed or was cancelled, or why a request failed; null otherwise. */
+  error: string | null;
+  requestError: JobQueueError | null;
+  /** Set while the server cannot be reached (the hook keeps retrying); cleared when it answers. */
+  connectionError: JobQueueError | null;
+  /** True from start() until the job is terminal. */
+  isActive: boolean;
+  start(payload: JSONValue, options?: SubmitOptions): Promise<Job<Result>>;
+  cancel(): Promise<Job<Result> | null>;
+  retry(): Promise<Job<Result> | null>;
+  reset(): void;
+}
+
+export declare function useJob<Result = JSONValue>(options?: UseJobOptions): UseJobResult<Result>;

@@ -32,12 +32,11 @@ async def test_cancelling_a_running_job_asks_the_worker_to_stop(
     assert first.json()["cancelRequested"] is True
     assert first.headers["retry-after"] == "1"
     job = await queue.get(job_id)
-    assert job is not None and job.is_cancel_requested
+    assert job is not None
+    assert job.is_cancel_requested
 
 
-async def test_cancelling_a_finished_job_is_409_with_the_job(
-    client: httpx.AsyncClient, jobs: Jobs
-):
+async def test_cancelling_a_finished_job_is_409_with_the_job(client: httpx.AsyncClient, jobs: Jobs):
     job_id = await submit(client)
     await jobs.complete(job_id, "done")
 

@@ -47,13 +47,12 @@ async def test_if_none_match_answers_304_until_the_job_changes(
     etag = (await client.get(f"/api/jobs/{job_id}")).headers["etag"]
 
     cached = await client.get(f"/api/jobs/{job_id}", headers={"If-None-Match": etag})
-    listed = await client.get(
-        f"/api/jobs/{job_id}", headers={"If-None-Match": f'"other", {etag}'}
-    )
+    listed = await client.get(f"/api/jobs/{job_id}", headers={"If-None-Match": f'"other", {etag}'})
     await jobs.start(job_id)
     changed = await client.get(f"/api/jobs/{job_id}", headers={"If-None-Match": etag})
 
-    assert cached.status_code == 304 and cached.content == b""
+    assert cached.status_code == 304
+    assert cached.content == b""
     assert cached.headers["etag"] == etag
     assert cached.headers["cache-control"] == "no-store"
     assert listed.status_code == 304
@@ -71,7 +70,8 @@ async def test_a_terminal_job_has_no_retry_after_and_an_expiry(
     body = response.json()
     assert body["status"] == "completed"
     assert body["result"] == {"ok": True}
-    assert body["completedAt"] is not None and body["startedAt"] is not None
+    assert body["completedAt"] is not None
+    assert body["startedAt"] is not None
     assert body["expiresAt"] == "2026-01-01T00:01:00.000Z"
     assert "retry-after" not in response.headers
 
@@ -142,13 +142,12 @@ async def test_long_poll_gives_up_after_the_wait(client: httpx.AsyncClient):
         f"/api/jobs/{job_id}", params={"wait": 0.1}, headers={"If-None-Match": etag}
     )
 
-    assert plain.status_code == 200 and plain.json()["version"] == 1
+    assert plain.status_code == 200
+    assert plain.json()["version"] == 1
     assert cached.status_code == 304
 
 
-async def test_long_poll_on_a_terminal_job_answers_at_once(
-    client: httpx.AsyncClient, jobs: Jobs
-):
+async def test_long_poll_on_a_terminal_job_answers_at_once(client: httpx.AsyncClient, jobs: Jobs):
     job_id = await submit(client)
     await jobs.fail(job_id, "broken")
 
@@ -162,7 +161,9 @@ async def test_long_poll_on_a_terminal_job_answers_at_once(
 @pytest.mark.parametrize(
     "params", [{"wait": -1}, {"wait": 61}, {"wait": "soon"}, {"since": -1}, {"since": "x"}]
 )
-async def test_bad_long_poll_parameters_are_400(client: httpx.AsyncClient, params: dict[str, object]):
+async def test_bad_long_poll_parameters_are_400(
+    client: httpx.AsyncClient, params: dict[str, object]
+):
     job_id = await submit(client)
     assert_problem(await client.get(f"/api/jobs/{job_id}", params=params), 400)
 

@@ -33,17 +33,19 @@ async def test_submit_answers_202_with_the_queued_job(client: httpx.AsyncClient,
     assert body["status"] == "queued"
     assert body["task"] == "echo"
     assert body["attempts"] == 0
-    assert body["progress"] is None and body["result"] is None and body["error"] is None
+    assert body["progress"] is None
+    assert body["result"] is None
+    assert body["error"] is None
     assert TIMESTAMP.match(body["createdAt"])
-    assert body["startedAt"] is None and body["completedAt"] is None and body["expiresAt"] is None
+    assert body["startedAt"] is None
+    assert body["completedAt"] is None
+    assert body["expiresAt"] is None
     assert response.headers["location"] == f"/api/jobs/{body['jobId']}"
     assert int(response.headers["retry-after"]) >= 1
     assert response.headers["content-type"] == "application/json"
 
 
-async def test_submitted_job_is_stored_with_its_options(
-    client: httpx.AsyncClient, queue: JobQueue
-):
+async def test_submitted_job_is_stored_with_its_options(client: httpx.AsyncClient, queue: JobQueue):
     response = await client.post(
         "/api/jobs",
         json={
@@ -69,9 +71,7 @@ async def test_submitted_job_is_stored_with_its_options(
 
 
 async def test_job_ids_are_unguessable_uuids(client: httpx.AsyncClient):
-    ids = [
-        (await client.post("/api/jobs", json={"payload": i})).json()["jobId"] for i in range(3)
-    ]
+    ids = [(await client.post("/api/jobs", json={"payload": i})).json()["jobId"] for i in range(3)]
     assert len(set(ids)) == 3
     assert all(UUID4.match(job_id) for job_id in ids)
 
@@ -95,14 +95,13 @@ async def test_a_payload_model_is_validated_at_submit(client: httpx.AsyncClient)
     assert response.status_code == 202
 
 
-async def test_idempotent_replay_returns_the_first_job(
-    client: httpx.AsyncClient, queue: JobQueue
-):
+async def test_idempotent_replay_returns_the_first_job(client: httpx.AsyncClient, queue: JobQueue):
     headers = {"Idempotency-Key": "order-42"}
     first = await client.post("/api/jobs", json={"payload": {"a": 1}}, headers=headers)
     again = await client.post("/api/jobs", json={"payload": {"a": 1}}, headers=headers)
 
-    assert first.status_code == 202 and "idempotent-replayed" not in first.headers
+    assert first.status_code == 202
+    assert "idempotent-replayed" not in first.headers
     assert again.status_code == 200
     assert again.headers["idempotent-replayed"] == "true"
     assert again.json()["jobId"] == first.json()["jobId"]

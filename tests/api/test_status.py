@@ -162,7 +162,7 @@ async def test_long_poll_on_a_terminal_job_answers_at_once(client: httpx.AsyncCl
     "params", [{"wait": -1}, {"wait": 61}, {"wait": "soon"}, {"since": -1}, {"since": "x"}]
 )
 async def test_bad_long_poll_parameters_are_400(
-    client: httpx.AsyncClient, params: dict[str, object]
+    client: httpx.AsyncClient, params: dict[str, str | int]
 ):
     job_id = await submit(client)
     assert_problem(await client.get(f"/api/jobs/{job_id}", params=params), 400)

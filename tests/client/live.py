@@ -132,6 +132,9 @@ class Proxy:
 
     def close(self) -> None:
         """Stop accepting and drop everything."""
+        # Shut down first: that wakes the blocked accept(), which close() alone may not.
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)
         self._listener.close()
         self.cut()
 

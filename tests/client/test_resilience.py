@@ -11,7 +11,7 @@ from contextlib import aclosing
 
 import pytest
 
-from jobqueue import AsyncClient, Client, JobStatus, StoreUnavailable
+from jobqueue import AsyncClient, Client, ClientError, JobStatus, StoreUnavailable
 from tests.client.live import Proxy
 
 SLOW = {"steps": 20, "delay": 0.05}
@@ -50,6 +50,16 @@ async def test_a_dropped_async_stream_resumes_where_it_left_off(proxy: Proxy) ->
     assert versions == sorted(set(versions))
     assert states[-1].status is JobStatus.COMPLETED
     assert resumed_from(proxy) == [versions[2]]
+
+
+def test_a_stream_that_cannot_be_resumed_gives_up_after_its_retries(proxy: Proxy) -> None:
+    with Client(proxy.url, retries=1) as client:
+        job = client.submit("slow", SLOW)
+        stream = client.stream(job.job_id)
+        next(stream)
+        proxy.close()  # the server is gone for good: every reconnect is refused
+        with pytest.raises(ClientError, match="dropped 2 times in a row"):
+            list(stream)
 
 
 def test_503_is_retried_after_retry_after(proxy: Proxy) -> None:

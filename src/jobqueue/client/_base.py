@@ -318,7 +318,11 @@ class EventStream:
         if event is None or event.event != "job":
             return None
         self._drops = 0
-        job = parse_job(orjson.loads(event.data))
+        try:
+            data = orjson.loads(event.data)
+        except orjson.JSONDecodeError:
+            raise ClientError(f"Unexpected event from the server: {event.data[:200]!r}") from None
+        job = parse_job(data)
         if job.version <= self._version:
             return None
         self._version = job.version
@@ -338,17 +342,7 @@ class EventStream:
 
 
 class BaseClient:
-    """Configuration shared by `Client` and `AsyncClient`.
-
-    Args:
-        server: the service's base URL.
-        api_key: sent as ``Authorization: Bearer <key>`` when given.
-        prefix: the path the job endpoints are mounted under.
-        timeout: seconds to connect, and to wait for an ordinary answer.
-        retries: how often an answer of ``429``/``503`` is retried, and how often in a
-            row a dropped event stream is resumed.
-        max_retry_wait: the longest ``Retry-After`` waited for; a longer one raises at once.
-    """
+    """Configuration shared by `Client` and `AsyncClient` (see `Client` for the arguments)."""
 
     def __init__(
         self,
@@ -363,7 +357,6 @@ class BaseClient:
         self.server = server.rstrip("/")
         self._calls = Calls(prefix, timeout)
         self._retry = RetryPolicy(retries, max_retry_wait)
-        self._timeout = timeout
         self._headers = {"Accept": "application/json"}
         if api_key:
             self._headers["Authorization"] = f"Bearer {api_key}"

@@ -104,6 +104,7 @@ class AsyncClient(BaseClient):
         """The job now, then every change, ending with its terminal state; see `Client.stream`."""
         events = EventStream(self._calls, job_id, self._retry)
         while not events.is_done:
+            await asyncio.sleep(events.pause)  # 0 before the first connection
             call = events.next_call()
             try:
                 response = await self._http.send(call.request(self._http), stream=True)
@@ -121,7 +122,6 @@ class AsyncClient(BaseClient):
                     await response.aclose()
             except httpx.TransportError as exc:
                 events.dropped(exc)
-            await asyncio.sleep(events.pause)
 
     async def cancel(self, job_id: str) -> Job:
         """Cancel a queued job, or ask a running one to stop; `InvalidTransition` if terminal."""

@@ -118,6 +118,7 @@ class Client(BaseClient):
         """
         events = EventStream(self._calls, job_id, self._retry)
         while not events.is_done:
+            time.sleep(events.pause)  # 0 before the first connection
             call = events.next_call()
             try:
                 response = self._http.send(call.request(self._http), stream=True)
@@ -135,7 +136,6 @@ class Client(BaseClient):
                     response.close()
             except httpx.TransportError as exc:
                 events.dropped(exc)
-            time.sleep(events.pause)
 
     def cancel(self, job_id: str) -> Job:
         """Cancel a queued job, or ask a running one to stop; `InvalidTransition` if terminal."""

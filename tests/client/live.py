@@ -35,8 +35,11 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_server(workdir: Path) -> Iterator[str]:
-    """The URL of a ``jobqueue dev`` server (SQLite store in *workdir*) until the block ends."""
+def running_server(workdir: Path, **env: str) -> Iterator[str]:
+    """The URL of a ``jobqueue dev`` server (SQLite store in *workdir*) until the block ends.
+
+    *env* adds environment variables (``JOBQUEUE_API_KEYS=...``) to the server's.
+    """
     port = free_port()
     log_path = workdir / "server.log"
     with log_path.open("wb") as log:
@@ -55,7 +58,7 @@ def running_server(workdir: Path) -> Iterator[str]:
                 "warning",
             ],
             cwd=ROOT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
             stdout=log,
             stderr=subprocess.STDOUT,
         )

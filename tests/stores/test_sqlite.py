@@ -104,6 +104,16 @@ async def test_jobs_survive_closing_and_reopening(path: str, clock: FakeClock) -
         assert done.status is JobStatus.COMPLETED
 
 
+async def test_a_closed_store_can_be_opened_again(path: str, clock: FakeClock) -> None:
+    store = SQLiteStore(path)
+    async with store:
+        job = await submit(store, clock)
+    with pytest.raises(StoreError, match="not open"):
+        await store.get(job.job_id, clock.now())
+    async with store:
+        assert await store.get(job.job_id, clock.now()) == job
+
+
 async def test_a_new_file_gets_the_schema_in_wal_mode(sqlite_store: SQLiteStore, path: str) -> None:
     with closing(sqlite3.connect(path)) as raw:
         assert raw.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)

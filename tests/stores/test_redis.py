@@ -1,25 +1,26 @@
 """What only the Redis store has: key namespacing, script loading, pub/sub between
-instances, the counters behind `stats`, and the bounded listing scan.
+instances, the counters behind `stats`, the bounded listing scan, and its Lua scripts
+driven side by side with the reference memory store.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 import socket
 import uuid
 from collections import Counter
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis.asyncio as aioredis
 
-from jobqueue.errors import InvalidTransition, JobNotFound, LeaseLost, StoreUnavailable
-from jobqueue.models import Claim, JobFilter, JobStatus, Progress, WorkerInfo
+from jobqueue.errors import JobQueueError, StoreUnavailable
+from jobqueue.models import Claim, JobFilter, JobStatus, Lease, Progress, WorkerInfo
 from jobqueue.stores import redis as redis_store
+from jobqueue.stores.memory import MemoryStore
 from jobqueue.stores.redis import RedisStore
 from tests.conftest import REDIS_URL
 from tests.stores.conformance.helpers import (
@@ -181,85 +182,111 @@ async def test_iterators_share_one_subscription_that_ends_with_the_last(
 
 
 @on_redis
-async def test_stats_counters_agree_with_the_jobs_after_a_random_workload(
+async def test_a_random_workload_gives_the_memory_stores_results_and_true_counts(
     store: Store, clock: FakeClock
 ) -> None:
+    # The memory store is the reference: every call goes to both stores, and the results
+    # (jobs, errors, pages, counts) must be equal. Leases and cursors are per store.
+    reference = MemoryStore()
     rng = random.Random(20260101)
     tasks = ["a", "b", "c"]
     ids: list[str] = []
-    claims: list[Claim] = []
+    leases: list[tuple[Lease, Lease]] = []
+    own = object()  # an argument that `both` takes from *per_store*
 
-    async def check() -> None:
-        actual: Counter[tuple[str, JobStatus]] = Counter()
-        for job_id in ids:
-            if (job := await store.get(job_id, clock.now())) is not None:
-                actual[job.task, job.status] += 1
+    async def both(
+        method: str, *args: object, per_store: tuple[object, object] = (None, None)
+    ) -> tuple[Any, Any]:
+        results = []
+        for target, mine in zip((reference, store), per_store, strict=True):
+            try:
+                results.append(
+                    await getattr(target, method)(*(mine if a is own else a for a in args))
+                )
+            except JobQueueError as exc:
+                results.append((type(exc), getattr(exc, "job", None)))
+        expected, actual = results
+        if isinstance(expected, list) and expected and isinstance(expected[0], Claim):
+            assert [claim.job for claim in expected] == [claim.job for claim in actual]
+        else:
+            assert expected == actual, method
+        return expected, actual
+
+    async def check_counts() -> None:
+        # The counters behind stats agree with the jobs themselves.
+        jobs = [await store.get(job_id, clock.now()) for job_id in ids]
+        actual = Counter((job.task, job.status) for job in jobs if job is not None)
         stats = await store.stats(clock.now())
-        counted = {
-            (task, status): n
-            for task, counts in stats.tasks.items()
-            for status, n in counts.items()
-        }
-        assert {key: n for key, n in counted.items() if n} == dict(actual)
+        counted = Counter(
+            {
+                (task, status): n
+                for task, counts in stats.tasks.items()
+                for status, n in counts.items()
+            }
+        )
+        assert +counted == actual
         assert all(any(counts.values()) for counts in stats.tasks.values())
 
-    for step in range(400):
-        action = rng.random()
+    for step in range(300):
         now = clock.now()
-        if action < 0.3:
+        action = rng.random()
+        if action < 0.25:
+            key = rng.choice([None, None, "k1", "k2"])
             new = new_job(
                 task=rng.choice(tasks),
-                priority=rng.randint(-2, 2),
-                delay_seconds=rng.choice([0, 0, 3]),
-                ttl_seconds=rng.choice([5, 60]),
+                priority=rng.randint(-1, 2),
+                delay_seconds=rng.choice([0, 0, 2]),
+                ttl_seconds=rng.choice([3, 30]),
                 max_attempts=rng.randint(1, 3),
+                idempotency_key=key,
+                fingerprint=key and rng.choice(["f", "g"]),
+                owner=rng.choice([None, "o"]),
             )
-            ids.append((await store.create(new, now))[0].job_id)
-        elif action < 0.45:
+            await both("create", new, now)
+            ids.append(new.job_id)
+        elif action < 0.4:
             picked = rng.sample(tasks, rng.randint(1, 3))
-            claims += await store.claim("w", picked, rng.randint(1, 4), 10, now)
-        elif action < 0.7 and claims:
-            claim = claims.pop(rng.randrange(len(claims)))
-            finish = rng.choice(["complete", "retry", "fail", "cancel", "release", "progress"])
-            with contextlib.suppress(LeaseLost):  # reaped meanwhile
-                if finish == "complete":
-                    await store.complete(claim.lease, step, now)
-                elif finish == "retry":
-                    await store.fail(claim.lease, "x", now + timedelta(seconds=2), now)
-                elif finish == "fail":
-                    await store.fail(claim.lease, "x", None, now)
-                elif finish == "cancel":
-                    await store.finish_cancelled(claim.lease, now)
-                elif finish == "release":
-                    await store.release(claim.lease, now)
-                else:
-                    await store.record_progress(claim.lease, Progress(step), now)
-                    claims.append(claim)
-        elif action < 0.8 and ids:
-            job_id = rng.choice(ids)
-            operate = store.request_cancel if rng.random() < 0.5 else store.retry
-            with contextlib.suppress(InvalidTransition, JobNotFound):
-                await operate(job_id, now)
-        elif action < 0.9:
-            await store.reap_expired_leases(now, limit=rng.randint(1, 5))
+            claimed = await both("claim", "w", picked, rng.randint(1, 3), 5, now)
+            leases += [(a.lease, b.lease) for a, b in zip(*claimed, strict=True)]
+        elif action < 0.6 and leases:
+            held = rng.choice(leases)
+            finishes: list[tuple[str, tuple[object, ...]]] = [
+                ("complete", ([step],)),
+                ("fail", ("boom", None)),
+                ("fail", ("boom", now + timedelta(seconds=rng.choice([0, 1])))),
+                ("finish_cancelled", ()),
+                ("release", ()),
+                ("record_progress", (Progress(step, 300, "on"),)),
+            ]
+            method, extra = rng.choice(finishes)
+            await both(method, own, *extra, now, per_store=held)
+            await both("heartbeat", "w", own, 5, now, per_store=([held[0]], [held[1]]))
+        elif action < 0.7 and ids:
+            await both(rng.choice(["request_cancel", "retry"]), rng.choice(ids), now)
+        elif action < 0.78:
+            await both("reap_expired_leases", now, 1000)
+        elif action < 0.85:
+            await both("purge_expired", now, 1000)
+        elif action < 0.92:
+            where = JobFilter(
+                statuses=frozenset(rng.sample(list(JobStatus), rng.randint(0, 2))),
+                tasks=frozenset(rng.sample(tasks, rng.randint(0, 1))),
+                owner=rng.choice([None, "o"]),
+            )
+            cursors: tuple[object, object] = (None, None)
+            while True:
+                pages = await both("list_jobs", where, 3, own, now, per_store=cursors)
+                if pages[0].next_cursor is None:
+                    break
+                cursors = (pages[0].next_cursor, pages[1].next_cursor)
+            await both("stats", now)
+            await both("next_run_at", tasks, now)
+            await check_counts()
         else:
-            await store.purge_expired(clock.advance(rng.choice([1, 4, 15])), limit=3)
-        if step % 40 == 0:
-            await check()
-    await check()
-    clock.advance(3600)
-    await store.reap_expired_leases(clock.now(), limit=1000)
-    await check()
-    clock.advance(3600)
-    await check()
-    while claimed := await store.claim("w", tasks, 10, 10, clock.now()):
-        for claim in claimed:
-            await store.complete(claim.lease, None, clock.now())
-    clock.advance(3600)
-    while await store.purge_expired(clock.now(), limit=7):
-        pass
-    await check()
-    assert (await store.stats(clock.now())).tasks == {}
+            clock.advance(rng.choice([1, 2, 5, 30]))
+        if ids and rng.random() < 0.2:
+            await both("get", rng.choice(ids), now)
+    await check_counts()
 
 
 @on_redis

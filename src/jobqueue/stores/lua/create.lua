@@ -19,6 +19,8 @@ redis.call('HSET', job_key(id), unpack(ARGV, 6))
 if fingerprint then
   redis.call('HSET', job_key(id), 'fingerprint', fingerprint)
 end
+-- The creation order, which `reap` keeps among the jobs it recovers together.
+redis.call('HSET', job_key(id), 'serial', redis.call('INCR', prefix .. 'seq'))
 local job = load(id)
 count(job.task, 'queued', 1)
 redis.call('ZADD', prefix .. 'jobs', 0, index_member(id, job))

@@ -2,10 +2,19 @@
 -- failed when no attempt is left, else queued and ready at once.
 -- ARGV: prefix, now, limit, lost-worker error, cancelled error. Returns the changed jobs' fields.
 local lost_error, cancelled_error = ARGV[4], ARGV[5]
-local expired = redis.call('ZRANGEBYSCORE', prefix .. 'leased', '-inf', int(now), 'LIMIT', 0, ARGV[3])
-local reaped = {}
-for _, id in ipairs(expired) do
+local expired = {}
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', prefix .. 'leased', '-inf', int(now), 'LIMIT', 0, ARGV[3])) do
   local job = load(id)
+  job.id = id
+  expired[#expired + 1] = job
+end
+-- Requeue in creation order: among jobs equal in priority, run_at and created_at, those
+-- queued first are claimed first, so this keeps them in the order they were submitted.
+table.sort(expired, function(a, b) return tonumber(a.serial) < tonumber(b.serial) end)
+
+local reaped = {}
+for _, job in ipairs(expired) do
+  local id = job.id
   if job.is_cancel_requested == '1' then
     finish(id, job, 'cancelled')
     redis.call('HSET', job_key(id), 'error', cancelled_error)

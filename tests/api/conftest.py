@@ -118,6 +118,17 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
+@contextlib.asynccontextmanager
+async def client_of(application: FastAPI, **headers: str) -> AsyncIterator[httpx.AsyncClient]:
+    """An in-process client of *application*, whose lifespan runs meanwhile."""
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://testserver", headers=headers
+        ) as client:
+            yield client
+
+
 @pytest.fixture
 def jobs(queue: JobQueue) -> Jobs:
     return Jobs(queue)

@@ -101,8 +101,17 @@ PROBLEM_SCHEMA = inline(Problem.model_json_schema())
 
 
 def problems(*statuses: int, descriptions: Mapping[int, str] | None = None) -> dict[int | str, Any]:
-    """Response objects for error *statuses*, served as ``application/problem+json``."""
-    responses: dict[int | str, Any] = {}
+    """Response objects for error *statuses*, served as ``application/problem+json``.
+
+    A ``default`` response (an unexpected error) is always included; it also keeps
+    FastAPI from documenting a 422 for parameters, which this API answers with 400.
+    """
+    responses: dict[int | str, Any] = {
+        "default": {
+            "description": "An unexpected error.",
+            "content": {"application/problem+json": {"schema": PROBLEM_SCHEMA}},
+        }
+    }
     for status in statuses:
         response: dict[str, Any] = {
             "description": (descriptions or {}).get(status, HTTPStatus(status).phrase),

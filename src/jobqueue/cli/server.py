@@ -46,6 +46,13 @@ def _worker_options(command: Callable[..., None]) -> Callable[..., None]:
         click.option(
             "--lease-seconds", default=30.0, show_default=True, type=click.FloatRange(0.1, 86400)
         ),
+        click.option(
+            "--grace-seconds",
+            default=10.0,
+            show_default=True,
+            type=click.FloatRange(0),
+            help="On shutdown, how long running jobs may finish before they are handed back.",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
@@ -132,10 +139,17 @@ def _queue(spec: str, store: str | None) -> JobQueue:
     return queue
 
 
-def _worker(queue: JobQueue, concurrency: int, lease_seconds: float) -> Worker:
+def _worker(
+    queue: JobQueue, concurrency: int, lease_seconds: float, grace_seconds: float
+) -> Worker:
     from jobqueue.worker import Worker
 
-    return Worker(queue, concurrency=concurrency, lease_seconds=lease_seconds)
+    return Worker(
+        queue,
+        concurrency=concurrency,
+        lease_seconds=lease_seconds,
+        shutdown_grace_seconds=grace_seconds,
+    )
 
 
 @click.command()
@@ -158,10 +172,11 @@ def dev(
     log_level: str,
     concurrency: int,
     lease_seconds: float,
+    grace_seconds: float,
 ) -> None:
     """Serve the HTTP API of MODULE:ATTR with a worker in the same process (for development)."""
     queue = _queue(app, store)
-    worker = _worker(queue, concurrency, lease_seconds)
+    worker = _worker(queue, concurrency, lease_seconds, grace_seconds)
     run_server(queue, host=host, port=port, log_level=log_level, worker=worker)
 
 
@@ -175,6 +190,7 @@ def demo(
     log_level: str,
     concurrency: int,
     lease_seconds: float,
+    grace_seconds: float,
 ) -> None:
     """Run the demo image generator: its page at /, the API, and a worker, in one process."""
     from jobqueue.demo import demo_queue
@@ -182,5 +198,5 @@ def demo(
     if store:
         demo_queue.use_store(store)
     click.echo(f"jobqueue demo: open http://{host}:{port}/ (dashboard at /dashboard)")
-    worker = _worker(demo_queue, concurrency, lease_seconds)
+    worker = _worker(demo_queue, concurrency, lease_seconds, grace_seconds)
     run_server(demo_queue, host=host, port=port, log_level=log_level, worker=worker, demo=True)

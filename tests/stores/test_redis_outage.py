@@ -1,11 +1,13 @@
-"""The Redis store through an outage of a private server: calls fail with `StoreUnavailable`
-instead of hanging, and once the server is back the store works again with every job kept.
+"""The Redis store through outages of a private server (stopped, or frozen): calls fail with
+`StoreUnavailable` instead of hanging, and once the server is back the store works again
+with every job kept.
 """
 
 from __future__ import annotations
 
 import asyncio
 import shutil
+import signal
 import socket
 import subprocess
 from typing import TYPE_CHECKING
@@ -15,6 +17,7 @@ import redis.asyncio as aioredis
 
 from jobqueue.errors import StoreUnavailable
 from jobqueue.models import JobFilter, JobStatus
+from jobqueue.stores import redis as redis_store
 from jobqueue.stores.redis import RedisStore
 from tests.conftest import IN_CI
 from tests.stores.conformance.helpers import LEASE_SECONDS, TASK, WAIT_SECONDS, Watcher, submit
@@ -70,6 +73,11 @@ class PrivateRedis:
                         await asyncio.sleep(0.05)
         finally:
             await client.aclose()
+
+    def signal(self, signal_number: int) -> None:
+        """Send the server a signal, such as SIGSTOP to freeze it and SIGCONT to thaw it."""
+        assert self._process is not None
+        self._process.send_signal(signal_number)
 
     def stop(self) -> None:
         """Shut the server down the graceful way (SIGTERM), which flushes the file."""
@@ -128,3 +136,30 @@ async def test_an_outage_fails_fast_and_the_store_recovers_every_job(
     finally:
         await store.close()
         await other.close()
+
+
+async def test_a_frozen_server_times_calls_out_and_the_store_carries_on_after(
+    server: PrivateRedis, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(redis_store, "_CALL_TIMEOUT_SECONDS", 0.2)
+    store = RedisStore(server.url)
+    await store.open()
+    try:
+        job = await submit(store, clock)
+        server.signal(signal.SIGSTOP)
+        try:
+            # Reads only: a write sent now would still run once the server thaws.
+            for call in (
+                store.ping,
+                lambda: store.get(job.job_id, clock.now()),
+                lambda: store.stats(clock.now()),
+            ):
+                with pytest.raises(StoreUnavailable):
+                    await call()
+        finally:
+            server.signal(signal.SIGCONT)
+        assert await store.get(job.job_id, clock.now()) == job
+        [claim] = await store.claim("w", [TASK], 1, LEASE_SECONDS, clock.now())
+        assert claim.job.job_id == job.job_id
+    finally:
+        await store.close()

@@ -57,7 +57,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     raise MissingDependency("redis", "redis") from exc
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator, AsyncIterator, Collection, Iterator, Sequence
+    from collections.abc import AsyncGenerator, AsyncIterator, Collection, Sequence
     from datetime import datetime
 
     from redis.asyncio.client import PubSub
@@ -86,7 +86,7 @@ _SCRIPTS = (
 )
 # An outage should surface as StoreUnavailable in seconds, not hang a request.
 _CONNECT_TIMEOUT_SECONDS = 2.0
-_SOCKET_TIMEOUT_SECONDS = 5.0
+_CALL_TIMEOUT_SECONDS = 5.0
 # How many index entries one `list` script call may examine before yielding to others.
 _LIST_SCAN_BUDGET = 1000
 # The changes subscription pings after this much silence, and reconnects when no reply comes.
@@ -105,12 +105,18 @@ def _script_texts() -> dict[str, str]:
     }
 
 
-@contextlib.contextmanager
-def _translated() -> Iterator[None]:
-    """The backend's one choke point for driver errors: they leave as store errors."""
+@contextlib.asynccontextmanager
+async def _guarded() -> AsyncIterator[None]:
+    """The backend's one choke point for driver errors, which leave as store errors, and
+    for the time limit of one call to Redis.
+
+    The limit is asyncio's rather than redis-py's socket timeout: on Python 3.11 that
+    one goes through asyncio.wait_for, which can swallow the caller's cancellation.
+    """
     try:
-        yield
-    except (RedisConnectionError, RedisTimeoutError) as exc:
+        async with asyncio.timeout(_CALL_TIMEOUT_SECONDS):
+            yield
+    except (RedisConnectionError, RedisTimeoutError, TimeoutError) as exc:
         raise StoreUnavailable from exc
     except RedisError as exc:
         raise StoreError(f"Redis failed: {exc}") from exc
@@ -164,25 +170,22 @@ class RedisStore(Store):
     async def open(self) -> None:
         """Connect and check that the server answers."""
         if self._client is None:
-            client = self._connect(_SOCKET_TIMEOUT_SECONDS)
+            client = aioredis.Redis.from_url(
+                self._url,
+                decode_responses=True,
+                socket_connect_timeout=_CONNECT_TIMEOUT_SECONDS,
+                socket_timeout=None,  # see _guarded
+                # RESP2: any Redis answers it, and redis-py then checks a pooled connection
+                # for having been closed (say, by a server restart) before reusing it.
+                protocol=2,
+                # No silent retries: a script whose reply was lost must not run twice.
+                retry=Retry(NoBackoff(), 0),
+            )
             self._scripts = {
                 name: client.register_script(text) for name, text in _script_texts().items()
             }
             self._client = client
         await self.ping()
-
-    def _connect(self, socket_timeout: float | None) -> aioredis.Redis:
-        return aioredis.Redis.from_url(
-            self._url,
-            decode_responses=True,
-            socket_connect_timeout=_CONNECT_TIMEOUT_SECONDS,
-            socket_timeout=socket_timeout,
-            # RESP2: any Redis answers it, and redis-py then checks a pooled connection for
-            # having been closed (say, by a server restart) before reusing it.
-            protocol=2,
-            # No silent retries: a script whose reply was lost must not run twice.
-            retry=Retry(NoBackoff(), 0),
-        )
 
     async def close(self) -> None:
         """Stop listening, end every `changes` iterator and disconnect."""
@@ -194,7 +197,7 @@ class RedisStore(Store):
 
     async def ping(self) -> None:
         """Round-trip a PING."""
-        with _translated():
+        async with _guarded():
             await self._redis.ping()
 
     @property
@@ -206,7 +209,7 @@ class RedisStore(Store):
     async def _run(self, script: str, now: datetime, *args: str | int) -> Any:
         """Run one script; its first two arguments are always the prefix and *now*."""
         client = self._redis
-        with _translated():
+        async with _guarded():
             return await self._scripts[script](
                 args=[self._prefix, codec.micros(now), *args], client=client
             )
@@ -270,7 +273,7 @@ class RedisStore(Store):
 
     async def get(self, job_id: str, now: datetime) -> Job | None:
         """One job, unless unknown or expired."""
-        with _translated():
+        async with _guarded():
             fields = await self._redis.hgetall(self._key("job", job_id))
         if not fields:
             return None
@@ -433,12 +436,12 @@ class RedisStore(Store):
 
     async def register_worker(self, info: WorkerInfo) -> None:
         """Remember the worker."""
-        with _translated():
+        async with _guarded():
             await self._redis.hset(self._key("workers"), info.worker_id, codec.encode_worker(info))
 
     async def unregister_worker(self, worker_id: str) -> None:
         """Forget the worker."""
-        with _translated():
+        async with _guarded():
             await self._redis.hdel(self._key("workers"), worker_id)
 
     def _key(self, *parts: str) -> str:
@@ -460,7 +463,7 @@ class RedisStore(Store):
         self._followers += 1
         if self._listener is None:
             self._listener = asyncio.get_running_loop().create_task(
-                self._listen(), name="jobqueue-redis-changes"
+                self._listen(self._client), name="jobqueue-redis-changes"
             )
         # Broadcaster.subscribe is an async generator: close it with us, not at GC.
         subscription = cast("AsyncGenerator[Change]", self._broadcaster.subscribe())
@@ -480,29 +483,20 @@ class RedisStore(Store):
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
 
-    async def _listen(self) -> None:
+    async def _listen(self, client: aioredis.Redis) -> None:
         """Relay the changes channel to the broadcaster, reconnecting whenever it drops."""
-        # A client of its own without a socket timeout (reads time out by `_relay`'s
-        # pings instead): on Python 3.11 redis-py's timed socket writes go through
-        # asyncio.wait_for, which can swallow the cancellation that stops this task.
-        client = self._connect(None)
         failures = 0
-        try:
-            while True:
-                try:
-                    async with client.pubsub() as pubsub:
-                        await pubsub.subscribe(self._key("changes"))
-                        failures = 0
-                        await self._relay(pubsub)
-                except RedisError as exc:
-                    delay = _RECONNECT_DELAYS[min(failures, len(_RECONNECT_DELAYS) - 1)]
-                    failures += 1
-                    logger.warning(
-                        "Redis change subscription lost (%s); retrying in %.2fs", exc, delay
-                    )
-                    await asyncio.sleep(delay)
-        finally:
-            await client.aclose()
+        while True:
+            try:
+                async with client.pubsub() as pubsub:
+                    await pubsub.subscribe(self._key("changes"))
+                    failures = 0
+                    await self._relay(pubsub)
+            except RedisError as exc:
+                delay = _RECONNECT_DELAYS[min(failures, len(_RECONNECT_DELAYS) - 1)]
+                failures += 1
+                logger.warning("Redis change subscription lost (%s); retrying in %.2fs", exc, delay)
+                await asyncio.sleep(delay)
 
     async def _relay(self, pubsub: PubSub) -> None:
         """Publish every change message; return never, raise when the connection is gone."""

@@ -9,7 +9,8 @@ local tasks = {unpack(ARGV, 6, 5 + n)}
 -- Delayed jobs whose time has come join the ready sets, earliest first. The move is bounded
 -- so one claim stays cheap; whatever is left moves on the next claim.
 for _, task in ipairs(tasks) do
-  local due = redis.call('ZRANGEBYSCORE', delayed_key(task), '-inf', int(now), 'LIMIT', 0, PROMOTE_LIMIT)
+  local due = redis.call('ZRANGEBYSCORE', delayed_key(task), '-inf', int(now),
+    'LIMIT', 0, PROMOTE_LIMIT)
   for _, member in ipairs(due) do
     local priority = redis.call('HGET', job_key(member:sub(55)), 'priority')
     redis.call('ZADD', ready_key(task), -tonumber(priority), member)

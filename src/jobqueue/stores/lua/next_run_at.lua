@@ -18,7 +18,8 @@ for i = 3, #ARGV do
   local top = redis.call('ZRANGE', ready_key(task), 0, 0, 'WITHSCORES')
   while top[1] do
     consider(tonumber(top[1]:sub(1, 18)))
-    top = redis.call('ZRANGEBYSCORE', ready_key(task), '(' .. top[2], '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+    top = redis.call('ZRANGEBYSCORE', ready_key(task), '(' .. top[2], '+inf',
+      'WITHSCORES', 'LIMIT', 0, 1)
   end
 end
 if earliest == nil then

@@ -1,6 +1,7 @@
 -- Delete jobs past expires_at, with their idempotency keys and index entries.
 -- ARGV: prefix, now, limit. Returns how many jobs were deleted.
-local expired = redis.call('ZRANGEBYSCORE', prefix .. 'expiring', '-inf', int(now), 'LIMIT', 0, ARGV[3])
+local expired = redis.call('ZRANGEBYSCORE', prefix .. 'expiring', '-inf', int(now),
+  'LIMIT', 0, ARGV[3])
 for _, id in ipairs(expired) do
   local job = load(id)
   count(job.task, job.status, -1)

@@ -3,7 +3,9 @@
 -- ARGV: prefix, now, limit, lost-worker error, cancelled error. Returns the changed jobs' fields.
 local lost_error, cancelled_error = ARGV[4], ARGV[5]
 local expired = {}
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', prefix .. 'leased', '-inf', int(now), 'LIMIT', 0, ARGV[3])) do
+local lapsed = redis.call('ZRANGEBYSCORE', prefix .. 'leased', '-inf', int(now),
+  'LIMIT', 0, ARGV[3])
+for _, id in ipairs(lapsed) do
   local job = load(id)
   job.id = id
   expired[#expired + 1] = job

@@ -7,4 +7,8 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', prefix .. 'expiring', '-inf', in
   local status, task = unpack(redis.call('HMGET', job_key(id), 'status', 'task'))
   expired[#expired + 1] = status .. ':' .. task
 end
-return {redis.call('HGETALL', prefix .. 'counts'), expired, redis.call('HGETALL', prefix .. 'workers')}
+return {
+  redis.call('HGETALL', prefix .. 'counts'),
+  expired,
+  redis.call('HGETALL', prefix .. 'workers'),
+}

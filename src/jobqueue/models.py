@@ -7,15 +7,16 @@ copies and never a live object.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping, Sequence  # noqa: TC003 - JSONValue resolves at runtime
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, TypeAlias
 
-if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+from typing_extensions import TypeAliasType
 
-JSONValue: TypeAlias = (
-    "bool | int | float | str | Sequence[JSONValue] | Mapping[str, JSONValue] | None"
+#: Any JSON value; a runtime-resolvable alias, so task payloads may be annotated with it.
+JSONValue = TypeAliasType(
+    "JSONValue",
+    "bool | int | float | str | Sequence[JSONValue] | Mapping[str, JSONValue] | None",
 )
 
 

@@ -80,3 +80,17 @@ def test_unknown_and_missing_default() -> None:
         q.tasks.resolve(None)
     with pytest.raises(UnknownTask, match="'x'"):
         q.tasks.resolve("x")
+
+
+def test_payload_annotated_with_json_value_validates_json() -> None:
+    from jobqueue.models import JSONValue
+
+    q = JobQueue("memory://")
+
+    @q.task
+    def anything(payload: JSONValue) -> None:
+        return None
+
+    task = q.tasks.resolve("anything")
+    assert task.validate({"a": [1, "b", None]}) == {"a": [1, "b", None]}
+    assert task.payload_schema() is not None

@@ -8,6 +8,7 @@ import pydantic
 import pytest
 
 from jobqueue import ConfigError, JobContext, JobQueue, UnknownTask
+from jobqueue.models import JSONValue
 
 
 class Payload(pydantic.BaseModel):
@@ -83,8 +84,6 @@ def test_unknown_and_missing_default() -> None:
 
 
 def test_payload_annotated_with_json_value_validates_json() -> None:
-    from jobqueue.models import JSONValue
-
     q = JobQueue("memory://")
 
     @q.task

@@ -12,13 +12,14 @@ import uuid
 from collections import Counter
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import pytest
 import redis.asyncio as aioredis
 
 from jobqueue.errors import JobQueueError, StoreUnavailable
 from jobqueue.models import Claim, JobFilter, JobStatus, Lease, Progress, WorkerInfo
+from jobqueue.stores import open_store
 from jobqueue.stores import redis as redis_store
 from jobqueue.stores.memory import MemoryStore
 from jobqueue.stores.redis import RedisStore
@@ -318,6 +319,20 @@ async def test_a_job_ready_by_its_creators_clock_waits_for_a_claimer_whose_clock
     assert await store.next_run_at([TASK], behind) == job.run_at
     [claim] = await store.claim("w", [TASK], 1, LEASE_SECONDS, clock.now())
     assert claim.job.job_id == job.job_id
+
+
+@on_redis
+async def test_the_url_may_choose_the_prefix(store: Store, clock: FakeClock) -> None:
+    separator = "&" if "?" in REDIS_URL else "?"
+    url = f"{REDIS_URL}{separator}prefix={quote(_prefix(store))}"
+    assert RedisStore.from_url(url, prefix="mine:").prefix == "mine:"
+    same = open_store(url)
+    await same.open()
+    try:
+        job = await submit(same, clock)
+    finally:
+        await same.close()
+    assert await store.get(job.job_id, clock.now()) == job
 
 
 def _closed_port() -> int:

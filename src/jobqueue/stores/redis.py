@@ -44,6 +44,7 @@ from jobqueue.stores.base import (
     StoreCapabilities,
     decode_cursor,
     encode_cursor,
+    pop_query,
 )
 
 try:
@@ -157,8 +158,12 @@ class RedisStore(Store):
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> Self:
-        """A store for a ``redis://`` or ``rediss://`` URL; ``prefix=`` starts every key."""
-        return cls(url, **options)
+        """A store for a ``redis://`` or ``rediss://`` URL, not yet opened.
+
+        ``?prefix=TEXT`` in the URL starts every key, like the ``prefix`` option.
+        """
+        url, from_query = pop_query(url, "prefix")
+        return cls(url, **{**from_query, **options})
 
     @property
     def prefix(self) -> str:

@@ -458,7 +458,8 @@ class RedisStore(Store):
         """Changes from every process, through one subscription shared by all iterators.
 
         The subscription starts with the first iterator and stops after the last one;
-        when its connection drops it reconnects with backoff (changes meanwhile are lost).
+        when its connection drops it reconnects with backoff (changes made by other
+        processes meanwhile are lost). This process's own changes arrive without it.
         """
         return self._follow()
 

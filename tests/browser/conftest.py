@@ -110,8 +110,7 @@ def require_chromium() -> None:
     if CHROMIUM.exists():
         return
     reason = (
-        f"Chromium is not installed at {CHROMIUM} "
-        "(apt-get update && apt-get install -y chromium)"
+        f"Chromium is not installed at {CHROMIUM} (apt-get update && apt-get install -y chromium)"
     )
     if IN_CI:
         pytest.fail(f"{reason}; CI must run the browser tests")

@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Locator, Page, Route
+    from playwright.sync_api import Locator, Page, Request, Route
 
     from tests.browser.conftest import BrowserPage
 
@@ -25,6 +25,19 @@ def start_job(page: Page, prompt: str) -> Locator:
     card = page.locator(".job", has=page.get_by_role("heading", name=prompt, exact=True))
     expect(card).to_have_count(1)
     return card
+
+
+def record_requests(page: Page, pattern: str) -> list[str]:
+    """The URLs of the page's requests that match *pattern*, as they are made."""
+    matcher = re.compile(pattern)
+    urls: list[str] = []
+
+    def on_request(request: Request) -> None:
+        if matcher.search(request.url):
+            urls.append(request.url)
+
+    page.on("request", on_request)
+    return urls
 
 
 def progress_values_until_done(card: Locator, timeout: float = 30) -> set[int]:
@@ -113,7 +126,7 @@ def test_cancel_from_the_page_with_the_keyboard(web: BrowserPage) -> None:
 def test_falls_back_from_sse_to_polling_and_still_completes(web: BrowserPage, refusal: str) -> None:
     page = web.page
     streams: list[str] = []
-    polls: list[str] = []
+    polls = record_requests(page, r"[?&]wait=")
 
     def refuse(route: Route) -> None:
         streams.append(route.request.url)
@@ -124,7 +137,6 @@ def test_falls_back_from_sse_to_polling_and_still_completes(web: BrowserPage, re
             route.fulfill(status=503, content_type="application/json", body=body)
 
     page.route("**/api/jobs/*/events", refuse)
-    page.on("request", lambda request: "wait=" in request.url and polls.append(request.url))
     web.errors.expect(r"/events")
     page.goto("/")
 
@@ -140,17 +152,12 @@ def test_falls_back_from_sse_to_polling_and_still_completes(web: BrowserPage, re
 
 def test_plain_polling_when_neither_sse_nor_long_poll_work(web: BrowserPage) -> None:
     page = web.page
-    plain_polls: list[str] = []
+    plain_polls = record_requests(page, r"/api/jobs/[0-9a-f-]{36}$")
     page.route("**/api/jobs/*/events", lambda route: route.abort())
     # A server that ignores `wait`: every long-poll answers at once with the same state.
     page.route(
         lambda url: "wait=" in url,
         lambda route: route.fulfill(response=route.fetch(url=route.request.url.split("?")[0])),
-    )
-    status_url = re.compile(r"/api/jobs/[0-9a-f-]{36}$")
-    page.on(
-        "request",
-        lambda request: status_url.search(request.url) and plain_polls.append(request.url),
     )
     web.errors.expect(r"/events")
     page.goto("/")

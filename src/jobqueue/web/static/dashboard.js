@@ -47,7 +47,12 @@ const liveButton = $("live");
 const rowsById = new Map();
 
 const detail = new DetailPanel(client, {
-  onChange: (job) => renderRow(job),
+  // The followed job changed: show it in its row now; a new status refreshes the totals too.
+  onChange: (job) => {
+    const before = rowsById.get(job.jobId)?.job?.status;
+    renderRow(job);
+    if (before !== undefined && before !== job.status && !state.inFlight) refresh();
+  },
   onClose: () => {
     markSelected(null);
     saveLocation();

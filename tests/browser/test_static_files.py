@@ -1,0 +1,44 @@
+"""The web files: the served JS client is the canonical one, and every page and asset is served."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import httpx
+
+from jobqueue.web import STATIC_DIR
+
+CANONICAL = Path(__file__).resolve().parents[2] / "clients" / "js" / "jobqueue.js"
+
+
+def test_the_packaged_client_is_a_byte_identical_copy_of_clients_js() -> None:
+    copy = STATIC_DIR / "jobqueue.js"
+    assert copy.read_bytes() == CANONICAL.read_bytes(), (
+        "src/jobqueue/web/static/jobqueue.js differs from clients/js/jobqueue.js; "
+        "run: cp clients/js/jobqueue.js src/jobqueue/web/static/jobqueue.js"
+    )
+
+
+def test_pages_reference_only_local_files() -> None:
+    # Nothing outside the machine is reachable, and the pages must not need it.
+    for page in STATIC_DIR.glob("*.html"):
+        text = page.read_text()
+        assert not re.search(r"""(src|href)=["'](https?:)?//""", text), page.name
+    for script in STATIC_DIR.glob("*.js"):
+        assert not re.search(r"""from\s+["'](https?:)?//""", script.read_text()), script.name
+
+
+def test_the_server_serves_the_client_pages_and_assets(demo_server: str) -> None:
+    with httpx.Client(base_url=demo_server, timeout=10) as http:
+        assert http.get("/jobqueue.js").content == CANONICAL.read_bytes()
+        for path in ["/", "/dashboard"]:
+            page = http.get(path)
+            assert page.status_code == 200
+            assert page.headers["content-type"].startswith("text/html")
+            for asset in re.findall(r"""(?:src|href)="(/static/[^"]+)""", page.text):
+                assert http.get(asset).status_code == 200, asset
+        for name in ["demo.js", "dashboard.js", "detail.js", "ui.js", "jobqueue.js"]:
+            script = http.get(f"/static/{name}")
+            assert script.status_code == 200, name
+            assert "javascript" in script.headers["content-type"], name

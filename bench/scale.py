@@ -135,8 +135,8 @@ async def _submit(store: Store) -> str:
     return job.job_id
 
 
-async def cycle_seconds(store: Store, cycles: int, budget: float) -> float:
-    """Median seconds of one claim (of one job) and its completion.
+async def cycle_seconds(store: Store, cycles: int, budget: float) -> list[float]:
+    """Seconds of each claim (of one job) and its completion, one after another.
 
     Stops after *cycles*, or after *budget* seconds once a few are measured.
     """
@@ -148,7 +148,7 @@ async def cycle_seconds(store: Store, cycles: int, budget: float) -> float:
         (claim,) = await store.claim("bench-scale", [TASK], 1, 30.0, now)
         await store.complete(claim.lease, None, now)
         durations.append(time.perf_counter() - started)
-    return statistics.median(durations)
+    return durations
 
 
 async def measure(
@@ -166,9 +166,12 @@ async def measure(
         for label, size in (("small_us", small), ("large_us", large)):
             await filler.add(size - waiting)
             waiting = size
-            await cycle_seconds(store, 5, budget)  # warm caches and connections
-            result[label] = [await cycle_seconds(store, cycles, budget) * 1e6 for _ in range(runs)]
-            waiting -= cycles * runs + 5  # at most
+            waiting -= len(await cycle_seconds(store, 5, budget))  # warm caches, connections
+            result[label] = []
+            for _ in range(runs):
+                durations = await cycle_seconds(store, cycles, budget)
+                waiting -= len(durations)
+                result[label].append(statistics.median(durations) * 1e6)
         return result
     finally:
         await store.close()

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
 import pytest
@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from jobqueue import JobQueue
 from jobqueue.api import ApiSettings, create_app
+from jobqueue.api.schemas import JSON_INTEGER
 from jobqueue.clock import FakeClock
 from jobqueue.models import Job, Lease, Progress
 
@@ -30,7 +31,7 @@ class ResizeRequest(BaseModel):
     model_config = ConfigDict(strict=True)
 
     url: str = Field(min_length=1)
-    width: int = Field(ge=1, le=4096)
+    width: Annotated[int, Field(ge=1, le=4096), JSON_INTEGER]
 
 
 def make_queue(clock: FakeClock | None = None, store: str = "memory://") -> JobQueue:

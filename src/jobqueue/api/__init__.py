@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from jobqueue import __version__
 from jobqueue.api.handling import answer_error
@@ -56,9 +57,31 @@ _CORS_EXPOSED_HEADERS = [
 ]
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves at the request's path.
+
+    Starlette's 405 lists only the first route matching the path, while the job API
+    has several routes per path (GET and POST ``/api/jobs``).
+    """
+    routes = request.app.router.routes
+    return ", ".join(
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    )
+
+
 async def _http_problem(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    return problem_response(exc.status_code, str(exc.detail), headers=exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed_methods(request)
+    return problem_response(exc.status_code, str(exc.detail), headers=headers)
 
 
 async def _server_problem(request: Request, exc: Exception) -> Response:

@@ -9,9 +9,9 @@ agree.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from jobqueue.models import JobStatus
 from jobqueue.queue import (
@@ -28,6 +28,14 @@ if TYPE_CHECKING:
     from jobqueue.models import Job, Stats
 
 # The wire models spell fields as the JSON does, so they are camelCase on purpose.
+
+
+def _integral(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+JSON_INTEGER = BeforeValidator(_integral)
+"""Put after a strict int's constraints to accept integers as JSON Schema does: ``3.0`` too."""
 
 
 class ProgressOut(BaseModel):
@@ -129,11 +137,8 @@ class SubmitOptions(BaseModel):
     task: str | None = Field(
         None, min_length=1, max_length=200, description="Default: the default task."
     )
-    priority: int | None = Field(
-        None,
-        ge=-MAX_PRIORITY,
-        le=MAX_PRIORITY,
-        description="Higher runs first among ready jobs; default 0.",
+    priority: Annotated[int, Field(ge=-MAX_PRIORITY, le=MAX_PRIORITY), JSON_INTEGER] | None = Field(
+        None, description="Higher runs first among ready jobs; default 0."
     )
     delaySeconds: float | None = Field(
         None, ge=0, le=MAX_DELAY_SECONDS, description="Do not start before now + delay."
@@ -144,7 +149,9 @@ class SubmitOptions(BaseModel):
         le=MAX_TIMEOUT_SECONDS,
         description="An attempt running longer is stopped and counts as failed.",
     )
-    maxAttempts: int | None = Field(None, ge=1, le=MAX_ATTEMPTS, description="Attempts allowed.")
+    maxAttempts: Annotated[int, Field(ge=1, le=MAX_ATTEMPTS), JSON_INTEGER] | None = Field(
+        None, description="Attempts allowed."
+    )
     ttlSeconds: float | None = Field(
         None, gt=0, le=MAX_TTL_SECONDS, description="How long a finished job is kept."
     )

@@ -11,7 +11,7 @@ import base64
 import os
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from jobqueue.context import JobContext  # noqa: TC001 (the task registry reads the hint)
 from jobqueue.demo.render import ImageModel, encode_png, seed_for
@@ -29,8 +29,6 @@ demo_queue = JobQueue()
 
 class ImageRequest(BaseModel):
     """What to paint."""
-
-    model_config = ConfigDict(strict=True)
 
     prompt: str = Field(min_length=1, max_length=500, description="What the picture shows.")
     width: int = Field(256, ge=64, le=384, description="Pixels across.")

@@ -90,7 +90,7 @@ async def test_unknown_task_is_400(client: httpx.AsyncClient):
         ({"delaySeconds": 10**9}, "delaySeconds"),
         ({"timeoutSeconds": 0}, "timeoutSeconds"),
         ({"maxAttempts": 0}, "maxAttempts"),
-        ({"maxAttempts": 1.0}, "maxAttempts"),
+        ({"maxAttempts": 1.5}, "maxAttempts"),
         ({"maxAttempts": 10**6}, "maxAttempts"),
         ({"ttlSeconds": 0}, "ttlSeconds"),
         ({"ttlSeconds": -5}, "ttlSeconds"),

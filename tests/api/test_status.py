@@ -103,7 +103,10 @@ async def test_unknown_routes_and_methods_are_problems(client: httpx.AsyncClient
     assert_problem(await client.get("/api/nothing"), 404)
     response = await client.delete("/api/jobs/abc")
     assert_problem(response, 405)
-    assert "GET" in response.headers["allow"]
+    assert response.headers["allow"] == "GET"
+    both = await client.put("/api/jobs")
+    assert_problem(both, 405)
+    assert both.headers["allow"] == "GET, POST"  # from two routes
 
 
 async def test_long_poll_answers_when_the_job_changes(client: httpx.AsyncClient, jobs: Jobs):

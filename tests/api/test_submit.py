@@ -70,6 +70,18 @@ async def test_submitted_job_is_stored_with_its_options(client: httpx.AsyncClien
     assert response.headers["retry-after"] == "30"
 
 
+async def test_integer_options_may_be_written_as_integral_floats(
+    client: httpx.AsyncClient, queue: JobQueue
+):
+    response = await client.post(
+        "/api/jobs", json={"payload": 1, "priority": 2.0, "maxAttempts": 4.0}
+    )
+    assert response.status_code == 202
+    job = await queue.get(response.json()["jobId"])
+    assert job is not None
+    assert (job.priority, job.max_attempts) == (2, 4)
+
+
 async def test_job_ids_are_unguessable_uuids(client: httpx.AsyncClient):
     ids = [(await client.post("/api/jobs", json={"payload": i})).json()["jobId"] for i in range(3)]
     assert len(set(ids)) == 3

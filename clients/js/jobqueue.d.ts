@@ -4,7 +4,8 @@
 export type JobStatus = "queued" | "processing" | "completed" | "failed" | "cancelled";
 
 /** Any JSON value. */
-export type JSONValue = null | boolean | number | string | JSONValue[] | { [key: string]: JSONValue };
+export type JSONValue =
+  null | boolean | number | string | JSONValue[] | { [key: string]: JSONValue };
 
 /** The latest progress reported by the running task. */
 export interface Progress {

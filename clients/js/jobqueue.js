@@ -283,10 +283,13 @@ export function createClient(options = {}) {
 
     function sleep(seconds) {
       return new Promise((resolve) => {
-        timer = timers.setTimeout(() => {
-          timer = null;
-          resolve();
-        }, Math.round(seconds * 1000));
+        timer = timers.setTimeout(
+          () => {
+            timer = null;
+            resolve();
+          },
+          Math.round(seconds * 1000),
+        );
       });
     }
 

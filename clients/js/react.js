@@ -119,13 +119,19 @@ export function useJob(options = {}) {
           setState((current) =>
             current.jobId !== job.jobId
               ? current
-              : { ...current, job: newer(current.job, job) ? job : current.job, requestError: null },
+              : {
+                  ...current,
+                  job: newer(current.job, job) ? job : current.job,
+                  requestError: null,
+                },
           );
         }
         return job;
       } catch (error) {
         if (mounted.current) {
-          setState((current) => (current.jobId === jobId ? { ...current, requestError: error } : current));
+          setState((current) =>
+            current.jobId === jobId ? { ...current, requestError: error } : current,
+          );
         }
         throw error;
       }

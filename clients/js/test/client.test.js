@@ -36,12 +36,16 @@ function recorder() {
 describe("requests", () => {
   test("submit posts the payload, task and options and returns the job", async () => {
     const { server, client } = setup({ baseUrl: "https://jobs.example.com/", apiKey: "k1" });
-    const job = await client.submit("generate_image", { prompt: "a fox" }, {
-      priority: 5,
-      maxAttempts: 2,
-      idempotencyKey: "abc",
-      wait: 3,
-    });
+    const job = await client.submit(
+      "generate_image",
+      { prompt: "a fox" },
+      {
+        priority: 5,
+        maxAttempts: 2,
+        idempotencyKey: "abc",
+        wait: 3,
+      },
+    );
     assert.equal(job.status, "queued");
     const [request] = server.requests;
     assert.equal(request.url.href, "https://jobs.example.com/api/jobs");
@@ -91,7 +95,8 @@ describe("requests", () => {
 
   test("a non-JSON error answer still gives a readable message", async () => {
     const client = createClient({
-      fetch: async () => new Response("Bad Gateway", { status: 502, headers: { "Retry-After": "7" } }),
+      fetch: async () =>
+        new Response("Bad Gateway", { status: 502, headers: { "Retry-After": "7" } }),
     });
     const error = await client.get("x").catch((e) => e);
     assert.equal(error.status, 502);
@@ -116,7 +121,10 @@ describe("requests", () => {
 
     server.add({ task: "other", status: "failed" });
     const page = await client.list({ status: ["queued", "failed"], task: "other", limit: 10 });
-    assert.deepEqual(page.jobs.map((job) => job.task), ["other"]);
+    assert.deepEqual(
+      page.jobs.map((job) => job.task),
+      ["other"],
+    );
     const query = server.requests.at(-1).url.search;
     assert.equal(query, "?status=queued&status=failed&task=other&limit=10");
 
@@ -160,7 +168,10 @@ describe("watch over Server-Sent Events", () => {
     const rec = recorder();
     client.watch(jobId, rec.onUpdate, { onError: rec.onError });
     await settle();
-    server.update(jobId, { status: "processing", progress: { current: 1, total: 2, message: "a" } });
+    server.update(jobId, {
+      status: "processing",
+      progress: { current: 1, total: 2, message: "a" },
+    });
     server.update(jobId, { progress: { current: 2, total: 2, message: "b" } });
     server.update(jobId, { status: "completed", result: { ok: true } });
     server.update(jobId, { status: "completed", result: "never seen" });

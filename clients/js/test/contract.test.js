@@ -15,7 +15,11 @@ describe("against a real server", { skip, timeout: 120_000 }, () => {
   const client = createClient({ baseUrl: SERVER });
 
   test("submit, follow with progress, and get the image", async () => {
-    const job = await client.submit(null, { prompt: "contract: a quiet lake", width: 64, height: 64 });
+    const job = await client.submit(null, {
+      prompt: "contract: a quiet lake",
+      width: 64,
+      height: 64,
+    });
     assert.equal(job.status, "queued");
     assert.equal(job.task, "generate_image");
     assert.match(job.jobId, /^[0-9a-f-]{36}$/);
@@ -26,8 +30,14 @@ describe("against a real server", { skip, timeout: 120_000 }, () => {
     assert.match(done.result.image, /^data:image\/png;base64,/);
     assert.deepEqual([done.result.width, done.result.height], [64, 64]);
     const versions = seen.map((update) => update.version);
-    assert.deepEqual(versions, [...versions].sort((a, b) => a - b), "versions only grow");
-    const steps = new Set(seen.map((update) => update.progress?.current).filter((n) => n > 0 && n < 20));
+    assert.deepEqual(
+      versions,
+      [...versions].sort((a, b) => a - b),
+      "versions only grow",
+    );
+    const steps = new Set(
+      seen.map((update) => update.progress?.current).filter((n) => n > 0 && n < 20),
+    );
     assert.ok(steps.size >= 2, `progress was followed: ${[...steps]}`);
   });
 
@@ -43,7 +53,11 @@ describe("against a real server", { skip, timeout: 120_000 }, () => {
         clearTimeout: (id) => clearTimeout(id),
       },
     });
-    const job = await polling.submit("generate_image", { prompt: "contract: polled", width: 64, height: 64 });
+    const job = await polling.submit("generate_image", {
+      prompt: "contract: polled",
+      width: 64,
+      height: 64,
+    });
     const done = await polling.wait(job.jobId, { transport: "poll" });
     assert.equal(done.status, "completed");
     assert.ok(delays.length > 0 && delays.every((ms) => ms >= 1000), `delays: ${delays}`);
@@ -116,10 +130,14 @@ describe("against a real server", { skip, timeout: 120_000 }, () => {
   });
 
   test("Prefer: wait answers a short job's terminal state at once", async () => {
-    const job = await client.submit(null, { prompt: "contract: waited", width: 64, height: 64 }, {
-      wait: 30,
-      idempotencyKey: `contract-${Date.now()}`,
-    });
+    const job = await client.submit(
+      null,
+      { prompt: "contract: waited", width: 64, height: 64 },
+      {
+        wait: 30,
+        idempotencyKey: `contract-${Date.now()}`,
+      },
+    );
     assert.equal(job.status, "completed");
   });
 });

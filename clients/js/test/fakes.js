@@ -109,7 +109,10 @@ export class FakeServer {
     const headers = new Headers(init.headers ?? {});
     this.requests.push({ method, url, headers, body: init.body });
     if (this.down) throw new TypeError("fetch failed");
-    const parts = url.pathname.replace(/^.*\/api\/jobs/, "").split("/").filter(Boolean);
+    const parts = url.pathname
+      .replace(/^.*\/api\/jobs/, "")
+      .split("/")
+      .filter(Boolean);
     if (method === "POST" && (parts.length === 0 || parts[0] === "submit")) {
       return this.submit(JSON.parse(init.body ?? "null"));
     }
@@ -236,7 +239,10 @@ export class FakeEventSource extends EventTarget {
 
   send(job) {
     if (this.readyState !== FakeEventSource.OPEN) return;
-    const event = new MessageEvent("job", { data: JSON.stringify(job), lastEventId: String(job.version) });
+    const event = new MessageEvent("job", {
+      data: JSON.stringify(job),
+      lastEventId: String(job.version),
+    });
     this.dispatchEvent(event);
   }
 

@@ -17,10 +17,14 @@ interface Image {
 
 async function usage(): Promise<void> {
   const client = createClient({ baseUrl: "https://jobs.example.com", apiKey: "k" });
-  const job: Job<Image> = await client.submit<Image>("generate_image", { prompt: "a fox" }, {
-    priority: 1,
-    idempotencyKey: "x",
-  });
+  const job: Job<Image> = await client.submit<Image>(
+    "generate_image",
+    { prompt: "a fox" },
+    {
+      priority: 1,
+      idempotencyKey: "x",
+    },
+  );
   const stop = client.watch<Image>(job.jobId, (update) => update.progress?.message, {
     onError: (error, { willRetry }) => (willRetry ? error.status : error.message),
   });

@@ -91,7 +91,8 @@ for (const status of STATUSES) {
 }
 
 function renderStats(stats) {
-  for (const status of STATUSES) setText(tileCounts.get(status), String(stats.totals?.[status] ?? 0));
+  for (const status of STATUSES)
+    setText(tileCounts.get(status), String(stats.totals?.[status] ?? 0));
   for (const tile of tiles.children) {
     tile.setAttribute("aria-pressed", String(tile.dataset.status === state.status));
   }
@@ -130,7 +131,11 @@ function renderStats(stats) {
             { class: stale ? "worker stale" : "worker" },
             h("span", { class: "worker-dot", "aria-hidden": "true" }),
             h("code", { class: "worker-id", title: worker.id }, worker.id),
-            h("span", { class: "muted" }, `${worker.running} running · seen ${formatRelative(worker.lastSeenAt)}`),
+            h(
+              "span",
+              { class: "muted" },
+              `${worker.running} running · seen ${formatRelative(worker.lastSeenAt)}`,
+            ),
           );
         })),
   );
@@ -147,7 +152,11 @@ function renderRow(job) {
     // The button makes the row reachable by keyboard; its click bubbles up to the row's.
     const open = h(
       "button",
-      { class: "row-link mono", type: "button", title: `Show job ${job.jobId}` },
+      {
+        class: "row-link mono",
+        type: "button",
+        title: `Show job ${job.jobId}`,
+      },
       shortId(job.jobId),
     );
     row = h(
@@ -156,7 +165,16 @@ function renderRow(job) {
       h("td", {}, open),
       h("td", {}, h("code", {}, job.task)),
       h("td", {}, h("span", { class: "badge" })),
-      h("td", { class: "col-progress" }, h("div", { class: "row-progress" }, progressBar(`Progress of job ${job.jobId}`), h("span", { class: "pct" }))),
+      h(
+        "td",
+        { class: "col-progress" },
+        h(
+          "div",
+          { class: "row-progress" },
+          progressBar(`Progress of job ${job.jobId}`),
+          h("span", { class: "pct" }),
+        ),
+      ),
       h("td", { class: "num" }),
       h("td", {}),
       h("td", { class: "num" }),
@@ -169,7 +187,10 @@ function renderRow(job) {
   const [, , statusCell, progressCell, attemptsCell, createdCell, runCell] = row.children;
   const badge = statusCell.firstChild;
   badge.dataset.status = job.status;
-  setText(badge, job.status === "processing" && job.cancelRequested ? "Cancelling…" : STATUS_LABELS[job.status]);
+  setText(
+    badge,
+    job.status === "processing" && job.cancelRequested ? "Cancelling…" : STATUS_LABELS[job.status],
+  );
   updateProgress(progressCell.querySelector(".progress"), job);
   const percent = percentOf(job);
   setText(progressCell.querySelector(".pct"), percent === null ? "" : `${Math.round(percent)}%`);

@@ -76,15 +76,28 @@ class JobCard {
     this.errorDetail = h("pre", { class: "job-error-detail" });
     this.errorMore = h("details", {}, h("summary", {}, "Details"), this.errorDetail);
     this.error = h("div", { class: "job-error", hidden: true }, this.errorSummary, this.errorMore);
-    this.image = h("img", { class: "job-image", alt: `Generated picture: ${entry.prompt}`, hidden: true });
+    this.image = h("img", {
+      class: "job-image",
+      alt: `Generated picture: ${entry.prompt}`,
+      hidden: true,
+    });
     this.placeholderText = h("span", { class: "placeholder-text" }, "Queued");
     this.placeholder = h("div", { class: "placeholder" }, this.placeholderText);
     this.cancelButton = h("button", { class: "button small danger", type: "button" }, "Cancel");
-    this.retryButton = h("button", { class: "button small", type: "button", hidden: true }, "Run again");
+    this.retryButton = h(
+      "button",
+      { class: "button small", type: "button", hidden: true },
+      "Run again",
+    );
     this.download = h("a", { class: "button small", hidden: true, download: "" }, "Download");
     this.dismissButton = h(
       "button",
-      { class: "button small ghost", type: "button", hidden: true, "aria-label": `Remove “${entry.prompt}”` },
+      {
+        class: "button small ghost",
+        type: "button",
+        hidden: true,
+        "aria-label": `Remove “${entry.prompt}”`,
+      },
       "Remove",
     );
     this.cancelButton.addEventListener("click", () => this.cancel());
@@ -93,7 +106,11 @@ class JobCard {
 
     this.element = h(
       "li",
-      { class: "job card", dataset: { status: "queued", jobId: entry.jobId }, "aria-labelledby": titleId },
+      {
+        class: "job card",
+        dataset: { status: "queued", jobId: entry.jobId },
+        "aria-labelledby": titleId,
+      },
       h(
         "div",
         { class: "preview", style: `aspect-ratio: ${width} / ${height}` },
@@ -217,7 +234,8 @@ class JobCard {
     if (!job) return;
     const took = runTime(job);
     if (job.status === "processing" && took !== null) setText(this.elapsed, formatDuration(took));
-    else if (job.status === "completed" && took !== null) setText(this.elapsed, formatDuration(took));
+    else if (job.status === "completed" && took !== null)
+      setText(this.elapsed, formatDuration(took));
     else setText(this.elapsed, "");
   }
 

@@ -19,16 +19,73 @@ function resultText(result) {
   return JSON.stringify(
     result,
     (_key, value) =>
-      typeof value === "string" && value.length > 120 ? `${value.slice(0, 60)}… (${value.length} chars)` : value,
+      typeof value === "string" && value.length > 120
+        ? `${value.slice(0, 60)}… (${value.length} chars)`
+        : value,
     2,
   );
 }
 
-function timeRow(label, iso) {
-  return [
-    h("dt", {}, label),
-    h("dd", {}, iso ? h("time", { datetime: iso, title: iso }, formatTimestamp(iso), h("span", { class: "muted" }, ` · ${formatRelative(iso)}`)) : "—"),
-  ];
+function fact(label, value) {
+  return [h("dt", {}, label), h("dd", {}, value)];
+}
+
+function timeFact(label, iso) {
+  if (!iso) return fact(label, "—");
+  const relativeTime = h("span", { class: "muted" }, ` · ${formatRelative(iso)}`);
+  return fact(label, h("time", { datetime: iso, title: iso }, formatTimestamp(iso), relativeTime));
+}
+
+function progressText(job) {
+  const progress = job.progress;
+  if (!progress) return isTerminal(job) ? "Finished." : "No progress reported yet.";
+  const count = progress.total ? `${progress.current} / ${progress.total}` : `${progress.current}`;
+  return `${progress.message ?? "Working"} · ${count}`;
+}
+
+function progressSection(job) {
+  const bar = progressBar(`Progress of job ${job.jobId}`);
+  updateProgress(bar, job);
+  return h("div", { class: "detail-progress" }, bar, h("p", { class: "muted" }, progressText(job)));
+}
+
+function factsList(job) {
+  const took = runTime(job);
+  return h(
+    "dl",
+    { class: "facts" },
+    ...fact("Task", h("code", {}, job.task)),
+    ...fact("Attempts", `${job.attempts} of ${job.maxAttempts}`),
+    ...fact("Run time", took === null ? "—" : formatDuration(took)),
+    ...timeFact("Created", job.createdAt),
+    ...timeFact("Started", job.startedAt),
+    ...timeFact("Finished", job.completedAt),
+    ...timeFact("Expires", job.expiresAt),
+    ...fact("Version", String(job.version)),
+  );
+}
+
+function errorBlock(job) {
+  if (!job.error) return null;
+  // A queued job that carries an error is waiting to retry after a failed attempt.
+  const title = job.status === "queued" ? "Last attempt's error" : "Error";
+  return h(
+    "div",
+    { class: "detail-block" },
+    h("h3", {}, title),
+    h("pre", { class: "error-box" }, job.error),
+  );
+}
+
+function resultBlock(job) {
+  if (job.status !== "completed") return null;
+  const image = job.result?.image;
+  const preview =
+    typeof image === "string" && image.startsWith(IMAGE_PREFIX)
+      ? h("img", { class: "detail-image", src: image, alt: "The job's result image" })
+      : null;
+  const json = h("pre", { class: "result-box" }, resultText(job.result));
+  return h("div", { class: "detail-block" }, h("h3", {}, "Result"), preview, json);
 }
 
 /**
@@ -114,99 +171,57 @@ export class DetailPanel {
     }
   }
 
+  actions(job, stopping) {
+    const button = (action, label, className, disabled = false) =>
+      h(
+        "button",
+        { class: `button small ${className}`, type: "button", "data-action": action, disabled },
+        label,
+      );
+    const bar = h("div", { class: "detail-actions" });
+    if (!isTerminal(job)) {
+      const cancel = button("cancel", stopping ? "Cancelling…" : "Cancel job", "danger", stopping);
+      cancel.addEventListener("click", () => this.act(this.client.cancel, "cancel"));
+      bar.append(cancel);
+    }
+    if (job.status === "failed" || job.status === "cancelled") {
+      const retry = button("retry", "Retry job", "");
+      retry.addEventListener("click", () => this.act(this.client.retry, "retry"));
+      bar.append(retry);
+    }
+    const href = this.client.url(`/${encodeURIComponent(job.jobId)}`);
+    const raw = { class: "button small ghost", href, target: "_blank", rel: "noopener" };
+    bar.append(h("a", raw, "Raw JSON"));
+    return bar;
+  }
+
   render() {
     const job = this.job;
     if (!job) {
-      this.body.replaceChildren(h("p", { class: this.notice ? "detail-notice" : "muted" }, this.notice || "Loading…"));
+      this.body.replaceChildren(
+        h("p", { class: this.notice ? "detail-notice" : "muted" }, this.notice || "Loading…"),
+      );
       return;
     }
     // Keep keyboard focus on the same action across re-renders.
-    const focused = this.body.contains(document.activeElement) ? document.activeElement.dataset.action : null;
-    const progress = progressBar(`Progress of job ${job.jobId}`);
-    updateProgress(progress, job);
-    const took = runTime(job);
-    const stopping = job.status === "processing" && job.cancelRequested;
-    const actions = h("div", { class: "detail-actions" });
-    if (!isTerminal(job)) {
-      actions.append(
-        h(
-          "button",
-          {
-            class: "button small danger",
-            type: "button",
-            "data-action": "cancel",
-            disabled: stopping,
-            onclick: () => this.act(this.client.cancel, "cancel"),
-          },
-          stopping ? "Cancelling…" : "Cancel job",
-        ),
-      );
-    }
-    if (job.status === "failed" || job.status === "cancelled") {
-      actions.append(
-        h(
-          "button",
-          { class: "button small", type: "button", "data-action": "retry", onclick: () => this.act(this.client.retry, "retry") },
-          "Retry job",
-        ),
-      );
-    }
-    actions.append(h("a", { class: "button small ghost", href: this.client.url(`/${encodeURIComponent(job.jobId)}`), target: "_blank", rel: "noopener" }, "Raw JSON"));
-
-    const image = job.status === "completed" && typeof job.result?.image === "string" && job.result.image.startsWith(IMAGE_PREFIX)
-      ? h("img", { class: "detail-image", src: job.result.image, alt: "The job's result image" })
+    const focused = this.body.contains(document.activeElement)
+      ? document.activeElement.dataset.action
       : null;
-
+    const stopping = job.status === "processing" && job.cancelRequested;
+    const label = stopping ? "Cancelling…" : (STATUS_LABELS[job.status] ?? job.status);
     const parts = [
       h(
         "div",
         { class: "detail-title" },
-        h("span", { class: "badge", dataset: { status: job.status } }, stopping ? "Cancelling…" : (STATUS_LABELS[job.status] ?? job.status)),
+        h("span", { class: "badge", dataset: { status: job.status } }, label),
         h("code", { class: "detail-id", title: job.jobId }, job.jobId),
       ),
       this.notice ? h("p", { class: "detail-notice", role: "status" }, this.notice) : null,
-      h(
-        "div",
-        { class: "detail-progress" },
-        progress,
-        h(
-          "p",
-          { class: "muted" },
-          job.progress
-            ? `${job.progress.message ?? "Working"} · ${job.progress.current}${job.progress.total ? ` / ${job.progress.total}` : ""}`
-            : isTerminal(job)
-              ? "Finished."
-              : "No progress reported yet.",
-        ),
-      ),
-      h(
-        "dl",
-        { class: "facts" },
-        h("dt", {}, "Task"),
-        h("dd", {}, h("code", {}, job.task)),
-        h("dt", {}, "Attempts"),
-        h("dd", {}, `${job.attempts} of ${job.maxAttempts}`),
-        h("dt", {}, "Run time"),
-        h("dd", {}, took === null ? "—" : formatDuration(took)),
-        ...timeRow("Created", job.createdAt),
-        ...timeRow("Started", job.startedAt),
-        ...timeRow("Finished", job.completedAt),
-        ...timeRow("Expires", job.expiresAt),
-        h("dt", {}, "Version"),
-        h("dd", {}, String(job.version)),
-      ),
-      job.error
-        ? h(
-            "div",
-            { class: "detail-block" },
-            h("h3", {}, job.status === "queued" ? "Last attempt's error" : "Error"),
-            h("pre", { class: "error-box" }, job.error),
-          )
-        : null,
-      job.status === "completed"
-        ? h("div", { class: "detail-block" }, h("h3", {}, "Result"), image, h("pre", { class: "result-box" }, resultText(job.result)))
-        : null,
-      actions,
+      progressSection(job),
+      factsList(job),
+      errorBlock(job),
+      resultBlock(job),
+      this.actions(job, stopping),
     ];
     this.body.replaceChildren(...parts.filter(Boolean));
     if (focused) this.body.querySelector(`[data-action="${focused}"]`)?.focus();

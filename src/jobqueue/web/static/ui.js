@@ -82,7 +82,10 @@ export function formatDuration(ms) {
   return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
 }
 
-const relative = new Intl.RelativeTimeFormat(undefined, { numeric: "auto", style: "short" });
+const relative = new Intl.RelativeTimeFormat(undefined, {
+  numeric: "auto",
+  style: "short",
+});
 
 /** "12 sec. ago", "in 3 hr." from an ISO timestamp. */
 export function formatRelative(iso, now = Date.now()) {

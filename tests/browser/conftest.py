@@ -64,10 +64,9 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None
     raise RuntimeError(f"jobqueue demo did not become healthy:\n{log.read_text()}")
 
 
-@pytest.fixture(scope="session")
-def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The base URL of a running ``jobqueue demo`` (its own SQLite file) for the session."""
-    workdir = tmp_path_factory.mktemp("demo-server")
+@contextlib.contextmanager
+def running_demo(workdir: Path, **env: str) -> Iterator[str]:
+    """Run ``jobqueue demo`` (its own SQLite file in *workdir*); yield its base URL."""
     port = free_port()
     log = workdir / "server.log"
     command = [
@@ -82,9 +81,14 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "--log-level",
         "warning",
     ]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "JOBQUEUE_DEMO_STEP_SECONDS": STEP_SECONDS}
+    environ = {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "JOBQUEUE_DEMO_STEP_SECONDS": STEP_SECONDS,
+        **env,
+    }
     with log.open("wb") as output:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=output)
+        process = subprocess.Popen(command, cwd=ROOT, env=environ, stdout=output, stderr=output)
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(url, process, log)
@@ -96,6 +100,21 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture(scope="session")
+def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The base URL of a running ``jobqueue demo`` shared by the session."""
+    with running_demo(tmp_path_factory.mktemp("demo-server")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def cors_server(tmp_path_factory: pytest.TempPathFactory, demo_server: str) -> Iterator[str]:
+    """A second demo server, on another origin, that allows `demo_server`'s pages to call it."""
+    workdir = tmp_path_factory.mktemp("cors-server")
+    with running_demo(workdir, JOBQUEUE_CORS_ORIGINS=demo_server) as url:
+        yield url
 
 
 @pytest.fixture

@@ -39,7 +39,8 @@ export interface UseJobResult<Result = JSONValue> {
   connectionError: JobQueueError | null;
   /** True from start() until the job is terminal. */
   isActive: boolean;
-  start(payload: JSONValue, options?: SubmitOptions): Promise<Job<Result>>;
+  /** Resolves with the submitted job, or null when the submit failed (see `requestError`). */
+  start(payload: JSONValue, options?: SubmitOptions): Promise<Job<Result> | null>;
   cancel(): Promise<Job<Result> | null>;
   retry(): Promise<Job<Result> | null>;
   reset(): void;

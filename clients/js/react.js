@@ -30,7 +30,9 @@ function newer(current, incoming) {
  * `submitOptions` (passed to `submit`), `transport` (passed to `watch`).
  *
  * Returns `{ job, jobId, status, progress, percent, result, error, requestError,
- * connectionError, isActive, start, cancel, retry, reset }`. `status` is "idle", "submitting",
+ * connectionError, isActive, start, cancel, retry, reset }`. The actions resolve with the job, or
+ * with null when the request failed (the failure is then in `requestError`), so an event handler
+ * can call them without catching. `status` is "idle", "submitting",
  * one of the job statuses, or "error" when a request failed before there was a job to show.
  * `error` is a readable sentence: why the job failed or was cancelled, or why a request failed.
  */
@@ -104,7 +106,7 @@ export function useJob(options = {}) {
         if (mounted.current && mine === generation.current) {
           setState({ ...IDLE, requestError: error });
         }
-        throw error;
+        return null;
       }
     },
     [client, task, submitOptions],
@@ -133,7 +135,7 @@ export function useJob(options = {}) {
             current.jobId === jobId ? { ...current, requestError: error } : current,
           );
         }
-        throw error;
+        return null;
       }
     },
     [jobId],

@@ -93,6 +93,21 @@ describe("requests", () => {
     assert.match(error.message, /Cannot reach the job server/);
   });
 
+  test("an answer cut off mid-body is a transient error", async () => {
+    const body = new ReadableStream({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode('{"jobId": "j'));
+        controller.error(new TypeError("terminated"));
+      },
+    });
+    const client = createClient({ fetch: async () => new Response(body, { status: 200 }) });
+    const error = await client.get("j").catch((e) => e);
+    assert.ok(error instanceof JobQueueError);
+    assert.equal(error.status, 0);
+    assert.equal(error.isTransient, true);
+    assert.match(error.message, /cut off/);
+  });
+
   test("a non-JSON error answer still gives a readable message", async () => {
     const client = createClient({
       fetch: async () =>

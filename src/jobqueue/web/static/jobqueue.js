@@ -128,7 +128,15 @@ export function createClient(options = {}) {
       });
     }
     const retryAfter = parseRetryAfter(response.headers.get("Retry-After"));
-    const data = await readBody(response);
+    let data;
+    try {
+      data = await readBody(response);
+    } catch (error) {
+      if (signal?.aborted) throw abortError(signal);
+      throw new JobQueueError(`The answer was cut off (${error?.message ?? error})`, {
+        cause: error,
+      });
+    }
     if (response.ok || response.status === 304) {
       return { status: response.status, headers: response.headers, body: data, retryAfter };
     }

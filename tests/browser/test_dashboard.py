@@ -131,3 +131,17 @@ def test_unknown_job_in_the_address_is_explained(web: BrowserPage) -> None:
     web.errors.expect("404")
     page.goto("/dashboard?job=00000000-0000-4000-8000-000000000000")
     expect(page.locator("#detail-body")).to_contain_text("Job not found")
+
+
+def test_a_lost_server_is_shown_and_the_dashboard_recovers(web: BrowserPage) -> None:
+    page = web.page
+    web.errors.expect(r"ERR_CONNECTION_REFUSED|ERR_FAILED|/api/jobs")
+    page.goto("/dashboard")
+    expect(page.locator("#updated")).to_contain_text("Updated")
+
+    page.route("**/api/jobs/stats", lambda route: route.abort("connectionrefused"))
+    banner = page.locator("#connection")
+    expect(banner).to_contain_text("Cannot reach the server")
+
+    page.unroute("**/api/jobs/stats")
+    expect(banner).to_be_hidden(timeout=20_000)

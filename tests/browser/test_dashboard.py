@@ -36,8 +36,13 @@ def test_a_job_submitted_elsewhere_appears_and_changes_without_reload(
     web: BrowserPage, api: httpx.Client
 ) -> None:
     page = web.page
+    # Some company for the job under test: waiting, cancelled, and failed for real (timed out).
+    waiting = [submit(api, f"later {n}", delaySeconds=3600) for n in range(2)]
+    api.post(f"/api/jobs/{submit(api, 'never mind', delaySeconds=3600)}/cancel")
+    failed = submit(api, "far too slow", timeoutSeconds=0.5, maxAttempts=1)
     page.goto("/dashboard")
     expect(page.locator("#updated")).to_contain_text("Updated")
+    expect(row(page, failed)).to_have_attribute("data-status", "failed", timeout=15_000)
     completed_before = tile_count(page, "completed")
     loads: list[str] = []
     page.on("framenavigated", lambda frame: loads.append(frame.url))
@@ -68,6 +73,14 @@ def test_a_job_submitted_elsewhere_appears_and_changes_without_reload(
     expect(detail.locator(".result-box")).to_contain_text('"prompt": "A harbour at dawn"')
     assert f"job={job_id}" in page.url
     web.screenshot("dashboard-light")
+
+    # A real failure: its error is in the detail, with a way to retry.
+    row(page, failed).click()
+    expect(detail.locator(".badge")).to_have_text("Failed")
+    expect(detail.locator(".error-box")).to_contain_text("0.5")
+    expect(detail.get_by_role("button", name="Retry job")).to_be_visible()
+    for job_id in waiting:
+        api.post(f"/api/jobs/{job_id}/cancel")
 
 
 def test_cancel_and_retry_from_the_detail(dark_web: BrowserPage, api: httpx.Client) -> None:

@@ -42,7 +42,7 @@ export function progressBar(label) {
   return h(
     "div",
     {
-      class: "progress indeterminate",
+      class: "progress",
       role: "progressbar",
       "aria-label": label,
       "aria-valuemin": 0,
@@ -52,22 +52,24 @@ export function progressBar(label) {
   );
 }
 
-/** Show the job's progress: a value when known, a sweep while waiting, a full bar at the end. */
+/**
+ * Show the job's progress: its value when the task reports a total, a sweep while it runs
+ * without one, an empty track while it waits, and a full bar once completed.
+ */
 export function updateProgress(element, job) {
   const percent = percentOf(job);
-  const terminal = job.status !== "queued" && job.status !== "processing";
+  const sweeping = percent === null && job.status === "processing";
   element.dataset.status = job.status;
-  const known = percent !== null || terminal;
-  element.classList.toggle("indeterminate", !known);
-  if (known) {
-    const value = Math.round(percent ?? (job.status === "completed" ? 100 : 0));
-    element.style.setProperty("--value", `${terminal && percent === null ? 100 : value}%`);
-    element.setAttribute("aria-valuenow", String(value));
-    element.setAttribute("aria-valuetext", `${value}%`);
-  } else {
+  element.classList.toggle("indeterminate", sweeping);
+  if (sweeping) {
     element.style.removeProperty("--value");
     element.removeAttribute("aria-valuenow");
-    element.setAttribute("aria-valuetext", STATUS_LABELS[job.status] ?? job.status);
+    element.setAttribute("aria-valuetext", STATUS_LABELS.processing);
+  } else {
+    const value = Math.round(percent ?? 0);
+    element.style.setProperty("--value", `${value}%`);
+    element.setAttribute("aria-valuenow", String(value));
+    element.setAttribute("aria-valuetext", `${value}%`);
   }
 }
 

@@ -202,6 +202,12 @@ def test_a_failed_job_shows_its_error(web: BrowserPage) -> None:
     expect(card.locator(".job-error-text")).to_have_text("CUDA out of memory")
     expect(card.get_by_role("button", name="Run again")).to_be_visible()
     expect(card.get_by_role("button", name="Cancel")).to_be_hidden()
+    # A finished card can be removed; the page forgets it, also across a reload.
+    card.get_by_role("button", name="Remove").click()
+    expect(card).to_have_count(0)
+    expect(page.get_by_label("Prompt", exact=True)).to_be_focused()
+    page.reload()
+    expect(page.locator(".job")).to_have_count(0)
 
 
 def test_the_server_refusing_a_job_shows_its_reason(web: BrowserPage) -> None:

@@ -33,7 +33,7 @@ after(async () => {
 });
 
 /** Render a component that exposes the hook's latest return value, and the fake server behind it. */
-async function renderHook(options = {}, serverSetup = () => {}) {
+async function renderHook(options = {}, serverSetup = () => {}, { strict = false } = {}) {
   const server = new FakeServer();
   serverSetup(server);
   const timers = new ManualTimers();
@@ -47,7 +47,10 @@ async function renderHook(options = {}, serverSetup = () => {}) {
   const container = document.createElement("div");
   document.body.appendChild(container);
   const root = createRoot(container);
-  await act(async () => root.render(React.createElement(Probe)));
+  const probe = React.createElement(Probe);
+  await act(async () =>
+    root.render(strict ? React.createElement(React.StrictMode, null, probe) : probe),
+  );
   return {
     server,
     timers,
@@ -214,6 +217,19 @@ describe("useJob", () => {
     await settle();
     assert.equal(result.renders, renders);
     assert.equal(server.listeners.size, 0);
+  });
+
+  test("StrictMode's double effects leave exactly one stream open", async () => {
+    const { server, result, flush, change, unmount } = await renderHook({}, () => {}, {
+      strict: true,
+    });
+    await act(() => result.current.start({ prompt: "x" }));
+    await flush();
+    assert.equal(server.listeners.size, 1);
+    await change(result.current.jobId, { status: "completed", result: "ok" });
+    assert.equal(result.current.result, "ok");
+    assert.equal(server.listeners.size, 0);
+    await unmount();
   });
 
   test("reset forgets the job and stops following it", async () => {

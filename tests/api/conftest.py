@@ -23,6 +23,7 @@ from jobqueue.api import ApiSettings, create_app
 from jobqueue.api.schemas import JSON_INTEGER
 from jobqueue.clock import FakeClock
 from jobqueue.models import Job, Lease, Progress
+from jobqueue.stores import Store
 
 
 class ResizeRequest(BaseModel):
@@ -34,7 +35,7 @@ class ResizeRequest(BaseModel):
     width: Annotated[int, Field(ge=1, le=4096), JSON_INTEGER]
 
 
-def make_queue(clock: FakeClock | None = None, store: str = "memory://") -> JobQueue:
+def make_queue(clock: FakeClock | None = None, store: str | Store = "memory://") -> JobQueue:
     """A queue with a default task taking any JSON (`echo`) and one with a model (`resize`)."""
     queue = JobQueue(store, clock=clock)
 

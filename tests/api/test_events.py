@@ -6,12 +6,17 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
+from datetime import datetime
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.api.conftest import Jobs, assert_problem, submit
+from jobqueue.api import ApiSettings, create_app
+from jobqueue.clock import FakeClock
+from jobqueue.models import Job
+from jobqueue.stores.memory import MemoryStore
+from tests.api.conftest import Jobs, assert_problem, make_queue, serving, submit
 
 
 class EventReader:
@@ -187,6 +192,43 @@ async def test_every_subscriber_gets_the_change(live: httpx.AsyncClient, jobs: J
     await jobs.complete(job_id)
 
     assert await asyncio.gather(*followers) == ["completed"] * 50
+
+
+class CountingStore(MemoryStore):
+    """A memory store that counts reads of single jobs."""
+
+    reads = 0
+
+    async def get(self, job_id: str, now: datetime) -> Job | None:
+        self.reads += 1
+        return await super().get(job_id, now)
+
+
+async def test_streams_of_one_job_share_one_store_read_per_change(clock: FakeClock):
+    store = CountingStore()
+    queue = make_queue(clock, store)
+    jobs = Jobs(queue)
+    app = create_app(queue, ApiSettings(keepalive_seconds=5))
+    async with (
+        app.router.lifespan_context(app),
+        serving(app) as url,
+        httpx.AsyncClient(base_url=url) as client,
+        contextlib.AsyncExitStack() as stack,
+    ):
+        job_id = await submit(client)
+        readers = [await stack.enter_async_context(stream(client, job_id)) for _ in range(20)]
+        for reader in readers:
+            await reader.next_job()
+        await asyncio.sleep(0.1)  # every stream is following the feed now
+        before = store.reads
+        await jobs.start(job_id)
+        for reader in readers:
+            assert (await reader.next_job())["status"] == "processing"
+        reads = store.reads - before - 1  # minus the read `jobs.start` makes itself
+
+    # The feed reads on the change and again as it resumes waiting; the metrics look the
+    # job's task up once. Not one read per stream.
+    assert reads <= 3
 
 
 async def test_closing_the_router_ends_open_streams(live: httpx.AsyncClient, app: FastAPI):

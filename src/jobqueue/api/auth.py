@@ -19,7 +19,7 @@ from jobqueue.api.problems import Forbidden, Unauthorized
 from jobqueue.errors import JobNotFound
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Awaitable, Callable
 
     from jobqueue.api.settings import ApiSettings
     from jobqueue.models import Job
@@ -52,11 +52,11 @@ def key_owner(key: str) -> str:
     return "key:" + hashlib.sha256(key.encode()).hexdigest()[:24]
 
 
-def authenticator(settings: ApiSettings) -> Callable[..., Principal]:
+def authenticator(settings: ApiSettings) -> Callable[..., Awaitable[Principal]]:
     """A FastAPI dependency resolving the request's `Principal` (401 when it has none)."""
     if not settings.has_auth:
 
-        def anonymous() -> Principal:
+        async def anonymous() -> Principal:  # async: FastAPI runs plain functions in threads
             return ANONYMOUS
 
         return anonymous
@@ -69,7 +69,7 @@ def authenticator(settings: ApiSettings) -> Callable[..., Principal]:
 
     # A default rather than Annotated: annotations are resolved in module scope, and
     # `bearer` is local.
-    def authenticate(
+    async def authenticate(
         credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
     ) -> Principal:
         if credentials is None:

@@ -1,8 +1,10 @@
 """Live updates: Server-Sent Events streams and long polls, built on `JobQueue.watch`.
 
 Both wait on the process's change hub (one store subscription fanned out), never by
-polling the store per client. `Streams` lets a server end every open stream and
-long poll at once when it shuts down, so they do not hold the shutdown up.
+polling the store per client. The event streams of one job share a single follower
+(`_Feed`): a change costs one store read and one serialisation however many clients
+watch the job. `Streams` also ends every stream and long poll at once when the server
+shuts down, so they do not hold the shutdown up.
 """
 
 from __future__ import annotations
@@ -29,11 +31,72 @@ KEEPALIVE = b": keep-alive\n\n"
 _STORE_RETRY_SECONDS = 1.0
 
 
-class Streams:
-    """The open streams and long polls of one router, so they can all be ended at once."""
+def job_event(job: Job) -> bytes:
+    """One SSE event carrying *job*; its id is the version."""
+    return b"id: %d\nevent: job\ndata: %s\n\n" % (job.version, orjson.dumps(job_wire(job)))
 
-    def __init__(self) -> None:
+
+class _Subscriber:
+    """What one stream has yet to send: the newest event only (older unsent ones are dropped)."""
+
+    def __init__(self, wake: asyncio.Event, version: int) -> None:
+        self.wake = wake
+        self.version = version
+        self.pending: tuple[Job, bytes] | None = None
+        self.is_done = False
+
+    def offer(self, job: Job, event: bytes) -> None:
+        if job.version > self.version:
+            self.version = job.version
+            self.pending = (job, event)
+            self.wake.set()
+
+    def finish(self) -> None:
+        self.is_done = True
+        self.wake.set()
+
+    def take(self) -> tuple[Job, bytes] | None:
+        pending, self.pending = self.pending, None
+        return pending
+
+
+class _Feed:
+    """Follows one job for every stream of it in this process."""
+
+    def __init__(self, queue: JobQueue, job_id: str, version: int) -> None:
+        self.subscribers: set[_Subscriber] = set()
+        self.last: tuple[Job, bytes] | None = None
+        self.task = asyncio.get_running_loop().create_task(
+            self._follow(queue, job_id, version), name=f"jobqueue-feed-{job_id}"
+        )
+
+    async def _follow(self, queue: JobQueue, job_id: str, version: int) -> None:
+        try:
+            while True:
+                try:
+                    async for job in queue.watch(job_id, version):
+                        version = job.version
+                        self.last = (job, job_event(job))
+                        for subscriber in self.subscribers:
+                            subscriber.offer(*self.last)
+                    return
+                except StoreError as exc:
+                    logger.warning("Following %s: the store failed (%s); retrying", job_id, exc)
+                    await asyncio.sleep(_STORE_RETRY_SECONDS)
+        except JobNotFound:
+            return  # deleted (expired): there is nothing more to say
+        finally:
+            for subscriber in self.subscribers:
+                subscriber.finish()
+
+
+class Streams:
+    """The open streams and long polls of one router: shared feeds, and closing them all."""
+
+    def __init__(self, queue: JobQueue) -> None:
+        self._queue = queue
         self._wakes: set[asyncio.Event] = set()
+        self._feeds: dict[str, _Feed] = {}
         self.is_closed = False
 
     @contextlib.contextmanager
@@ -47,6 +110,26 @@ class Streams:
             yield wake
         finally:
             self._wakes.discard(wake)
+
+    @contextlib.contextmanager
+    def follow(self, job: Job) -> Iterator[_Subscriber]:
+        """Every version of *job* newer than this one, through the job's shared feed."""
+        with self.open() as wake:
+            subscriber = _Subscriber(wake, job.version)
+            feed = self._feeds.get(job.job_id)
+            if feed is None or feed.task.done():
+                feed = self._feeds[job.job_id] = _Feed(self._queue, job.job_id, job.version)
+            elif feed.last is not None:
+                subscriber.offer(*feed.last)  # what the feed saw before this stream joined
+            feed.subscribers.add(subscriber)
+            try:
+                yield subscriber
+            finally:
+                feed.subscribers.discard(subscriber)
+                if not feed.subscribers:
+                    feed.task.cancel()
+                    if self._feeds.get(job.job_id) is feed:
+                        del self._feeds[job.job_id]
 
     def close(self) -> None:
         """End every open stream and long poll (they answer with what they have)."""
@@ -98,54 +181,7 @@ async def wait_until_terminal(queue: JobQueue, job: Job, seconds: float, streams
     return await queue.get(job.job_id) or job
 
 
-def job_event(job: Job, retry_ms: int | None = None) -> bytes:
-    """One SSE event carrying *job*; its id is the version."""
-    retry = b"" if retry_ms is None else b"retry: %d\n" % retry_ms
-    data = orjson.dumps(job_wire(job))
-    return retry + b"id: %d\nevent: job\ndata: %s\n\n" % (job.version, data)
-
-
-class _Latest:
-    """The newest version of a job not yet sent; older unsent ones are dropped (coalesced)."""
-
-    def __init__(self, wake: asyncio.Event) -> None:
-        self.wake = wake
-        self.job: Job | None = None
-        self.is_done = False
-
-    def put(self, job: Job) -> None:
-        self.job = job
-        self.wake.set()
-
-    def finish(self) -> None:
-        self.is_done = True
-        self.wake.set()
-
-    def take(self) -> Job | None:
-        job, self.job = self.job, None
-        return job
-
-
-async def _follow(queue: JobQueue, job_id: str, version: int, latest: _Latest) -> None:
-    """Feed *latest* every newer version of the job, riding out store outages."""
-    try:
-        while True:
-            try:
-                async for job in queue.watch(job_id, version):
-                    version = job.version
-                    latest.put(job)
-                return
-            except StoreError as exc:
-                logger.warning("Event stream of %s: store unavailable (%s); retrying", job_id, exc)
-                await asyncio.sleep(_STORE_RETRY_SECONDS)
-    except JobNotFound:
-        return  # deleted (expired): there is nothing more to say
-    finally:
-        latest.finish()
-
-
 async def job_events(
-    queue: JobQueue,
     job: Job,
     last_event_id: int | None,
     *,
@@ -158,30 +194,25 @@ async def job_events(
     Ends after a terminal state. The first chunk always carries the ``retry:`` field; a
     comment is sent whenever *keepalive_seconds* pass without an event.
     """
+    retry = b"retry: %d\n" % retry_ms
     if last_event_id is None or job.version > last_event_id:
-        yield job_event(job, retry_ms)
+        yield retry + job_event(job)
         if job.is_terminal:
             return
     else:
-        yield b"retry: %d\n\n" % retry_ms
-    with streams.open() as wake:
-        latest = _Latest(wake)
-        follower = asyncio.create_task(_follow(queue, job.job_id, job.version, latest))
-        try:
-            while not streams.is_closed:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wake.wait(), keepalive_seconds)
-                if not wake.is_set():
-                    yield KEEPALIVE
-                    continue
-                wake.clear()
-                if (update := latest.take()) is not None:
-                    yield job_event(update)
-                    if update.is_terminal:
-                        return
-                if latest.is_done:
+        yield retry + b"\n"
+    with streams.follow(job) as subscriber:
+        while not streams.is_closed:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(subscriber.wake.wait(), keepalive_seconds)
+            if not subscriber.wake.is_set():
+                yield KEEPALIVE
+                continue
+            subscriber.wake.clear()
+            if (pending := subscriber.take()) is not None:
+                update, event = pending
+                yield event
+                if update.is_terminal:
                     return
-        finally:
-            follower.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await follower
+            if subscriber.is_done:
+                return

@@ -106,7 +106,7 @@ class JobsRouter(APIRouter):
         self.queue = queue
         self.settings = settings
         self.metrics = metrics or Metrics()
-        self.streams = Streams()
+        self.streams = Streams(queue)
         super().__init__(
             prefix=settings.prefix,
             tags=["jobs"],
@@ -152,6 +152,16 @@ def create_router(
     poll_after = settings.poll_after_seconds
     streams = router.streams
 
+    locations: dict[str, str] = {}
+
+    def location_of(request: Request, job_id: str) -> str:
+        # Where the status route is mounted only depends on the root path; url_for is
+        # slow enough to matter on every submit, so its answer is kept.
+        root = request.scope.get("root_path", "")
+        if root not in locations:
+            locations[root] = request.url_for("jobqueue_get", jobId="_").path[:-1]
+        return locations[root] + job_id
+
     def max_wait(seconds: float) -> float:
         return min(seconds, settings.max_wait_seconds)
 
@@ -178,7 +188,7 @@ def create_router(
         )
         submission = await queue.enqueue(new)
         job = submission.job
-        headers = {"Location": request.url_for("jobqueue_get", jobId=job.job_id).path}
+        headers = {"Location": location_of(request, job.job_id)}
         if submission.created:
             router.metrics.submitted.labels(job.task).inc()
         else:
@@ -332,7 +342,6 @@ def create_router(
         if last is not None and job.is_terminal and last >= job.version:
             return Response(status_code=204)
         stream = job_events(
-            queue,
             job,
             last,
             retry_ms=settings.sse_retry_ms,

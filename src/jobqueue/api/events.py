@@ -171,14 +171,22 @@ async def long_poll(
 
 
 async def wait_until_terminal(queue: JobQueue, job: Job, seconds: float, streams: Streams) -> Job:
-    """*job* once terminal, or as it is after *seconds* (the ``Prefer: wait`` hold)."""
+    """*job* once terminal, or as it is after *seconds* (the ``Prefer: wait`` hold).
+
+    The job exists by now, so a failure while waiting answers with what is known rather
+    than an error that would invite the client to submit again.
+    """
     if job.is_terminal or seconds <= 0:
         return job
-    with contextlib.suppress(TimeoutError):
-        finished = await _unless_closed(streams, queue.wait(job.job_id, seconds))
-        if finished is not None:
-            return finished
-    return await queue.get(job.job_id) or job
+    try:
+        try:
+            finished = await _unless_closed(streams, queue.wait(job.job_id, seconds))
+        except TimeoutError:
+            finished = await queue.get(job.job_id)
+    except (StoreError, JobNotFound) as exc:
+        logger.warning("Waiting for %s: %s", job.job_id, exc)
+        return job
+    return finished or job
 
 
 async def job_events(

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Iterable
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -152,34 +152,28 @@ class Run:
 
     def start_worker(self, concurrency: int | None, lease: float | None = None) -> Any:
         """Start a worker process in its own process group (a deployment's unit)."""
-        env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
-        if concurrency is not None:
-            env[CONCURRENCY_ENV] = str(concurrency)
+        env = {} if concurrency is None else {CONCURRENCY_ENV: str(concurrency)}
+        return self.start(self.adapter.worker_command(concurrency, lease), env)
+
+    def start(self, command: list[str], env: dict[str, str] | None = None) -> Any:
+        """Start *command* from the repository's root in its own process group.
+
+        Its output goes to a log file of the run; `stop_workers` stops it.
+        """
+        env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1", **(env or {}))
         log = (self.directory / f"worker-{len(self.workers)}.log").open("wb")
         process = subprocess.Popen(
-            self.adapter.worker_command(concurrency, lease),
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+            command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
         self.workers.append(process)
         return process
 
     def stop_workers(self) -> None:
-        """SIGTERM every worker's group, then SIGKILL what is left after a few seconds."""
+        """Stop every process `start` started."""
         for process in self.workers:
             _signal_group(process, signal.SIGTERM)
         for process in self.workers:
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                _signal_group(process, signal.SIGKILL)
-                process.wait()
-        # Stragglers of a group whose leader already exited (forked children).
-        for process in self.workers:
-            _signal_group(process, signal.SIGKILL)
+            stop(process)
 
     def worker_logs(self) -> str:
         """The tail of every worker's output, for error reports."""
@@ -187,6 +181,18 @@ class Run:
             path.read_text(errors="replace")[-2000:]
             for path in sorted(self.directory.glob("worker-*.log"))
         )
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM *process*'s group, then SIGKILL what is left after a few seconds."""
+    _signal_group(process, signal.SIGTERM)
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        _signal_group(process, signal.SIGKILL)
+        process.wait()
+    # Stragglers of a group whose leader already exited (forked children).
+    _signal_group(process, signal.SIGKILL)
 
 
 def _signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
@@ -315,10 +321,10 @@ WORKLOADS: dict[str, Callable[[Run], dict[str, Any]]] = {
 }
 
 
-def parser() -> argparse.ArgumentParser:
-    """The adapters' shared command line."""
+def parser(workloads: Iterable[str] = WORKLOADS) -> argparse.ArgumentParser:
+    """The adapters' shared command line (the HTTP workloads reuse it with their own names)."""
     parser = argparse.ArgumentParser(prog="python -m bench.peers LIBRARY")
-    parser.add_argument("workload", choices=sorted(WORKLOADS))
+    parser.add_argument("workload", choices=sorted(workloads))
     parser.add_argument("--jobs", type=int, default=10_000)
     parser.add_argument(
         "--concurrency", type=int, default=None, help="worker concurrency (default: library's)"

@@ -25,7 +25,14 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from jobqueue.context import Fail, JobContext, Retry
-from jobqueue.errors import JobQueueError, LeaseLost, PayloadInvalid, StoreError, UnknownTask
+from jobqueue.errors import (
+    JobQueueError,
+    LeaseLost,
+    PayloadInvalid,
+    StoreError,
+    StoreUnavailable,
+    UnknownTask,
+)
 from jobqueue.ids import new_worker_id
 from jobqueue.models import WorkerInfo
 from jobqueue.worker.execution import RemoteError, Stopped, run_attempt
@@ -97,6 +104,7 @@ class Worker:
         self._maintenance = Maintenance(queue, interval=maintenance_seconds)
         self._running: dict[str, _Running] = {}
         self._stopping = asyncio.Event()
+        self._abandoning = asyncio.Event()  # shutdown's grace period is over
         self._slot_freed = asyncio.Event()
         self._beat_now = asyncio.Event()
 
@@ -206,11 +214,11 @@ class Worker:
         try:
             outcome = await self._execute(running)
             await reporter.close()
-            await self._finish(job, lease, outcome)
+            await self._record(job, lease, outcome)
         except LeaseLost:
             logger.warning("Job %s: lease lost; another attempt owns it now", job.job_id)
         except JobQueueError as exc:
-            # The store failed while finishing: the lease will expire and the job
+            # The outcome could not be written: the lease will expire and the job
             # will run again, so nothing is lost.
             logger.error("Job %s: could not record the outcome: %s", job.job_id, exc)
         finally:
@@ -261,6 +269,32 @@ class Worker:
             running.stop_reason = reason
             running.cancel.set()
             running.stop.set()
+
+    async def _record(self, job: Job, lease: Lease, outcome: _Outcome) -> None:
+        """Write *outcome*, retrying with backoff while the store is unavailable.
+
+        The attempt keeps its slot and its lease meanwhile (the heartbeat goes on renewing
+        it), so a store outage shorter than the lease costs no second run of work already
+        done. Retrying ends when the store answers (the write accepted, or `LeaseLost`)
+        or when shutdown's grace period is over.
+        """
+        failures = 0
+        while True:
+            try:
+                await self._finish(job, lease, outcome)
+                return
+            except StoreUnavailable as exc:
+                if self._abandoning.is_set():
+                    raise
+                delay = _STORE_RETRY_DELAYS[min(failures, len(_STORE_RETRY_DELAYS) - 1)]
+                failures += 1
+                logger.warning(
+                    "Job %s: could not record the outcome (%s); retrying in %.1fs",
+                    job.job_id,
+                    exc,
+                    delay,
+                )
+                await _first(self._abandoning, timeout=delay)
 
     async def _finish(self, job: Job, lease: Lease, outcome: _Outcome) -> None:
         store, now = self.queue.store, self.queue.clock.now()
@@ -338,6 +372,7 @@ class Worker:
             return
         logger.info("Waiting up to %ss for %d jobs", self.shutdown_grace_seconds, len(attempts))
         await asyncio.wait(attempts, timeout=self.shutdown_grace_seconds)
+        self._abandoning.set()
         for running in list(self._running.values()):
             self._stop_attempt(running, "release")
         await asyncio.gather(*attempts, return_exceptions=True)

@@ -40,6 +40,27 @@ def require_service(url: str, name: str) -> None:
     pytest.skip(reason)
 
 
+async def drop_postgres_schema(schema: str) -> None:
+    """Drop *schema* and everything in it from the shared PostgreSQL server."""
+    import psycopg
+
+    async with await psycopg.AsyncConnection.connect(POSTGRES_URL, autocommit=True) as conn:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+async def delete_redis_keys(prefix: str) -> None:
+    """Delete every key starting with *prefix* from the shared Redis server."""
+    import redis.asyncio as aioredis
+
+    client = aioredis.from_url(REDIS_URL)
+    try:
+        keys = [key async for key in client.scan_iter(match=f"{prefix}*", count=1000)]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()
+
+
 # A backend yields a maker of (unopened) stores that all share one set of data, and a cleanup.
 StoreMaker = Callable[[], Store]
 StoreFactory = Callable[[Path], Awaitable[tuple[StoreMaker, Callable[[], Awaitable[None]]]]]
@@ -63,31 +84,14 @@ async def _postgres(tmp_path: Path) -> tuple[StoreMaker, Callable[[], Awaitable[
     require_service(POSTGRES_URL, "PostgreSQL")
     schema = f"jq_test_{uuid.uuid4().hex[:12]}"
 
-    async def cleanup() -> None:
-        import psycopg
-
-        async with await psycopg.AsyncConnection.connect(POSTGRES_URL, autocommit=True) as conn:
-            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-
-    return lambda: open_store(POSTGRES_URL, schema=schema), cleanup
+    return lambda: open_store(POSTGRES_URL, schema=schema), lambda: drop_postgres_schema(schema)
 
 
 async def _redis(tmp_path: Path) -> tuple[StoreMaker, Callable[[], Awaitable[None]]]:
     require_service(REDIS_URL, "Redis")
     prefix = f"jqtest:{uuid.uuid4().hex[:12]}:"
 
-    async def cleanup() -> None:
-        import redis.asyncio as aioredis
-
-        client = aioredis.from_url(REDIS_URL)
-        try:
-            keys = [key async for key in client.scan_iter(match=f"{prefix}*", count=1000)]
-            if keys:
-                await client.delete(*keys)
-        finally:
-            await client.aclose()
-
-    return lambda: open_store(REDIS_URL, prefix=prefix), cleanup
+    return lambda: open_store(REDIS_URL, prefix=prefix), lambda: delete_redis_keys(prefix)
 
 
 BACKENDS: dict[str, StoreFactory] = {

@@ -6,21 +6,17 @@ with every job kept.
 from __future__ import annotations
 
 import asyncio
-import shutil
 import signal
-import socket
-import subprocess
 from typing import TYPE_CHECKING
 
 import pytest
-import redis.asyncio as aioredis
 
 from jobqueue.errors import StoreUnavailable
 from jobqueue.models import JobFilter, JobStatus
 from jobqueue.stores import redis as redis_store
 from jobqueue.stores.redis import RedisStore
-from tests.conftest import IN_CI
 from tests.stores.conformance.helpers import LEASE_SECONDS, TASK, WAIT_SECONDS, Watcher, submit
+from tests.stores.private_servers import PrivateRedis
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
@@ -29,62 +25,6 @@ if TYPE_CHECKING:
     from jobqueue.clock import FakeClock
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
-
-
-class PrivateRedis:
-    """A redis-server of the test's own on a spare port, persisting to an append-only file."""
-
-    def __init__(self, directory: Path) -> None:
-        executable = shutil.which("redis-server")
-        if executable is None:
-            message = "redis-server is not installed"
-            if IN_CI:
-                pytest.fail(message)
-            pytest.skip(message)
-        self._executable = executable
-        self._directory = directory
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port: int = sock.getsockname()[1]
-        self._process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    async def start(self) -> None:
-        """Start the server and return once it answers."""
-        self._process = subprocess.Popen(
-            [
-                self._executable,
-                *("--port", str(self.port), "--bind", "127.0.0.1"),
-                *("--save", "", "--appendonly", "yes", "--dir", str(self._directory)),
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        client = aioredis.Redis.from_url(self.url)
-        try:
-            async with asyncio.timeout(WAIT_SECONDS):
-                while True:
-                    try:
-                        await client.ping()
-                        return
-                    except (ConnectionError, aioredis.ConnectionError):
-                        await asyncio.sleep(0.05)
-        finally:
-            await client.aclose()
-
-    def signal(self, signal_number: int) -> None:
-        """Send the server a signal, such as SIGSTOP to freeze it and SIGCONT to thaw it."""
-        assert self._process is not None
-        self._process.send_signal(signal_number)
-
-    def stop(self) -> None:
-        """Shut the server down the graceful way (SIGTERM), which flushes the file."""
-        if self._process is not None:
-            self._process.terminate()
-            self._process.wait(WAIT_SECONDS)
-            self._process = None
 
 
 @pytest.fixture

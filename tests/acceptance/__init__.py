@@ -1,0 +1,1 @@
+"""Acceptance tests: real `jobqueue serve` and `jobqueue worker` processes, driven over HTTP."""

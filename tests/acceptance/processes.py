@@ -1,0 +1,131 @@
+"""Real `jobqueue serve` and `jobqueue worker` processes on one store, and the run log their
+task writes (see `tests.acceptance.app`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import httpx
+
+from tests.stores.private_servers import spare_port
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = "tests.acceptance.app:queue"
+STARTUP_SECONDS = 30.0
+"""How long a server may take to answer its first request (a safety net, not a measurement)."""
+STOP_SECONDS = 15.0
+
+
+async def until(predicate: Callable[[], bool], timeout: float) -> None:
+    """Return once *predicate* holds; `TimeoutError` after *timeout* (a safety net)."""
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.05)
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """One line of the run log: an attempt starting or ending."""
+
+    event: str  # start | done
+    job_id: str
+    attempt: int
+    pid: int
+
+
+class RunLog:
+    """The lines the task appended: which attempts of which jobs ran, in which process."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def runs(self) -> list[Run]:
+        if not self.path.exists():
+            return []
+        # The last line may be half-written while we read: keep complete lines only.
+        text = self.path.read_text()
+        lines = text.splitlines() if text.endswith("\n") else text.splitlines()[:-1]
+        rows = (line.split() for line in lines)
+        return [Run(event, job_id, int(attempt), int(pid)) for event, job_id, attempt, pid in rows]
+
+    def count(self, event: str) -> collections.Counter[str]:
+        """How many times each job logged *event*."""
+        return collections.Counter(run.job_id for run in self.runs() if run.event == event)
+
+
+class Service:
+    """One `jobqueue serve` process and the address it answers on."""
+
+    def __init__(self, process: subprocess.Popen[bytes], port: int) -> None:
+        self.process = process
+        self.base_url = f"http://127.0.0.1:{port}"
+
+
+class Processes:
+    """Starts servers and workers on *store_url*, each writing its output to *directory*;
+    `stop_all` ends every one of them (SIGTERM, then SIGKILL when it does not exit).
+    """
+
+    def __init__(self, store_url: str, directory: Path) -> None:
+        self.store_url = store_url
+        self.directory = directory
+        self.log = RunLog(directory / "runs.log")
+        self._started: list[subprocess.Popen[bytes]] = []
+
+    def _spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+        output = self.directory / f"{name}-{len(self._started)}.log"
+        env = {**os.environ, "JOBQUEUE_TEST_LOG": str(self.log.path)}
+        with output.open("wb") as sink:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "jobqueue", name, APP, "--store", self.store_url, *args],
+                cwd=ROOT,
+                env=env,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+            )
+        self._started.append(process)
+        return process
+
+    async def serve(self) -> Service:
+        """A server on a spare port, returned once its ``/healthz`` answers 200."""
+        port = spare_port()
+        service = Service(self._spawn("serve", "--port", str(port), "--log-level", "warning"), port)
+        async with httpx.AsyncClient(base_url=service.base_url, timeout=5) as client:
+            async with asyncio.timeout(STARTUP_SECONDS):
+                while True:
+                    if service.process.poll() is not None:
+                        raise AssertionError(f"the server exited; see {self.directory}")
+                    try:
+                        if (await client.get("/healthz")).status_code == 200:
+                            return service
+                    except httpx.TransportError:
+                        pass
+                    await asyncio.sleep(0.1)
+
+    def worker(self, *options: str) -> subprocess.Popen[bytes]:
+        """A worker process with *options* (``--concurrency``, ``--lease-seconds``, ...)."""
+        return self._spawn("worker", "--log-level", "warning", *options)
+
+    def stop_all(self) -> None:
+        """SIGTERM every process still running, then SIGKILL those that outlive the wait."""
+        for process in self._started:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self._started:
+            try:
+                process.wait(STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

@@ -209,18 +209,20 @@ async def job_events(
             return
     else:
         yield retry + b"\n"
+    loop = asyncio.get_running_loop()
     with streams.follow(job) as subscriber:
         while not streams.is_closed:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(subscriber.wake.wait(), keepalive_seconds)
-            if not subscriber.wake.is_set():
-                yield KEEPALIVE
-                continue
+            # A timer rather than wait_for: no task per wait, with a thousand streams.
+            silence = loop.call_later(keepalive_seconds, subscriber.wake.set)
+            await subscriber.wake.wait()
+            silence.cancel()
             subscriber.wake.clear()
             if (pending := subscriber.take()) is not None:
                 update, event = pending
                 yield event
                 if update.is_terminal:
                     return
-            if subscriber.is_done:
+            elif subscriber.is_done:
                 return
+            elif not streams.is_closed:
+                yield KEEPALIVE

@@ -38,5 +38,11 @@ test-fast: install ## Only the tests that need no PostgreSQL, Redis or browser
 run: install ## Start the demo (server + worker, SQLite) on http://127.0.0.1:8000
 	$(BIN)/jobqueue demo
 
+bench: install ## Benchmarks against the Python peers (installed under bench/.peers/); writes docs/benchmarks.md
+	$(BIN)/python -m bench.run
+
+bench-smoke: install ## Every benchmark workload at 1% size, peers only if installed (< 1 min)
+	$(BIN)/python -m bench.run --smoke --results artifacts/bench-smoke.json --doc artifacts/bench-smoke.md
+
 clean: ## Remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -107,7 +107,7 @@ def _load(run: Run, url: str, seconds: float, body: str | None = None) -> dict[s
             command += ["--method", "POST", "--body", body]
         output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
         return dict(json.loads(output), generator=f"bench.load (httpx), {CONNECTIONS} connections")
-    command = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds:g}s"]
+    command = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{max(1, round(seconds))}s"]  # whole seconds
     if body is not None:
         script = run.directory / "post.lua"
         script.write_text(

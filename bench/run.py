@@ -1,0 +1,300 @@
+"""``make bench``: every workload on jobqueue and on each peer, one after another, in one run.
+
+    python -m bench.run [--smoke] [--runs 3] [--only jobqueue,huey] [--no-install]
+
+Installs (or upgrades) each peer into its own venv under ``bench/.peers/``, then runs
+each case as a subprocess (`bench.peers`, `bench.api_bench`, `bench.scale`), each printing
+JSON. Redis database 15 is flushed before every case (only that database); PostgreSQL
+work happens in the ``jobqueue_bench`` database, created when missing. Writes the raw
+results to ``bench/results/latest.json`` and the tables to ``docs/benchmarks.md``.
+
+``--smoke`` runs every jobqueue workload at 1 % size, once, plus the peers whose venv is
+already installed at the same size, installing nothing: the harness's own test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from bench.peers._common import POSTGRES_URL, REDIS_URL
+from bench.report import render
+from bench.venvs import PEERS, ROOT, Peer
+
+STORES = ("redis", "postgres", "sqlite")
+RESULTS = ROOT / "bench" / "results" / "latest.json"
+DOC = ROOT / "docs" / "benchmarks.md"
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How big each workload is; `SMOKE` is 1 % of `FULL`."""
+
+    jobs: int = 10_000  # W1
+    tuned: int = 100  # W1's tuned concurrency, and W3's
+    samples: int = 200  # W2
+    budget: float = 40.0  # W2 and W1 drain: seconds at most
+    io_jobs: int = 2_000  # W3
+    http_seconds: float = 5.0  # W4, per endpoint
+    small: int = 10_000  # W5
+    large: int = 1_000_000
+    cycles: int = 300
+    cycle_budget: float = 15.0
+    short_lease: float = 2.0  # W6
+    default_lease: bool = True  # W6 with the default lease (30 s) too
+    give_up: float = 45.0
+    #: The peers' cases run: all, or (smoke) those that exercise each adapter's calls.
+    peer_cases: tuple[str, ...] = ("w1 default", "w1 tuned", "w2", "w3", "w6")
+
+
+FULL = Sizes()
+SMOKE = Sizes(
+    jobs=100,
+    samples=5,
+    budget=5.0,
+    io_jobs=20,
+    http_seconds=0.5,
+    small=100,
+    large=10_000,
+    cycles=10,
+    cycle_budget=2.0,
+    short_lease=1.0,
+    default_lease=False,
+    give_up=5.0,
+    peer_cases=("w1 default", "w2"),
+)
+
+
+@dataclass
+class Case:
+    """One line of the tables: a library on a backend running one workload variant."""
+
+    library: str
+    backend: str
+    workload: str  # w1 .. w6, w2http
+    variant: str  # default, tuned, lease 2 s, ...
+    command: list[str]
+    runs: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _adapter(python: str, library: str, *args: str) -> list[str]:
+    return [python, "-m", "bench.peers", library, *args]
+
+
+def jobqueue_cases(sizes: Sizes) -> list[Case]:
+    """Every workload on each of jobqueue's shared stores."""
+    py = sys.executable
+    cases = []
+    for store in STORES:
+        jq = ["--store", store]
+        w1 = ["w1", "--jobs", str(sizes.jobs), "--drain-budget", str(sizes.budget), *jq]
+        w2 = ["--samples", str(sizes.samples), "--budget", str(sizes.budget), *jq]
+        w3 = ["w3", "--jobs", str(sizes.io_jobs), "--concurrency", str(sizes.tuned), *jq]
+        w6 = ["w6", "--give-up", str(sizes.give_up), *jq]
+        scale = ["--small", str(sizes.small), "--large", str(sizes.large)]
+        scale += ["--cycles", str(sizes.cycles), "--budget", str(sizes.cycle_budget)]
+        cases += [
+            Case("jobqueue", store, "w1", "default", _adapter(py, "jobqueue", *w1)),
+            Case(
+                "jobqueue",
+                store,
+                "w1",
+                "tuned",
+                _adapter(py, "jobqueue", *w1, "--concurrency", str(sizes.tuned)),
+            ),
+            Case("jobqueue", store, "w2", "Python API", _adapter(py, "jobqueue", "w2", *w2)),
+            Case(
+                "jobqueue", store, "w2", "HTTP + SSE", [py, "-m", "bench.api_bench", "w2http", *w2]
+            ),
+            Case("jobqueue", store, "w3", "default", _adapter(py, "jobqueue", *w3)),
+            Case(
+                "jobqueue",
+                store,
+                "w4",
+                "default",
+                [py, "-m", "bench.api_bench", "w4", "--seconds", str(sizes.http_seconds), *jq],
+            ),
+            Case("jobqueue", store, "w5", "default", [py, "-m", "bench.scale", *scale, *jq]),
+            Case(
+                "jobqueue",
+                store,
+                "w6",
+                f"lease {sizes.short_lease:g} s",
+                _adapter(py, "jobqueue", *w6, "--lease", str(sizes.short_lease)),
+            ),
+        ]
+        if sizes.default_lease:
+            cases.append(Case("jobqueue", store, "w6", "default", _adapter(py, "jobqueue", *w6)))
+    return cases
+
+
+def peer_cases(peer: Peer, sizes: Sizes) -> list[Case]:
+    """W1, W2, W3 and W6 (with its defaults) for one peer, as far as *sizes* asks."""
+    py, name, backend = str(peer.python), peer.name, peer.backend
+    w1 = ["w1", "--jobs", str(sizes.jobs), "--drain-budget", str(sizes.budget)]
+    cases = [
+        Case(name, backend, "w1", "default", _adapter(py, name, *w1)),
+        Case(
+            name, backend, "w1", "tuned", _adapter(py, name, *w1, "--concurrency", str(sizes.tuned))
+        ),
+        Case(
+            name,
+            backend,
+            "w2",
+            "default",
+            _adapter(
+                py, name, "w2", "--samples", str(sizes.samples), "--budget", str(sizes.budget)
+            ),
+        ),
+        Case(
+            name,
+            backend,
+            "w3",
+            "default",
+            _adapter(
+                py, name, "w3", "--jobs", str(sizes.io_jobs), "--concurrency", str(sizes.tuned)
+            ),
+        ),
+        Case(
+            name,
+            backend,
+            "w6",
+            "default",
+            _adapter(py, name, "w6", "--give-up", str(sizes.give_up)),
+        ),
+    ]
+    return [
+        case
+        for case in cases
+        if case.workload in sizes.peer_cases
+        or f"{case.workload} {case.variant}" in sizes.peer_cases
+    ]
+
+
+def prepare_services() -> None:
+    """Create the PostgreSQL benchmark database when it is missing."""
+    import psycopg
+
+    base, _, database = POSTGRES_URL.rpartition("/")
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database]).fetchone()
+        if exists is None:
+            conn.execute(f'CREATE DATABASE "{database}"')
+
+
+def flush_redis() -> None:
+    """Empty the benchmark's Redis database (only that one)."""
+    from redis import Redis
+
+    with Redis.from_url(REDIS_URL) as redis:
+        redis.flushdb()
+
+
+def run_case(case: Case, timeout: float) -> dict[str, Any]:
+    """Run *case* once; its JSON, or an error."""
+    flush_redis()
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    try:
+        done = subprocess.run(
+            case.command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+        )
+    except subprocess.TimeoutExpired:
+        return {"error": f"no answer within {timeout:g} s"}
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        return {"error": f"exit {done.returncode}: {done.stderr.strip()[-1500:]}"}
+    result: dict[str, Any] = json.loads(lines[-1])
+    return result
+
+
+def _repeats(case: Case, runs: int) -> int:
+    # W5 repeats inside one process (filling a million jobs once is enough); a recovery
+    # that did not happen within the limit will not happen on a second try either.
+    return 1 if case.workload == "w5" else runs
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on."""
+    model = next(
+        (
+            line.partition(":")[2].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": model,
+        "python": platform.python_version(),
+        "os": platform.platform(),
+        "load_before": os.getloadavg(),
+    }
+
+
+def main() -> None:
+    """Parse the arguments, install the peers, run every case, write the results."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="1 %% sizes, one run, no installs")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--only", default="", help="comma-separated libraries")
+    parser.add_argument("--no-install", action="store_true", help="use the venvs as they are")
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--doc", type=Path, default=DOC, help="the Markdown page to write")
+    args = parser.parse_args()
+    sizes, runs = (SMOKE, 1) if args.smoke else (FULL, args.runs)
+    host = machine()
+    only = set(filter(None, args.only.split(",")))
+    peers = [peer for peer in PEERS if not only or peer.name in only]
+    if not (args.smoke or args.no_install):
+        for peer in peers:
+            print(f"installing {peer.name} ...", flush=True)
+            peer.install()
+    peers = [peer for peer in peers if peer.is_installed]
+    prepare_services()
+    cases = jobqueue_cases(sizes) if not only or "jobqueue" in only else []
+    for peer in peers:
+        cases += peer_cases(peer, sizes)
+    started = time.monotonic()
+    timeout = 120 if args.smoke else 900
+    for number, case in enumerate(cases, 1):
+        for _ in range(_repeats(case, runs)):
+            result = run_case(case, timeout)
+            case.runs.append(result)
+            if case.workload == "w6" and result.get("seconds", 0) is None:
+                break
+        label = f"{case.library}/{case.backend} {case.workload} {case.variant}"
+        print(f"[{number}/{len(cases)} {time.monotonic() - started:5.0f}s] {label}: {case.runs}")
+    flush_redis()
+    results = {
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "smoke": args.smoke,
+        "runs": runs,
+        "seconds": time.monotonic() - started,
+        "machine": host | {"load_after": os.getloadavg()},
+        "sizes": asdict(sizes),
+        "versions": {"jobqueue": metadata.version("jobqueue")}
+        | {peer.name: peer.version() for peer in peers},
+        "cases": [asdict(case) for case in cases],
+    }
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    args.results.write_text(json.dumps(results, indent=1) + "\n")
+    args.doc.parent.mkdir(parents=True, exist_ok=True)
+    args.doc.write_text(render(results))
+    failed = [c for c in cases if any("error" in run for run in c.runs)]
+    print(f"wrote {args.results} and {args.doc}; {len(failed)} of {len(cases)} cases failed")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()

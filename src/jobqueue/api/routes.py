@@ -7,6 +7,7 @@ lifecycle and the per-task OpenAPI schemas all travel with it.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from typing import TYPE_CHECKING, Annotated, Any
@@ -31,6 +32,7 @@ from jobqueue.api.schemas import JobOut, JobPage, StatsOut, job_wire, stats_wire
 from jobqueue.api.settings import ApiSettings
 from jobqueue.errors import StoreError
 from jobqueue.models import JobStatus
+from jobqueue.worker.maintenance import Maintenance
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -40,6 +42,9 @@ if TYPE_CHECKING:
     from jobqueue.queue import JobQueue
 
 logger = logging.getLogger(__name__)
+
+#: How often a server reaps lost leases and purges expired jobs.
+MAINTENANCE_SECONDS = 5.0
 
 JobId = Annotated[str, Path(alias="jobId", description="The job's id.", max_length=200)]
 IdempotencyKey = Annotated[
@@ -128,10 +133,18 @@ class JobsRouter(APIRouter):
             )
         counter = ChangeCounter(self.queue, self.metrics)
         counter.start()
+        # Servers reap lost leases and purge expired jobs too (DESIGN.md), slowly:
+        # workers do it every second, and stores make concurrent passes safe.
+        stopping = asyncio.Event()
+        maintenance = asyncio.create_task(
+            Maintenance(self.queue, interval=MAINTENANCE_SECONDS).run(stopping)
+        )
         try:
             yield
         finally:
             self.streams.close()
+            stopping.set()
+            await maintenance
             await counter.stop()
             await self.queue.close()
 

@@ -236,8 +236,9 @@ def w6_section(cases: list[Case], sizes: dict[str, Any]) -> list[str]:
         "## W6 recovery: SIGKILL of a worker holding a job, until the job runs again",
         "",
         "A second worker is already running when the first one's process group is killed."
-        " jobqueue's default lease is 30 s. Peers run with their defaults; a run that does not"
-        f" see the job again within {sizes['give_up']:g} s stops there (and is not repeated).",
+        " jobqueue's default lease is 30 s; peers run with their defaults. With a default"
+        " lease there is one run (the lease decides the figure); a run that does not see the"
+        f" job again within {sizes['give_up']:g} s stops there.",
         "",
         "| library | backend | lease | seconds | × best |",
         "| --- | --- | --- | --- | --- |",

@@ -26,7 +26,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 JOBS = 5000
 SUBMITTERS = 32
 CONCURRENCY = 30
-PAYLOAD = {"sleep": 0.2}
+PAYLOAD = {"sleep": 0.5}
 KILL_LEASE_SECONDS = "3"
 COMPLETION_SECONDS = 300.0
 """Safety nets, not measurements: how long the jobs may take to finish, and to get midway."""

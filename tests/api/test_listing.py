@@ -67,7 +67,15 @@ async def test_list_filters_by_repeated_status_and_task(
 
 @pytest.mark.parametrize(
     "query",
-    ["limit=0", "limit=501", "limit=ten", "status=done", "cursor=garbage", "cursor=" + "x" * 1001],
+    [
+        "limit=0",
+        "limit=501",
+        "limit=ten",
+        "status=done",
+        "cursor=",
+        "cursor=garbage",
+        "cursor=" + "x" * 1001,
+    ],
 )
 async def test_bad_list_parameters_are_400(client: httpx.AsyncClient, query: str):
     assert_problem(await client.get(f"/api/jobs?{query}"), 400)

@@ -81,7 +81,8 @@ Statuses = Annotated[list[JobStatus] | None, Query(description="Only these statu
 Tasks = Annotated[list[str] | None, Query(description="Only these tasks.")]
 Limit = Annotated[int, Query(ge=1, le=500, description="Jobs per page.")]
 Cursor = Annotated[
-    str | None, Query(max_length=1000, description="`nextCursor` of the previous page.")
+    str | None,
+    Query(min_length=1, max_length=1000, description="`nextCursor` of the previous page."),
 ]
 
 _JOB_HEADERS = {

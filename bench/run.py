@@ -27,6 +27,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from redis import Redis
+from redis.exceptions import RedisError
+
 from bench.peers._common import POSTGRES_URL, REDIS_URL
 from bench.report import render
 from bench.venvs import PEERS, ROOT, Peer
@@ -175,16 +178,21 @@ def prepare_services() -> None:
 
 
 def flush_redis() -> None:
-    """Empty the benchmark's Redis database (only that one)."""
-    from redis import Redis
+    """Empty the benchmark's Redis database (only that one).
 
-    with Redis.from_url(REDIS_URL) as redis:
-        redis.flushdb()
+    ASYNC frees the keys in the background: a million jobs left by W5 would otherwise
+    block the shared server for seconds.
+    """
+    with Redis.from_url(REDIS_URL, socket_timeout=60) as redis:
+        redis.flushdb(asynchronous=True)
 
 
 def run_case(case: Case, timeout: float) -> dict[str, Any]:
     """Run *case* once; its JSON, or an error."""
-    flush_redis()
+    try:
+        flush_redis()
+    except RedisError as exc:
+        return {"error": f"could not flush the Redis database: {exc}"}
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     try:
         done = subprocess.run(
@@ -251,26 +259,32 @@ def main() -> None:
         cases += peer_cases(peer, sizes)
     started = time.monotonic()
     timeout = 120 if args.smoke else 900
+    versions = {"jobqueue": metadata.version("jobqueue")}
+    versions |= {peer.name: peer.version() for peer in peers}
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+
+    def save(done: list[Case]) -> dict[str, Any]:
+        results = {
+            "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "smoke": args.smoke,
+            "runs": runs,
+            "seconds": time.monotonic() - started,
+            "machine": host | {"load_after": os.getloadavg()},
+            "sizes": asdict(sizes),
+            "versions": versions,
+            "cases": [asdict(case) for case in done],
+        }
+        args.results.write_text(json.dumps(results, indent=1) + "\n")
+        return results
+
     for number, case in enumerate(cases, 1):
         for _ in range(_repeats(case, runs)):
-            result = run_case(case, timeout)
-            case.runs.append(result)
+            case.runs.append(run_case(case, timeout))
         label = f"{case.library}/{case.backend} {case.workload} {case.variant}"
         print(f"[{number}/{len(cases)} {time.monotonic() - started:5.0f}s] {label}: {case.runs}")
+        save(cases[:number])  # an interrupted run keeps what it measured
     flush_redis()
-    results = {
-        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "smoke": args.smoke,
-        "runs": runs,
-        "seconds": time.monotonic() - started,
-        "machine": host | {"load_after": os.getloadavg()},
-        "sizes": asdict(sizes),
-        "versions": {"jobqueue": metadata.version("jobqueue")}
-        | {peer.name: peer.version() for peer in peers},
-        "cases": [asdict(case) for case in cases],
-    }
-    args.results.parent.mkdir(parents=True, exist_ok=True)
-    args.results.write_text(json.dumps(results, indent=1) + "\n")
+    results = save(cases)
     args.doc.parent.mkdir(parents=True, exist_ok=True)
     args.doc.write_text(render(results))
     failed = [c for c in cases if any("error" in run for run in c.runs)]

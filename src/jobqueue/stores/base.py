@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import orjson
 
-from jobqueue.errors import InvalidRequest
+from jobqueue.errors import InvalidRequest, LeaseLost
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
@@ -158,6 +158,23 @@ class Store(abc.ABC):
 
         Raises `LeaseLost`.
         """
+
+    async def complete_many(
+        self, completions: Sequence[tuple[Lease, JSONValue]], now: datetime
+    ) -> list[Job | LeaseLost]:
+        """`complete` several attempts in as few round trips as the backend allows.
+
+        Each completion is atomic on its own: one whose lease was lost is reported as its
+        `LeaseLost` in the answer (in the order given) and does not stop the others. This
+        default makes one call per attempt; backends override it with one round trip.
+        """
+        outcomes: list[Job | LeaseLost] = []
+        for lease, result in completions:
+            try:
+                outcomes.append(await self.complete(lease, result, now))
+            except LeaseLost as lost:
+                outcomes.append(lost)
+        return outcomes
 
     @abc.abstractmethod
     async def fail(self, lease: Lease, error: str, retry_at: datetime | None, now: datetime) -> Job:

@@ -383,6 +383,22 @@ class PostgresStore(Store):
         """Finish the attempt successfully."""
         return await self._finish(lease, JobStatus.COMPLETED, now, result=Jsonb(result))
 
+    async def complete_many(
+        self, completions: Sequence[tuple[Lease, JSONValue]], now: datetime
+    ) -> list[Job | LeaseLost]:
+        """Finish several attempts successfully in one statement."""
+        rows = await self._fetch_all(
+            "complete_many",
+            {
+                "now": now,
+                "job_ids": [lease.job_id for lease, _ in completions],
+                "tokens": [lease.token for lease, _ in completions],
+                "results": [Jsonb(result) for _, result in completions],
+            },
+        )
+        done = {row["job_id"]: _job(row) for row in rows}
+        return [done.get(lease.job_id) or LeaseLost(lease.job_id) for lease, _ in completions]
+
     async def fail(self, lease: Lease, error: str, retry_at: datetime | None, now: datetime) -> Job:
         """Finish the attempt with an error; retry or fail for good."""
         if retry_at is None:

@@ -393,6 +393,32 @@ class RedisStore(Store):
         reply = await self._run("complete", now, lease.job_id, lease.token, codec.json_text(result))
         return self._job(reply, lease.job_id)
 
+    async def complete_many(
+        self, completions: Sequence[tuple[Lease, JSONValue]], now: datetime
+    ) -> list[Job | LeaseLost]:
+        """Finish several attempts successfully: one script each, in one pipelined round trip."""
+        async with _guarded():
+            pipeline = self._redis.pipeline(transaction=False)
+            for lease, result in completions:
+                await self._scripts["complete"](
+                    args=[
+                        self._prefix,
+                        codec.micros(now),
+                        lease.job_id,
+                        lease.token,
+                        codec.json_text(result),
+                    ],
+                    client=pipeline,
+                )
+            replies = await pipeline.execute()
+        outcomes: list[Job | LeaseLost] = []
+        for (lease, _), reply in zip(completions, replies, strict=True):
+            try:
+                outcomes.append(self._job(reply, lease.job_id))
+            except LeaseLost as lost:
+                outcomes.append(lost)
+        return outcomes
+
     async def fail(self, lease: Lease, error: str, retry_at: datetime | None, now: datetime) -> Job:
         """Finish the attempt with an error; retry or fail for good."""
         retry = None if retry_at is None else str(codec.micros(retry_at))

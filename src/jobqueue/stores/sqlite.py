@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 from urllib.parse import unquote
 
-from jobqueue.errors import ConfigError, StoreError, StoreUnavailable
+from jobqueue.errors import ConfigError, LeaseLost, StoreError, StoreUnavailable
 from jobqueue.models import Change, JobStatus
 from jobqueue.stores import _sqlite_ops as ops
 from jobqueue.stores._sql import read_script
@@ -198,6 +198,22 @@ class SQLiteStore(Store):
     async def complete(self, lease: Lease, result: JSONValue, now: datetime) -> Job:
         """Finish the attempt successfully."""
         return await self._write(lambda tx: ops.complete(tx, lease, result, now))
+
+    async def complete_many(
+        self, completions: Sequence[tuple[Lease, JSONValue]], now: datetime
+    ) -> list[Job | LeaseLost]:
+        """Finish several attempts successfully in one transaction."""
+
+        def body(tx: ops.Transaction) -> list[Job | LeaseLost]:
+            outcomes: list[Job | LeaseLost] = []
+            for lease, result in completions:
+                try:
+                    outcomes.append(ops.complete(tx, lease, result, now))
+                except LeaseLost as lost:
+                    outcomes.append(lost)
+            return outcomes
+
+        return await self._write(body)
 
     async def fail(self, lease: Lease, error: str, retry_at: datetime | None, now: datetime) -> Job:
         """Finish the attempt with an error; retry or fail for good."""

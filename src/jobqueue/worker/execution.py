@@ -42,8 +42,8 @@ def _arguments(
     return [payload], kwargs
 
 
-async def run_attempt(task: Task, payload: Any, ctx: JobContext, stop: asyncio.Event) -> Any:
-    """Run *task* with *payload* until it returns, raises, or *stop* is set.
+async def run_attempt(task: Task, payload: Any, ctx: JobContext, stop: asyncio.Future[None]) -> Any:
+    """Run *task* with *payload* until it returns, raises, or *stop* is resolved.
 
     Raises `Stopped` when *stop* wins; whatever the function raises otherwise.
     """
@@ -55,11 +55,19 @@ async def run_attempt(task: Task, payload: Any, ctx: JobContext, stop: asyncio.E
     else:
         args, kwargs = _arguments(task.context_parameter, payload, ctx)
         work = _in_thread(task.function, args, kwargs)
-    stopper = asyncio.ensure_future(stop.wait())
+    # Callbacks rather than asyncio.wait: no extra task per attempt on the hot path.
+    ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def settle(_: object) -> None:
+        if not ended.done():
+            ended.set_result(None)
+
+    work.add_done_callback(settle)
+    stop.add_done_callback(settle)
     try:
-        await asyncio.wait({work, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        await ended
     finally:
-        stopper.cancel()
+        stop.remove_done_callback(settle)
     if work.done():
         return work.result()
     work.cancel()

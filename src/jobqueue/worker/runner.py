@@ -34,7 +34,8 @@ from jobqueue.errors import (
     UnknownTask,
 )
 from jobqueue.ids import new_worker_id
-from jobqueue.models import WorkerInfo
+from jobqueue.models import JobStatus, WorkerInfo
+from jobqueue.worker.completions import CompletionBatcher
 from jobqueue.worker.execution import RemoteError, Stopped, run_attempt
 from jobqueue.worker.maintenance import Maintenance
 from jobqueue.worker.progress import ProgressReporter
@@ -57,11 +58,13 @@ class _Running:
 
     claim: Claim
     context: JobContext
-    stop: asyncio.Event
+    stop: asyncio.Future[None]
     cancel: threading.Event
     task: asyncio.Task[None] | None = None
     stop_reason: str = ""
     version: int = 0
+    is_recording: bool = False
+    """The attempt ended and its outcome is being written (its lease still renewed)."""
 
 
 class Worker:
@@ -102,11 +105,13 @@ class Worker:
         self.worker_id = worker_id or new_worker_id()
         self.state = SimpleNamespace()
         self._maintenance = Maintenance(queue, interval=maintenance_seconds)
+        self._completions = CompletionBatcher(queue.store, queue.clock)
         self._running: dict[str, _Running] = {}
         self._stopping = asyncio.Event()
         self._abandoning = asyncio.Event()  # shutdown's grace period is over
         self._slot_freed = asyncio.Event()
         self._beat_now = asyncio.Event()
+        self._last_beat = 0.0
 
     @property
     def running(self) -> int:
@@ -196,7 +201,10 @@ class Worker:
             cancel=cancel,
             state=self.state,
         )
-        running = _Running(claim, context, asyncio.Event(), cancel, version=job.version)
+        stop = asyncio.get_running_loop().create_future()
+        running = _Running(claim, context, stop, cancel, version=job.version)
+        if not self._running:
+            self._report_activity()  # idle → busy
         self._running[job.job_id] = running
         running.task = asyncio.create_task(self._attempt(running, reporter), name=job.job_id)
 
@@ -213,6 +221,7 @@ class Worker:
         job, lease = running.claim.job, running.claim.lease
         try:
             outcome = await self._execute(running)
+            running.is_recording = True
             await reporter.close()
             await self._record(job, lease, outcome)
         except LeaseLost:
@@ -224,6 +233,8 @@ class Worker:
         finally:
             await reporter.close()
             del self._running[job.job_id]
+            if not self._running:
+                self._report_activity()  # busy → idle
             self._slot_freed.set()
 
     async def _execute(self, running: _Running) -> _Outcome:
@@ -265,10 +276,10 @@ class Worker:
         return asyncio.get_running_loop().call_later(timeout, expire)
 
     def _stop_attempt(self, running: _Running, reason: str) -> None:
-        if not running.stop.is_set():
+        if not running.stop.done():
             running.stop_reason = reason
             running.cancel.set()
-            running.stop.set()
+            running.stop.set_result(None)
 
     async def _record(self, job: Job, lease: Lease, outcome: _Outcome) -> None:
         """Write *outcome*, retrying with backoff while the store is unavailable.
@@ -301,7 +312,7 @@ class Worker:
         if outcome.kind == "lost":
             return  # another attempt owns the job: write nothing
         if outcome.kind == "complete":
-            await store.complete(lease, outcome.result, now)
+            await self._completions.complete(lease, outcome.result)
         elif outcome.kind == "cancel":
             await store.finish_cancelled(lease, now)
         elif outcome.kind == "release":
@@ -327,19 +338,30 @@ class Worker:
     # -- heartbeats ----------------------------------------------------------------
 
     def _on_change(self, change: Change) -> None:
+        # A running job changed by someone else while still processing: a cancel request.
+        # (Its own ends and progress may be announced before the write returns; the
+        # status filters out the ends, and a rare early progress costs one heartbeat.)
+        if change.status is not JobStatus.PROCESSING:
+            return
         running = self._running.get(change.job_id)
         if running is not None and change.version > running.version:
-            self._beat_now.set()  # someone else changed a running job: a cancel request
+            self._beat_now.set()
+
+    def _report_activity(self) -> None:
+        """Heartbeat early so the stats show the worker's new running count, at most 1/s."""
+        if asyncio.get_running_loop().time() - self._last_beat > 1.0:
+            self._beat_now.set()
 
     async def _heartbeat_loop(self) -> None:
         interval = self.lease_seconds / 3
         while True:
-            await _first(self._beat_now, timeout=interval)
             self._beat_now.clear()
+            self._last_beat = asyncio.get_running_loop().time()
             try:
                 await self._heartbeat()
             except StoreError as exc:
                 logger.warning("Heartbeat failed: %s", exc)
+            await _first(self._beat_now, timeout=interval)
 
     async def _heartbeat(self) -> None:
         store, now = self.queue.store, self.queue.clock.now()
@@ -360,7 +382,9 @@ class Worker:
             if (running := self._running.get(job_id)) is not None:
                 self._stop_attempt(running, "cancel")
         for job_id in result.lost:
-            if (running := self._running.get(job_id)) is not None:
+            running = self._running.get(job_id)
+            # A lease "lost" while recording was most likely ended by that very write.
+            if running is not None and not running.is_recording:
                 logger.warning("Job %s: lease lost; abandoning the attempt", job_id)
                 self._stop_attempt(running, "lost")
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from jobqueue.errors import LeaseLost
-from jobqueue.models import JobStatus, Lease, Progress
+from jobqueue.models import Job, JobStatus, Lease, Progress
 from jobqueue.stores import Store
 from jobqueue.stores.base import CANCELLED_ERROR
 from tests.stores.conformance.helpers import (
@@ -198,3 +198,30 @@ async def test_a_forged_token_cannot_write(store: Store, clock) -> None:
     with pytest.raises(LeaseLost):
         await store.complete(Lease("4b0e6c1e-0000-4000-8000-000000000000", "x"), None, clock.now())
     assert await current(store, clock, claim.job.job_id) == claim.job
+
+
+async def test_complete_many_finishes_each_and_reports_lost_leases(store: Store, clock) -> None:
+    first = await running(store, clock)
+    second = await running(store, clock)
+    third = await running(store, clock)
+    stale = Lease(second.job.job_id, "not-the-token")
+    clock.advance(2)
+
+    outcomes = await store.complete_many(
+        [(first.lease, {"n": 1}), (stale, "ignored"), (third.lease, None)], clock.now()
+    )
+
+    done_first, lost, done_third = outcomes
+    assert isinstance(done_first, Job)
+    assert isinstance(done_third, Job)
+    assert (done_first.status, done_first.result) == (JobStatus.COMPLETED, {"n": 1})
+    assert (done_third.status, done_third.result) == (JobStatus.COMPLETED, None)
+    assert done_first.expires_at == clock.now() + timedelta(seconds=TTL_SECONDS)
+    assert isinstance(lost, LeaseLost)
+    assert lost.job_id == second.job.job_id
+    assert (await current(store, clock, second.job.job_id)).status is JobStatus.PROCESSING
+    assert await current(store, clock, first.job.job_id) == done_first
+
+
+async def test_complete_many_of_nothing_is_nothing(store: Store, clock) -> None:
+    assert await store.complete_many([], clock.now()) == []

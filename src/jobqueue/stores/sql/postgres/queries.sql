@@ -101,6 +101,24 @@ WHERE job_id = %(job_id)s AND status = %(from_status)s
     AND lease_token IS NOT DISTINCT FROM %(token)s
 RETURNING *;
 
+-- name: complete_many
+-- Ends several attempts successfully, each fenced by its own token; an attempt whose
+-- lease was lost matches nothing and is left out of the answer.
+UPDATE jobs SET
+    status = 'completed',
+    version = jobs.version + 1,
+    completed_at = %(now)s,
+    expires_at = %(now)s + make_interval(secs => jobs.ttl_seconds),
+    worker_id = NULL,
+    lease_expires_at = NULL,
+    lease_token = NULL,
+    result = done.result
+FROM unnest(%(job_ids)s::text[], %(tokens)s::text[], %(results)s::jsonb[])
+    AS done(job_id, token, result)
+WHERE jobs.job_id = done.job_id AND jobs.status = 'processing'
+    AND jobs.lease_token = done.token
+RETURNING jobs.*;
+
 -- name: requeue
 -- A running attempt goes back to the queue (fenced by its token). A NULL error keeps
 -- the stored one.

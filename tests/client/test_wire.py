@@ -7,15 +7,9 @@ from datetime import UTC, datetime
 import pytest
 
 from jobqueue import ClientError, JobStatus
-from jobqueue.client._wire import (
-    format_time,
-    job_to_wire,
-    parse_job,
-    parse_page,
-    parse_stats,
-    stats_to_wire,
-)
+from jobqueue.client._wire import parse_job, parse_page, parse_stats
 from jobqueue.models import JSONValue
+from jobqueue.wire import job_to_wire, stats_to_wire, timestamp
 
 JOB: dict[str, JSONValue] = {
     "jobId": "5f0c",
@@ -94,6 +88,6 @@ def test_a_page_and_stats_parse() -> None:
 
 def test_times_are_written_as_the_api_writes_them() -> None:
     assert (
-        format_time(datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)) == "2026-01-02T03:04:05.678Z"
+        timestamp(datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)) == "2026-01-02T03:04:05.678Z"
     )
-    assert format_time(None) is None
+    assert timestamp(None) is None

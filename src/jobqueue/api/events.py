@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from jobqueue.api.schemas import job_wire
 from jobqueue.errors import JobNotFound, StoreError
+from jobqueue.wire import job_to_wire
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Iterator
@@ -33,7 +33,7 @@ _STORE_RETRY_SECONDS = 1.0
 
 def job_event(job: Job) -> bytes:
     """One SSE event carrying *job*; its id is the version."""
-    return b"id: %d\nevent: job\ndata: %s\n\n" % (job.version, orjson.dumps(job_wire(job)))
+    return b"id: %d\nevent: job\ndata: %s\n\n" % (job.version, orjson.dumps(job_to_wire(job)))
 
 
 class _Subscriber:

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from starlette.responses import Response
 
-from jobqueue.api.schemas import job_wire
 from jobqueue.errors import InvalidTransition, JobQueueError, PayloadInvalid
+from jobqueue.wire import job_to_wire
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -74,7 +74,7 @@ def error_response(exc: JobQueueError) -> Response:
     members: dict[str, Any] = {}
     headers: dict[str, str] = {}
     if isinstance(exc, InvalidTransition):
-        members["job"] = job_wire(exc.job)
+        members["job"] = job_to_wire(exc.job)
     elif isinstance(exc, PayloadInvalid) and exc.errors:
         members["errors"] = exc.errors
     elif isinstance(exc, Unauthorized):

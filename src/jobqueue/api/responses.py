@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from starlette.responses import Response
 
-from jobqueue.api.schemas import job_wire
 from jobqueue.models import JobStatus
+from jobqueue.wire import job_to_wire
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -79,7 +79,7 @@ def job_response(
 ) -> Response:
     """The job representation with its caching headers (and any extra *headers*)."""
     return json_response(
-        job_wire(job), status_code, {**job_headers(job, now, poll_after), **(headers or {})}
+        job_to_wire(job), status_code, {**job_headers(job, now, poll_after), **(headers or {})}
     )
 
 

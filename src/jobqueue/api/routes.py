@@ -28,10 +28,11 @@ from jobqueue.api.responses import (
     json_response,
     not_modified,
 )
-from jobqueue.api.schemas import JobOut, JobPage, StatsOut, job_wire, stats_wire
+from jobqueue.api.schemas import JobOut, JobPage, StatsOut
 from jobqueue.api.settings import ApiSettings
 from jobqueue.errors import StoreError
 from jobqueue.models import JobStatus
+from jobqueue.wire import job_to_wire, stats_to_wire
 from jobqueue.worker.maintenance import Maintenance
 
 if TYPE_CHECKING:
@@ -284,7 +285,7 @@ def create_router(
     ) -> Response:
         principal.require_admin("list jobs")
         page = await queue.list(statuses=status or (), tasks=task or (), limit=limit, cursor=cursor)
-        body = {"jobs": [job_wire(job) for job in page.jobs], "nextCursor": page.next_cursor}
+        body = {"jobs": [job_to_wire(job) for job in page.jobs], "nextCursor": page.next_cursor}
         return json_response(body, headers={"Cache-Control": "no-store"})
 
     router.add_api_route(
@@ -302,7 +303,7 @@ def create_router(
 
     async def stats(principal: Principal = Depends(auth)) -> Response:
         principal.require_admin("read stats")
-        body = stats_wire(await queue.stats(), queue.tasks.names)
+        body = stats_to_wire(await queue.stats(), queue.tasks.names)
         return json_response(body, headers={"Cache-Control": "no-store"})
 
     router.add_api_route(

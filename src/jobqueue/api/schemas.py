@@ -1,15 +1,14 @@
 """The wire format: camelCase JSON bodies built from the snake_case models.
 
 The pydantic models document the bodies (they feed ``/openapi.json``) and validate the
-submit options; the ``*_wire`` functions build the response bodies directly, which is
-several times faster than validating a model per response. A test checks that the two
-agree.
+submit options; `jobqueue.wire` builds the response bodies directly, which is several
+times faster than validating a model per response. A test checks that the two agree.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
@@ -21,11 +20,6 @@ from jobqueue.queue import (
     MAX_TIMEOUT_SECONDS,
     MAX_TTL_SECONDS,
 )
-
-if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
-
-    from jobqueue.models import Job, Stats
 
 # The wire models spell fields as the JSON does, so they are camelCase on purpose.
 
@@ -155,58 +149,3 @@ class SubmitOptions(BaseModel):
     ttlSeconds: float | None = Field(
         None, gt=0, le=MAX_TTL_SECONDS, description="How long a finished job is kept."
     )
-
-
-def timestamp(at: datetime | None) -> str | None:
-    """*at* as the API writes times: UTC, milliseconds, ``Z`` (JavaScript's toISOString)."""
-    if at is None:
-        return None
-    at = at.astimezone(UTC)
-    return f"{at:%Y-%m-%dT%H:%M:%S}.{at.microsecond // 1000:03d}Z"
-
-
-def job_wire(job: Job) -> dict[str, Any]:
-    """The API's representation of *job* (the body `JobOut` documents)."""
-    progress = job.progress
-    return {
-        "jobId": job.job_id,
-        "task": job.task,
-        "status": job.status.value,
-        "progress": None
-        if progress is None
-        else {"current": progress.current, "total": progress.total, "message": progress.message},
-        "result": job.result,
-        "error": job.error,
-        "attempts": job.attempts,
-        "maxAttempts": job.max_attempts,
-        "createdAt": timestamp(job.created_at),
-        "startedAt": timestamp(job.started_at),
-        "completedAt": timestamp(job.completed_at),
-        "expiresAt": timestamp(job.expires_at),
-        "version": job.version,
-        "cancelRequested": job.is_cancel_requested,
-    }
-
-
-def _counts(counts: Mapping[JobStatus, int]) -> dict[str, int]:
-    return {status.value: counts.get(status, 0) for status in JobStatus}
-
-
-def stats_wire(stats: Stats, task_names: Iterable[str] = ()) -> dict[str, Any]:
-    """The stats body; registered tasks without jobs appear with zero counts."""
-    tasks = {name: _counts({}) for name in task_names}
-    tasks.update({name: _counts(counts) for name, counts in stats.tasks.items()})
-    return {
-        "tasks": dict(sorted(tasks.items())),
-        "totals": _counts(stats.totals),
-        "workers": [
-            {
-                "id": worker.worker_id,
-                "lastSeenAt": timestamp(worker.last_seen_at),
-                "running": worker.running,
-                "host": worker.host,
-                "pid": worker.pid,
-            }
-            for worker in stats.workers
-        ],
-    }

@@ -28,9 +28,9 @@ from rich.table import Table
 
 from jobqueue.client import Client
 from jobqueue.client._base import DEFAULT_SERVER
-from jobqueue.client._wire import format_time, job_to_wire, stats_to_wire
 from jobqueue.errors import ClientError, JobQueueError
 from jobqueue.models import JobStatus
+from jobqueue.wire import job_to_wire, stats_to_wire, timestamp
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -294,10 +294,10 @@ def status(client: Client, as_json: bool, job_id: str) -> None:
         "Status": _status(job) + (" (cancel requested)" if job.is_cancel_requested else ""),
         "Progress": escape(_progress_text(job)),
         "Attempts": f"{job.attempts}/{job.max_attempts}",
-        "Created": format_time(job.created_at),
-        "Started": format_time(job.started_at),
-        "Completed": format_time(job.completed_at),
-        "Expires": format_time(job.expires_at),
+        "Created": timestamp(job.created_at),
+        "Started": timestamp(job.started_at),
+        "Completed": timestamp(job.completed_at),
+        "Expires": timestamp(job.expires_at),
         "Error": escape(job.error or ""),
         "Result": escape(_abridged(job.result)) if job.result is not None else "",
     }
@@ -401,7 +401,7 @@ def stats(client: Client, as_json: bool) -> None:
             escape(worker.host),
             str(worker.pid),
             str(worker.running),
-            format_time(worker.last_seen_at),
+            timestamp(worker.last_seen_at),
         )
     console.print(workers)
 

@@ -73,13 +73,6 @@ def _required_time(data: JSONObject, key: str) -> datetime:
     return value
 
 
-def format_time(value: datetime | None) -> str | None:
-    """*value* as the API writes timestamps: UTC, milliseconds, ``Z``."""
-    if value is None:
-        return None
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def _progress(value: JSONValue) -> Progress | None:
     if value is None:
         return None
@@ -182,46 +175,3 @@ def _worker(data: JSONObject) -> WorkerInfo:
         host=_optional_str(data, "host") or "",
         pid=_int(data, "pid", 0),
     )
-
-
-def job_to_wire(job: Job) -> dict[str, JSONValue]:
-    """The API's job representation of *job* (what ``--json`` prints)."""
-    progress = job.progress
-    return {
-        "jobId": job.job_id,
-        "task": job.task,
-        "status": job.status.value,
-        "progress": None
-        if progress is None
-        else {"current": progress.current, "total": progress.total, "message": progress.message},
-        "result": job.result,
-        "error": job.error,
-        "attempts": job.attempts,
-        "maxAttempts": job.max_attempts,
-        "createdAt": format_time(job.created_at),
-        "startedAt": format_time(job.started_at),
-        "completedAt": format_time(job.completed_at),
-        "expiresAt": format_time(job.expires_at),
-        "version": job.version,
-        "cancelRequested": job.is_cancel_requested,
-    }
-
-
-def stats_to_wire(stats: Stats) -> dict[str, JSONValue]:
-    """The API's stats representation of *stats*."""
-    return {
-        "tasks": {
-            task: {s.value: n for s, n in counts.items()} for task, counts in stats.tasks.items()
-        },
-        "totals": {s.value: n for s, n in stats.totals.items()},
-        "workers": [
-            {
-                "id": w.worker_id,
-                "lastSeenAt": format_time(w.last_seen_at),
-                "running": w.running,
-                "host": w.host,
-                "pid": w.pid,
-            }
-            for w in stats.workers
-        ],
-    }

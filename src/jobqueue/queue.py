@@ -292,7 +292,7 @@ class JobQueue:
             or self.default_timeout_seconds,
             max_attempts=max_attempts or options.max_attempts or self.default_max_attempts,
             ttl_seconds=ttl or options.ttl_seconds or self.default_ttl_seconds,
-            idempotency_key=idempotency_key,
+            idempotency_key=_scoped(idempotency_key, owner),
             owner=owner,
         )
         if idempotency_key is None:
@@ -446,3 +446,11 @@ class JobQueue:
     def resolve(self, name: str | None) -> Task:
         """The registered task called *name* (or the default task)."""
         return self.tasks.resolve(name)
+
+
+def _scoped(idempotency_key: str | None, owner: str | None) -> str | None:
+    """Idempotency keys are per owner: another API key's use of a key neither clashes
+    with it nor learns that it exists."""
+    if idempotency_key is None or owner is None:
+        return idempotency_key
+    return f"{len(owner)}:{owner}:{idempotency_key}"

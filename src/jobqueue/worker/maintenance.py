@@ -30,6 +30,7 @@ class Maintenance:
     def __init__(self, queue: JobQueue, *, interval: float = 1.0) -> None:
         self.queue = queue
         self.interval = interval
+        self._random = random.Random()  # its own: never disturbs the global generator
 
     async def run_once(self) -> tuple[int, int]:
         """One pass; returns the number of jobs reaped and purged."""
@@ -57,7 +58,7 @@ class Maintenance:
             except StoreError as exc:
                 logger.warning("Maintenance failed: %s", exc)
             # Jitter spreads the passes of workers that started together.
-            delay = self.interval * random.uniform(0.5, 1.5)
+            delay = self.interval * self._random.uniform(0.5, 1.5)
             try:
                 await asyncio.wait_for(stopping.wait(), delay)
             except TimeoutError:

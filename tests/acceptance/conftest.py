@@ -72,14 +72,15 @@ def processes(store_url: str, tmp_path: Path) -> Iterator[Processes]:
     try:
         yield started
     finally:
+        print(started.status())  # shown when the test fails: which process died, and how
         started.stop_all()
 
 
 @pytest.fixture
 async def client() -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client whose every request is bounded in time."""
-    # Idle connections are dropped before uvicorn's 5 s keep-alive ends them: reusing one
-    # the server is closing at that moment would fail the request.
-    limits = httpx.Limits(max_connections=100, keepalive_expiry=2.0)
+    # A connection per request: httpcore 1.0's pool may close an idle connection it has just
+    # handed to a waiting request (encode/httpcore#1110), failing it with a ReadError.
+    limits = httpx.Limits(max_connections=100, max_keepalive_connections=0)
     async with httpx.AsyncClient(timeout=REQUEST_SECONDS, limits=limits) as http:
         yield http

@@ -82,10 +82,11 @@ class Processes:
         self.store_url = store_url
         self.directory = directory
         self.log = RunLog(directory / "runs.log")
-        self._started: list[subprocess.Popen[bytes]] = []
+        self._started: list[tuple[str, subprocess.Popen[bytes]]] = []
 
     def _spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
-        output = self.directory / f"{name}-{len(self._started)}.log"
+        label = f"{name}-{len(self._started)}"
+        output = self.directory / f"{label}.log"
         env = {**os.environ, "JOBQUEUE_TEST_LOG": str(self.log.path)}
         with output.open("wb") as sink:
             process = subprocess.Popen(
@@ -95,7 +96,7 @@ class Processes:
                 stdout=sink,
                 stderr=subprocess.STDOUT,
             )
-        self._started.append(process)
+        self._started.append((label, process))
         return process
 
     async def serve(self) -> Service:
@@ -118,12 +119,21 @@ class Processes:
         """A worker process with *options* (``--concurrency``, ``--lease-seconds``, ...)."""
         return self._spawn("worker", "--log-level", "warning", *options)
 
+    def status(self) -> str:
+        """Each process's output file, pid and exit status, for a failing test's report."""
+        lines = [f"process output in {self.directory}:"]
+        for label, process in self._started:
+            code = process.poll()
+            state = "running" if code is None else f"exited with {code}"
+            lines.append(f"  {label}.log  pid {process.pid}  {state}")
+        return "\n".join(lines)
+
     def stop_all(self) -> None:
         """SIGTERM every process still running, then SIGKILL those that outlive the wait."""
-        for process in self._started:
+        for _, process in self._started:
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
-        for process in self._started:
+        for _, process in self._started:
             try:
                 process.wait(STOP_SECONDS)
             except subprocess.TimeoutExpired:

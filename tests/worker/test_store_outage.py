@@ -14,14 +14,16 @@ from jobqueue.stores.memory import MemoryStore
 from .conftest import running
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from datetime import datetime
 
+    from jobqueue.errors import LeaseLost
     from jobqueue.models import Job, JSONValue, Lease
 
 
 class UnreachableOnComplete(MemoryStore):
-    """The reference store, except that its first *failures* `complete` calls fail as a
-    store that cannot be reached does.
+    """The reference store, except that its first *failures* completion writes (`complete`
+    or `complete_many`) fail as a store that cannot be reached does.
     """
 
     def __init__(self, failures: int) -> None:
@@ -29,11 +31,20 @@ class UnreachableOnComplete(MemoryStore):
         self.failures = failures
         self.refused = 0
 
-    async def complete(self, lease: Lease, result: JSONValue, now: datetime) -> Job:
+    def _refuse(self) -> None:
         if self.refused < self.failures:
             self.refused += 1
             raise StoreUnavailable
+
+    async def complete(self, lease: Lease, result: JSONValue, now: datetime) -> Job:
+        self._refuse()
         return await super().complete(lease, result, now)
+
+    async def complete_many(
+        self, completions: Sequence[tuple[Lease, JSONValue]], now: datetime
+    ) -> list[Job | LeaseLost]:
+        self._refuse()
+        return await super().complete_many(completions, now)
 
 
 async def test_an_outcome_is_written_once_the_store_answers_again() -> None:

@@ -88,3 +88,36 @@ async def test_shutdown_stops_retrying_once_the_grace_period_is_over() -> None:
     # Not lost: it stays leased, and runs again once the lease expires.
     assert left is not None
     assert left.status is JobStatus.PROCESSING
+
+
+class UnreachableAtFirst(MemoryStore):
+    """The reference store, except that it cannot be opened the first *failures* times."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+
+    async def open(self) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise StoreUnavailable
+        await super().open()
+
+
+async def test_a_worker_started_during_an_outage_waits_for_the_store() -> None:
+    store = UnreachableAtFirst(failures=2)
+    queue = JobQueue(store)
+
+    @queue.task
+    async def echo(payload: int) -> int:
+        return payload
+
+    async with running(queue):
+        async with asyncio.timeout(10):
+            while store.failures:  # the worker retries with backoff meanwhile
+                await asyncio.sleep(0.01)
+        job = await queue.submit("echo", 7)
+        done = await queue.wait(job.job_id, timeout=10)
+    assert done.status is JobStatus.COMPLETED
+    assert done.result == 7
+    await queue.close()

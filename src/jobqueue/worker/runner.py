@@ -130,7 +130,8 @@ class Worker:
     async def run(self) -> None:
         """Serve until `stop`: start-up hooks, then claim and run; on stop, drain."""
         queue = self.queue
-        await queue.open()
+        if not await self._connect():
+            return
         await self._call_hooks(queue.startup_hooks)
         work = queue.hub.work_signal()
         queue.hub.add_listener(self._on_change)
@@ -150,6 +151,23 @@ class Worker:
             with contextlib.suppress(StoreError):
                 await queue.store.unregister_worker(self.worker_id)
             await self._call_hooks(queue.shutdown_hooks)
+
+    async def _connect(self) -> bool:
+        """Open the queue, waiting with backoff while the store is unavailable.
+
+        Returns False when stopped before the store answered.
+        """
+        failures = 0
+        while not self._stopping.is_set():
+            try:
+                await self.queue.open()
+                return True
+            except StoreUnavailable as exc:
+                delay = _STORE_RETRY_DELAYS[min(failures, len(_STORE_RETRY_DELAYS) - 1)]
+                failures += 1
+                logger.warning("The store is unavailable (%s); retrying in %.1fs", exc, delay)
+                await _first(self._stopping, timeout=delay)
+        return False
 
     async def _call_hooks(self, hooks: list[Any]) -> None:
         for hook in hooks:

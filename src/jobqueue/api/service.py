@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from fastapi import APIRouter
@@ -12,6 +13,9 @@ from jobqueue.api.handling import route_class
 from jobqueue.api.metrics import CONTENT_TYPE, Metrics
 from jobqueue.api.responses import json_response
 from jobqueue.api.schemas import HealthOut
+from jobqueue.errors import StoreUnavailable
+
+HEALTH_TIMEOUT_SECONDS = 1.0
 
 if TYPE_CHECKING:
     from jobqueue.queue import JobQueue
@@ -26,8 +30,13 @@ def create_service_router(queue: JobQueue, metrics: Metrics) -> APIRouter:
     router = APIRouter(tags=["service"], route_class=route_class(metrics))
 
     async def healthz() -> Response:
-        await queue.open()
-        await queue.store.ping()
+        try:
+            # A health check must answer quickly: a store that takes longer is unavailable.
+            async with asyncio.timeout(HEALTH_TIMEOUT_SECONDS):
+                await queue.open()
+                await queue.store.ping()
+        except TimeoutError:
+            raise StoreUnavailable("The store did not answer in time") from None
         return json_response({"status": "ok"}, headers={"Cache-Control": "no-store"})
 
     router.add_api_route(

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from jobqueue.errors import StoreError
 from jobqueue.models import JobStatus
+from jobqueue.retry import reconnect_delay
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -22,8 +23,6 @@ if TYPE_CHECKING:
     from jobqueue.stores.base import Store
 
 logger = logging.getLogger(__name__)
-
-_RECONNECT_DELAYS = (0.1, 0.5, 1.0, 2.0, 5.0)
 
 
 class Hub:
@@ -58,7 +57,7 @@ class Hub:
                     self.dispatch(change)
                 return  # the store closed
             except StoreError:
-                delay = _RECONNECT_DELAYS[min(failures, len(_RECONNECT_DELAYS) - 1)]
+                delay = reconnect_delay(failures)
                 logger.warning("Change notifications lost; resubscribing in %.1fs", delay)
                 failures += 1
                 # Anything may have changed meanwhile: wake every waiter to re-read.

@@ -24,3 +24,13 @@ class Backoff:
         raw = min(self.cap_seconds, self.base_seconds * self.factor ** max(attempt - 1, 0))
         spread = (rng or random).uniform(1.0 - self.jitter, 1.0)
         return raw * spread
+
+
+#: Waits between attempts to reach a store that is unavailable: quick at first, then
+#: settling at a few seconds so a long outage costs little.
+RECONNECT_DELAYS = (0.1, 0.5, 1.0, 2.0, 5.0)
+
+
+def reconnect_delay(failures: int) -> float:
+    """Seconds to wait after *failures* consecutive failures to reach the store."""
+    return RECONNECT_DELAYS[min(failures, len(RECONNECT_DELAYS) - 1)]

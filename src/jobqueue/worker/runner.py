@@ -35,6 +35,7 @@ from jobqueue.errors import (
 )
 from jobqueue.ids import new_worker_id
 from jobqueue.models import JobStatus, WorkerInfo
+from jobqueue.retry import reconnect_delay
 from jobqueue.worker.completions import CompletionBatcher
 from jobqueue.worker.execution import RemoteError, Stopped, run_attempt
 from jobqueue.worker.maintenance import Maintenance
@@ -49,7 +50,6 @@ logger = logging.getLogger(__name__)
 
 #: How long an idle worker waits before looking for work without having been signalled.
 SAFETY_POLL_SECONDS = 5.0
-_STORE_RETRY_DELAYS = (0.1, 0.5, 1.0, 2.0, 5.0)
 
 
 @dataclass(slots=True)
@@ -163,7 +163,7 @@ class Worker:
                 await self.queue.open()
                 return True
             except StoreUnavailable as exc:
-                delay = _STORE_RETRY_DELAYS[min(failures, len(_STORE_RETRY_DELAYS) - 1)]
+                delay = reconnect_delay(failures)
                 failures += 1
                 logger.warning("The store is unavailable (%s); retrying in %.1fs", exc, delay)
                 await _first(self._stopping, timeout=delay)
@@ -193,7 +193,7 @@ class Worker:
                 )
                 wake_at = None if claims else await store.next_run_at(self.task_names, clock.now())
             except StoreError as exc:
-                delay = _STORE_RETRY_DELAYS[min(failures, len(_STORE_RETRY_DELAYS) - 1)]
+                delay = reconnect_delay(failures)
                 failures += 1
                 logger.warning("Claim failed (%s); retrying in %.1fs", exc, delay)
                 await _first(self._stopping, timeout=delay)
@@ -315,7 +315,7 @@ class Worker:
             except StoreUnavailable as exc:
                 if self._abandoning.is_set():
                     raise
-                delay = _STORE_RETRY_DELAYS[min(failures, len(_STORE_RETRY_DELAYS) - 1)]
+                delay = reconnect_delay(failures)
                 failures += 1
                 logger.warning(
                     "Job %s: could not record the outcome (%s); retrying in %.1fs",

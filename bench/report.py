@@ -8,7 +8,9 @@ peer" and are turned so that above 1 is always better (faster, or less time).
 
 from __future__ import annotations
 
+import json
 import statistics
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,9 +50,11 @@ def cell(value: Stat | None, case: Case | None = None) -> str:
     """ "median (min–max)", or why there is no figure."""
     if value is None:
         return _why(case)
+    failed = sum("error" in run for run in case["runs"]) if case else 0
+    note = f" ({failed} of {len(case['runs'])} runs failed)" if case and failed else ""
     if value.low == value.high:
-        return _number(value.median)
-    return f"{_number(value.median)} ({_number(value.low)}–{_number(value.high)})"
+        return _number(value.median) + note
+    return f"{_number(value.median)} ({_number(value.low)}–{_number(value.high)}){note}"
 
 
 def _why(case: Case | None) -> str:
@@ -407,6 +411,16 @@ def render(results: dict[str, Any]) -> str:
         f" median of {results['runs']} runs with min–max in brackets.",
         f"- Machine: {host['nproc']} cores, {host['cpu']}, Python {host['python']},"
         f" {host['os']}; 1-minute load average {load}.",
+        f"- jobqueue source: `{host.get('commit', 'unknown')}` (`git describe --dirty` at the"
+        " start).",
+        *(
+            [
+                f"- Re-run later (`--merge`, last at {results['rerun_at']}):"
+                f" {', '.join(results['rerun'])}."
+            ]
+            if "rerun" in results
+            else []
+        ),
         f"- Versions (latest from PyPI, each peer in its own venv): {versions}.",
         "- Services: Redis on 127.0.0.1:6379 (database 15, flushed before every case),"
         " PostgreSQL on 127.0.0.1:5432 (database `jobqueue_bench`); SQLite in a temporary file.",
@@ -423,3 +437,14 @@ def render(results: dict[str, Any]) -> str:
     for section in (w1_section, w2_section, w3_section, w4_section, w5_section, w6_section):
         lines += ["", *section(cases, sizes)]
     return "\n".join([*lines, "", NOTES.read_text()])
+
+
+def main() -> None:
+    """Re-render a page from saved results: ``python -m bench.report [RESULTS] [PAGE]``."""
+    results = Path(sys.argv[1] if len(sys.argv) > 1 else "bench/results/latest.json")
+    page = Path(sys.argv[2] if len(sys.argv) > 2 else "docs/benchmarks.md")
+    page.write_text(render(json.loads(results.read_text())))
+
+
+if __name__ == "__main__":
+    main()

@@ -215,6 +215,16 @@ def _repeats(case: Case, runs: int) -> int:
     )
 
 
+def _merged(saved: dict[str, Any], cases: list[Case]) -> list[Case]:
+    """The cases of the *saved* results, with those of *cases* replaced or added."""
+    fresh = {(c.library, c.backend, c.workload, c.variant): c for c in cases}
+    merged = []
+    for old in saved["cases"]:
+        key = (old["library"], old["backend"], old["workload"], old["variant"])
+        merged.append(fresh.pop(key) if key in fresh else Case(**old))
+    return merged + list(fresh.values())
+
+
 def machine() -> dict[str, Any]:
     """What the figures were measured on."""
     model = next(
@@ -225,7 +235,11 @@ def machine() -> dict[str, Any]:
         ),
         platform.processor(),
     )
+    head = subprocess.run(
+        ["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True
+    )
     return {
+        "commit": head.stdout.strip() or "unknown",
         "nproc": os.cpu_count(),
         "cpu": model,
         "python": platform.python_version(),
@@ -240,9 +254,13 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="1 %% sizes, one run, no installs")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--only", default="", help="comma-separated libraries")
+    parser.add_argument("--workloads", default="", help="comma-separated workloads (w1..w6)")
     parser.add_argument("--no-install", action="store_true", help="use the venvs as they are")
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--doc", type=Path, default=DOC, help="the Markdown page to write")
+    parser.add_argument(
+        "--merge", action="store_true", help="replace only the cases run in the saved results"
+    )
     args = parser.parse_args()
     sizes, runs = (SMOKE, 1) if args.smoke else (FULL, args.runs)
     host = machine()
@@ -257,6 +275,8 @@ def main() -> None:
     cases = jobqueue_cases(sizes) if not only or "jobqueue" in only else []
     for peer in peers:
         cases += peer_cases(peer, sizes)
+    if args.workloads:
+        cases = [case for case in cases if case.workload in args.workloads.split(",")]
     started = time.monotonic()
     timeout = 120 if args.smoke else 900
     versions = {"jobqueue": metadata.version("jobqueue")}
@@ -277,14 +297,24 @@ def main() -> None:
         args.results.write_text(json.dumps(results, indent=1) + "\n")
         return results
 
+    kept: dict[str, Any] | None = json.loads(args.results.read_text()) if args.merge else None
     for number, case in enumerate(cases, 1):
         for _ in range(_repeats(case, runs)):
             case.runs.append(run_case(case, timeout))
         label = f"{case.library}/{case.backend} {case.workload} {case.variant}"
         print(f"[{number}/{len(cases)} {time.monotonic() - started:5.0f}s] {label}: {case.runs}")
-        save(cases[:number])  # an interrupted run keeps what it measured
+        if kept is None:
+            save(cases[:number])  # an interrupted run keeps what it measured
     flush_redis()
-    results = save(cases)
+    if kept is None:
+        results = save(cases)
+    else:
+        rerun = kept.get("rerun", [])
+        rerun += [f"{c.library}/{c.backend} {c.workload} {c.variant}" for c in cases]
+        merged = [asdict(case) for case in _merged(kept, cases)]
+        rerun_at = datetime.now(UTC).isoformat(timespec="seconds")
+        results = kept | {"cases": merged, "rerun": rerun, "rerun_at": rerun_at}
+        args.results.write_text(json.dumps(results, indent=1) + "\n")
     args.doc.parent.mkdir(parents=True, exist_ok=True)
     args.doc.write_text(render(results))
     failed = [c for c in cases if any("error" in run for run in c.runs)]

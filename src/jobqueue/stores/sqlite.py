@@ -90,7 +90,7 @@ class SQLiteStore(Store):
         path: str,
         *,
         busy_timeout_seconds: float = 5.0,
-        poll_interval_seconds: float = 0.05,
+        poll_interval_seconds: float = 0.02,
     ) -> None:
         if not path:
             raise ConfigError("The SQLite store needs a database file path")

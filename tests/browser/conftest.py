@@ -102,14 +102,14 @@ def running_demo(workdir: Path, **env: str) -> Iterator[str]:
             process.wait()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The base URL of a running ``jobqueue demo`` shared by the session."""
     with running_demo(tmp_path_factory.mktemp("demo-server")) as url:
         yield url
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def cors_server(tmp_path_factory: pytest.TempPathFactory, demo_server: str) -> Iterator[str]:
     """A second demo server, on another origin, that allows `demo_server`'s pages to call it."""
     workdir = tmp_path_factory.mktemp("cors-server")
@@ -136,7 +136,9 @@ def require_chromium() -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API keeps an event loop running in the
+# main thread while it is open, which would break every later test that runs its own.
+@pytest.fixture(scope="package")
 def playwright() -> Iterator[Playwright]:
     require_chromium()
     from playwright.sync_api import sync_playwright
@@ -145,7 +147,7 @@ def playwright() -> Iterator[Playwright]:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
     try:

@@ -252,10 +252,12 @@ async def sample_async(
 
 
 def w1_throughput(run: Run) -> dict[str, Any]:
-    """N no-op jobs enqueued one by one, then drained by one worker process."""
+    """N no-op jobs enqueued one by one, then drained by worker processes (one by default)."""
     jobs = run.args.jobs
     seconds = run.adapter.enqueue("noop", jobs)
     worker = run.start_worker(run.args.concurrency)
+    for _ in range(run.args.workers - 1):
+        run.start_worker(run.args.concurrency)
     run.marks.wait(1, timeout=60, worker=worker)
     result: dict[str, Any] = {"enqueue_per_s": jobs / seconds, "jobs": jobs}
     try:
@@ -338,6 +340,7 @@ def parser(workloads: Iterable[str] = WORKLOADS) -> argparse.ArgumentParser:
     parser.add_argument(
         "--drain-budget", type=float, default=40.0, help="W1: rate from the jobs run by then"
     )
+    parser.add_argument("--workers", type=int, default=1, help="W1: worker processes")
     parser.add_argument("--samples", type=int, default=200, help="W2 measurements")
     parser.add_argument("--budget", type=float, default=40.0, help="W2 time limit, seconds")
     parser.add_argument("--lease", type=float, default=None, help="W6 lease (jobqueue only)")

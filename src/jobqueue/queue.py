@@ -24,7 +24,7 @@ from jobqueue.models import JobFilter, JobStatus, NewJob
 from jobqueue.notify import Hub
 from jobqueue.retry import Backoff
 from jobqueue.stores import DEFAULT_STORE_URL, Store, open_store
-from jobqueue.tasks import Task, TaskFunction, TaskOptions, TaskRegistry, describe
+from jobqueue.tasks import TaskFunction, TaskOptions, TaskRegistry, describe
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -442,10 +442,6 @@ class JobQueue:
             while not (job := await self.wait_for_change(job_id, version, 3600.0)).is_terminal:
                 version = job.version
         return job
-
-    def resolve(self, name: str | None) -> Task:
-        """The registered task called *name* (or the default task)."""
-        return self.tasks.resolve(name)
 
 
 def _scoped(idempotency_key: str | None, owner: str | None) -> str | None:

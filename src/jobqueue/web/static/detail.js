@@ -103,6 +103,9 @@ export class DetailPanel {
     this.notice = "";
     this.empty = document.getElementById("detail-empty");
     this.body = document.getElementById("detail-body");
+    this.content = h("div", { class: "detail-content" });
+    this.actions = h("div", { class: "detail-actions" });
+    this.actionsKey = null;
     this.closeButton = document.getElementById("close-detail");
     this.closeButton.addEventListener("click", () => this.close());
   }
@@ -171,42 +174,52 @@ export class DetailPanel {
     }
   }
 
-  actions(job, stopping) {
+  /** The action buttons; rebuilt only when they change, so a click is never lost. */
+  renderActions(job, stopping) {
+    const key = `${job.jobId} ${job.status} ${stopping}`;
+    if (key === this.actionsKey) return;
+    this.actionsKey = key;
+    const focused = this.actions.contains(document.activeElement)
+      ? document.activeElement.dataset.action
+      : null;
     const button = (action, label, className, disabled = false) =>
       h(
         "button",
         { class: `button small ${className}`, type: "button", "data-action": action, disabled },
         label,
       );
-    const bar = h("div", { class: "detail-actions" });
+    const buttons = [];
     if (!isTerminal(job)) {
       const cancel = button("cancel", stopping ? "Cancelling…" : "Cancel job", "danger", stopping);
       cancel.addEventListener("click", () => this.act(this.client.cancel, "cancel"));
-      bar.append(cancel);
+      buttons.push(cancel);
     }
     if (job.status === "failed" || job.status === "cancelled") {
       const retry = button("retry", "Retry job", "");
       retry.addEventListener("click", () => this.act(this.client.retry, "retry"));
-      bar.append(retry);
+      buttons.push(retry);
     }
     const href = this.client.url(`/${encodeURIComponent(job.jobId)}`);
     const raw = { class: "button small ghost", href, target: "_blank", rel: "noopener" };
-    bar.append(h("a", raw, "Raw JSON"));
-    return bar;
+    buttons.push(h("a", raw, "Raw JSON"));
+    this.actions.replaceChildren(...buttons);
+    if (focused) this.actions.querySelector(`[data-action="${focused}"]`)?.focus();
   }
 
   render() {
     const job = this.job;
     if (!job) {
+      this.actionsKey = null;
       this.body.replaceChildren(
         h("p", { class: this.notice ? "detail-notice" : "muted" }, this.notice || "Loading…"),
       );
       return;
     }
-    // Keep keyboard focus on the same action across re-renders.
-    const focused = this.body.contains(document.activeElement)
-      ? document.activeElement.dataset.action
-      : null;
+    // Progress re-renders the facts several times a second; the buttons stay put.
+    if (!this.body.contains(this.actions)) {
+      this.actionsKey = null;
+      this.body.replaceChildren(this.content, this.actions);
+    }
     const stopping = job.status === "processing" && job.cancelRequested;
     const label = stopping ? "Cancelling…" : (STATUS_LABELS[job.status] ?? job.status);
     const parts = [
@@ -221,9 +234,8 @@ export class DetailPanel {
       factsList(job),
       errorBlock(job),
       resultBlock(job),
-      this.actions(job, stopping),
     ];
-    this.body.replaceChildren(...parts.filter(Boolean));
-    if (focused) this.body.querySelector(`[data-action="${focused}"]`)?.focus();
+    this.content.replaceChildren(...parts.filter(Boolean));
+    this.renderActions(job, stopping);
   }
 }

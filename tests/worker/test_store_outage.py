@@ -42,7 +42,7 @@ class UnreachableOnComplete(MemoryStore):
 
     async def complete_many(
         self, completions: Sequence[tuple[Lease, JSONValue]], now: datetime
-    ) -> list[Job | LeaseLost]:
+    ) -> list[LeaseLost | None]:
         self._refuse()
         return await super().complete_many(completions, now)
 

@@ -129,7 +129,7 @@ def run_server(
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level.lower())
     server = _server(config, app.state.jobqueue)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(server.serve())
+        server.run()  # on uvloop when installed, like the uvicorn command
 
 
 def _queue(spec: str, store: str | None) -> JobQueue:

@@ -5,11 +5,24 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from typing import TYPE_CHECKING
 
 import click
 
 from jobqueue.cli.loading import load_queue
 from jobqueue.worker import Worker
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+
+def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's when it is installed (the ``server`` extra brings it), else asyncio's."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 async def serve_worker(worker: Worker) -> None:
@@ -74,4 +87,5 @@ def worker(
         tasks=list(tasks) or None,
         shutdown_grace_seconds=grace_seconds,
     )
-    asyncio.run(serve_worker(runner))
+    with asyncio.Runner(loop_factory=loop_factory()) as loop:
+        loop.run(serve_worker(runner))

@@ -161,19 +161,23 @@ class Store(abc.ABC):
 
     async def complete_many(
         self, completions: Sequence[tuple[Lease, JSONValue]], now: datetime
-    ) -> list[Job | LeaseLost]:
+    ) -> list[LeaseLost | None]:
         """`complete` several attempts in as few round trips as the backend allows.
 
-        Each completion is atomic on its own: one whose lease was lost is reported as its
-        `LeaseLost` in the answer (in the order given) and does not stop the others. This
-        default makes one call per attempt; backends override it with one round trip.
+        The worker's batched path: the answer says, in the order given, None for each
+        attempt completed and its `LeaseLost` for one whose lease was lost (which does not
+        stop the others); it carries no jobs, so backends need not read them back. Each
+        completion is atomic on its own. This default makes one call per attempt;
+        backends override it with one round trip.
         """
-        outcomes: list[Job | LeaseLost] = []
+        outcomes: list[LeaseLost | None] = []
         for lease, result in completions:
             try:
-                outcomes.append(await self.complete(lease, result, now))
+                await self.complete(lease, result, now)
             except LeaseLost as lost:
                 outcomes.append(lost)
+            else:
+                outcomes.append(None)
         return outcomes
 
     @abc.abstractmethod

@@ -385,7 +385,7 @@ class PostgresStore(Store):
 
     async def complete_many(
         self, completions: Sequence[tuple[Lease, JSONValue]], now: datetime
-    ) -> list[Job | LeaseLost]:
+    ) -> list[LeaseLost | None]:
         """Finish several attempts successfully in one statement."""
         rows = await self._fetch_all(
             "complete_many",
@@ -396,8 +396,10 @@ class PostgresStore(Store):
                 "results": [Jsonb(result) for _, result in completions],
             },
         )
-        done = {row["job_id"]: _job(row) for row in rows}
-        return [done.get(lease.job_id) or LeaseLost(lease.job_id) for lease, _ in completions]
+        done = {row["job_id"] for row in rows}
+        return [
+            None if lease.job_id in done else LeaseLost(lease.job_id) for lease, _ in completions
+        ]
 
     async def fail(self, lease: Lease, error: str, retry_at: datetime | None, now: datetime) -> Job:
         """Finish the attempt with an error; retry or fail for good."""

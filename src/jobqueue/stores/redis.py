@@ -74,6 +74,7 @@ _SCRIPTS = (
     "heartbeat",
     "progress",
     "complete",
+    "complete_many",
     "fail",
     "finish_cancelled",
     "release",
@@ -131,12 +132,6 @@ def _parse_change(data: str) -> Change | None:
     except ValueError:
         logger.warning("Ignoring a malformed change message: %r", data)
         return None
-
-
-def _lease(flat: Sequence[str]) -> tuple[str, str]:
-    """The job id and fencing token in a claimed job's fields."""
-    fields = codec.pairs(flat)
-    return fields["job_id"], fields["token"]
 
 
 class RedisStore(Store):
@@ -220,12 +215,15 @@ class RedisStore(Store):
             )
 
     def _changed(self, flat: Sequence[str]) -> Job:
-        """The job a script changed, announced to this process's iterators at once.
+        """The job a script changed and returned as flat fields; see `_announced`."""
+        return self._announced(codec.decode_job(flat))
+
+    def _announced(self, job: Job) -> Job:
+        """*job*, which a script changed, announced to this process's iterators at once.
 
         Scripts also announce it over pub/sub, but that reaches a new subscription only
         once it is in place; this makes a process's own changes reliable.
         """
-        job = codec.decode_job(flat)
         self._deliver(Change(job.job_id, job.version, job.status))
         return job
 
@@ -365,7 +363,13 @@ class RedisStore(Store):
             *tasks,
             *tokens,
         )
-        return [Claim(self._changed(flat), Lease(*_lease(flat))) for flat in claimed]
+        return [
+            Claim(
+                self._announced(codec.decode_fields(fields)),
+                Lease(fields["job_id"], fields["token"]),
+            )
+            for fields in map(codec.pairs, claimed)
+        ]
 
     async def heartbeat(
         self, worker_id: str, leases: Sequence[Lease], lease_seconds: float, now: datetime
@@ -395,28 +399,26 @@ class RedisStore(Store):
 
     async def complete_many(
         self, completions: Sequence[tuple[Lease, JSONValue]], now: datetime
-    ) -> list[Job | LeaseLost]:
-        """Finish several attempts successfully: one script each, in one pipelined round trip."""
-        async with _guarded():
-            pipeline = self._redis.pipeline(transaction=False)
-            for lease, result in completions:
-                await self._scripts["complete"](
-                    args=[
-                        self._prefix,
-                        codec.micros(now),
-                        lease.job_id,
-                        lease.token,
-                        codec.json_text(result),
-                    ],
-                    client=pipeline,
-                )
-            replies = await pipeline.execute()
-        outcomes: list[Job | LeaseLost] = []
-        for (lease, _), reply in zip(completions, replies, strict=True):
-            try:
-                outcomes.append(self._job(reply, lease.job_id))
-            except LeaseLost as lost:
-                outcomes.append(lost)
+    ) -> list[LeaseLost | None]:
+        """Finish several attempts successfully in one script call."""
+        if not completions:
+            return []
+        versions = await self._run(
+            "complete_many",
+            now,
+            *(
+                item
+                for lease, result in completions
+                for item in (lease.job_id, lease.token, codec.json_text(result))
+            ),
+        )
+        outcomes: list[LeaseLost | None] = []
+        for (lease, _), version in zip(completions, versions, strict=True):
+            if version:
+                self._deliver(Change(lease.job_id, version, JobStatus.COMPLETED))
+                outcomes.append(None)
+            else:
+                outcomes.append(LeaseLost(lease.job_id))
         return outcomes
 
     async def fail(self, lease: Lease, error: str, retry_at: datetime | None, now: datetime) -> Job:

@@ -201,16 +201,18 @@ class SQLiteStore(Store):
 
     async def complete_many(
         self, completions: Sequence[tuple[Lease, JSONValue]], now: datetime
-    ) -> list[Job | LeaseLost]:
+    ) -> list[LeaseLost | None]:
         """Finish several attempts successfully in one transaction."""
 
-        def body(tx: ops.Transaction) -> list[Job | LeaseLost]:
-            outcomes: list[Job | LeaseLost] = []
+        def body(tx: ops.Transaction) -> list[LeaseLost | None]:
+            outcomes: list[LeaseLost | None] = []
             for lease, result in completions:
                 try:
-                    outcomes.append(ops.complete(tx, lease, result, now))
+                    ops.complete(tx, lease, result, now)
                 except LeaseLost as lost:
                     outcomes.append(lost)
+                else:
+                    outcomes.append(None)
             return outcomes
 
         return await self._write(body)

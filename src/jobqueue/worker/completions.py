@@ -14,10 +14,10 @@ from jobqueue.errors import JobQueueError, LeaseLost
 
 if TYPE_CHECKING:
     from jobqueue.clock import Clock
-    from jobqueue.models import Job, JSONValue, Lease
+    from jobqueue.models import JSONValue, Lease
     from jobqueue.stores.base import Store
 
-_Pending = tuple["Lease", "JSONValue", "asyncio.Future[Job | LeaseLost]"]
+_Pending = tuple["Lease", "JSONValue", "asyncio.Future[LeaseLost | None]"]
 
 
 class CompletionBatcher:
@@ -30,17 +30,16 @@ class CompletionBatcher:
         self._pending: list[_Pending] = []
         self._writer: asyncio.Task[None] | None = None
 
-    async def complete(self, lease: Lease, result: JSONValue) -> Job:
+    async def complete(self, lease: Lease, result: JSONValue) -> None:
         """Complete one attempt; raises what `Store.complete` would."""
         loop = asyncio.get_running_loop()
-        done: asyncio.Future[Job | LeaseLost] = loop.create_future()
+        done: asyncio.Future[LeaseLost | None] = loop.create_future()
         self._pending.append((lease, result, done))
         if self._writer is None or self._writer.done():
             self._writer = loop.create_task(self._write())
         outcome = await done
-        if isinstance(outcome, LeaseLost):
+        if outcome is not None:
             raise outcome
-        return outcome
 
     async def _write(self) -> None:
         while self._pending:

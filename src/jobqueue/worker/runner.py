@@ -107,6 +107,7 @@ class Worker:
         self._maintenance = Maintenance(queue, interval=maintenance_seconds)
         self._completions = CompletionBatcher(queue.store, queue.clock)
         self._running: dict[str, _Running] = {}
+        self._recording = 0  # attempts in `_running` whose outcome is being written
         self._stopping = asyncio.Event()
         self._abandoning = asyncio.Event()  # shutdown's grace period is over
         self._slot_freed = asyncio.Event()
@@ -181,7 +182,9 @@ class Worker:
         store, clock = self.queue.store, self.queue.clock
         failures = 0
         while not self._stopping.is_set():
-            free = self.concurrency - len(self._running)
+            # A slot is free again as soon as its attempt ends: the outcome's write
+            # overlaps the next attempt instead of delaying it.
+            free = self.concurrency - len(self._running) + self._recording
             if free <= 0:
                 self._slot_freed.clear()
                 await _first(self._slot_freed, self._stopping)
@@ -240,6 +243,8 @@ class Worker:
         try:
             outcome = await self._execute(running)
             running.is_recording = True
+            self._recording += 1
+            self._slot_freed.set()
             await reporter.close()
             await self._record(job, lease, outcome)
         except LeaseLost:
@@ -251,6 +256,8 @@ class Worker:
         finally:
             await reporter.close()
             del self._running[job.job_id]
+            if running.is_recording:
+                self._recording -= 1
             if not self._running:
                 self._report_activity()  # busy → idle
             self._slot_freed.set()

@@ -122,12 +122,23 @@ local function requeue(id, job, run_at)
   enqueue(id, job, run_at)
 end
 
+-- Tell every process that the job is now at *version*.
+local function publish(id, version)
+  local change = id .. ':' .. int(version) .. ':' .. redis.call('HGET', job_key(id), 'status')
+  redis.call('PUBLISH', prefix .. 'changes', change)
+end
+
 -- Tell every process that the job is now at *version*, and return its fields.
 local function announce(id, version)
-  local key = job_key(id)
-  local change = id .. ':' .. int(version) .. ':' .. redis.call('HGET', key, 'status')
-  redis.call('PUBLISH', prefix .. 'changes', change)
-  return redis.call('HGETALL', key)
+  publish(id, version)
+  return redis.call('HGETALL', job_key(id))
+end
+
+-- Bump the version of a job that changed, announce it, and return the new version.
+local function bump(id)
+  local version = redis.call('HINCRBY', job_key(id), 'version', 1)
+  publish(id, version)
+  return version
 end
 
 -- Bump the version of a job that changed, announce it, and return its fields.

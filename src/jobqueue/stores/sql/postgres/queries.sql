@@ -117,7 +117,7 @@ FROM unnest(%(job_ids)s::text[], %(tokens)s::text[], %(results)s::jsonb[])
     AS done(job_id, token, result)
 WHERE jobs.job_id = done.job_id AND jobs.status = 'processing'
     AND jobs.lease_token = done.token
-RETURNING jobs.*;
+RETURNING jobs.job_id;
 
 -- name: requeue
 -- A running attempt goes back to the queue (fenced by its token). A NULL error keeps

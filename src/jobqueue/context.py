@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import threading
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +31,7 @@ class JobContext:
     are coalesced, and the latest one is always stored and pushed.
     """
 
-    __slots__ = ("_cancel", "_report", "attempt", "job_id", "state", "task")
+    __slots__ = ("_cancelled", "_report", "attempt", "job_id", "state", "task")
 
     def __init__(
         self,
@@ -41,7 +40,6 @@ class JobContext:
         task: str,
         attempt: int,
         report: Callable[[Progress], None],
-        cancel: threading.Event | None = None,
         state: SimpleNamespace | None = None,
     ) -> None:
         self.job_id = job_id
@@ -50,12 +48,19 @@ class JobContext:
         self.state = state if state is not None else SimpleNamespace()
         """Resources the worker's start-up hooks loaded (a model, a client, ...)."""
         self._report = report
-        self._cancel = cancel or threading.Event()
+        self._cancelled = False
 
     @property
     def cancelled(self) -> bool:
         """True once cancellation of this job was requested (or its timeout passed)."""
-        return self._cancel.is_set()
+        return self._cancelled
+
+    def mark_cancelled(self) -> None:
+        """Make `cancelled` true; the worker calls it when it stops the attempt.
+
+        A plain attribute: a task in a thread reads it as promptly as an event's flag.
+        """
+        self._cancelled = True
 
     def progress(
         self, current: float, total: float | None = None, message: str | None = None

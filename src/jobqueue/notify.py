@@ -2,12 +2,18 @@
 
 SSE streams, long polls and worker wake-ups all wait here, so a thousand clients
 following jobs cost one store subscription, not a thousand pollers.
+
+The subscription starts with the first consumer and is as narrow as the consumers allow:
+none for a process that only submits, the store's worker `signals` for a worker alone,
+every change once anything follows jobs (an API server, `JobQueue.wait`). It only ever
+widens, with the new subscription in place before the old one ends.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import logging
 from collections import defaultdict
 from typing import TYPE_CHECKING
@@ -24,6 +30,17 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+#: How long a narrower subscription outlives the wider one that replaces it, at most.
+_HANDOVER_SECONDS = 1.0
+
+
+class Interest(enum.IntEnum):
+    """What the hub subscribes to: the widest that any of its consumers needs."""
+
+    NONE = 0
+    SIGNALS = 1  # jobs becoming queued, cancel requests: `Store.signals`
+    CHANGES = 2  # every change: `Store.changes`
+
 
 class Hub:
     """Dispatches `Change` signals to whoever waits for them in this process."""
@@ -33,26 +50,45 @@ class Hub:
         self._job_waiters: defaultdict[str, set[asyncio.Event]] = defaultdict(set)
         self._work_waiters: set[asyncio.Event] = set()
         self._listeners: list[Callable[[Change], None]] = []
+        self._interest = Interest.NONE
         self._task: asyncio.Task[None] | None = None
+        self._retiring: set[asyncio.Task[None]] = set()
 
-    def start(self) -> None:
-        """Subscribe to the store (idempotent)."""
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="jobqueue-hub")
+    @property
+    def interest(self) -> Interest:
+        """What the hub is subscribed to now."""
+        return self._interest
+
+    def need(self, interest: Interest) -> None:
+        """Subscribe to at least *interest* from now on."""
+        if interest <= self._interest and self._task is not None and not self._task.done():
+            return
+        previous, self._interest = self._task, max(interest, self._interest)
+        self._task = asyncio.get_running_loop().create_task(
+            self._run(self._interest), name=f"jobqueue-hub-{self._interest.name.lower()}"
+        )
+        if previous is not None and not previous.done():
+            # The narrower subscription stays a moment, until the wider one is in place.
+            self._retiring.add(previous)
+            previous.add_done_callback(self._retiring.discard)
+            asyncio.get_running_loop().call_later(_HANDOVER_SECONDS, previous.cancel)
 
     async def stop(self) -> None:
         """Unsubscribe."""
-        if self._task is not None:
-            self._task.cancel()
+        tasks = [task for task in (self._task, *self._retiring) if task is not None]
+        self._task, self._interest = None, Interest.NONE
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+                await task
 
-    async def _run(self) -> None:
+    async def _run(self, interest: Interest) -> None:
         failures = 0
         while True:
             try:
-                async for change in self._store.changes():
+                wide = interest is Interest.CHANGES
+                async for change in self._store.changes() if wide else self._store.signals():
                     failures = 0
                     self.dispatch(change)
                 return  # the store closed
@@ -89,6 +125,7 @@ class Hub:
         Enter it *before* reading the job, so no change between the read and the wait
         can be missed.
         """
+        self.need(Interest.CHANGES)
         event = asyncio.Event()
         waiters = self._job_waiters[job_id]
         waiters.add(event)
@@ -99,8 +136,14 @@ class Hub:
             if not waiters:
                 del self._job_waiters[job_id]
 
-    def add_listener(self, listener: Callable[[Change], None]) -> None:
-        """Call *listener* (quick, not blocking) with every change."""
+    def add_listener(
+        self, listener: Callable[[Change], None], interest: Interest = Interest.CHANGES
+    ) -> None:
+        """Call *listener* (quick, not blocking) with every change of *interest*.
+
+        A listener of `Interest.SIGNALS` may be called with other changes too.
+        """
+        self.need(interest)
         self._listeners.append(listener)
 
     def remove_listener(self, listener: Callable[[Change], None]) -> None:
@@ -109,6 +152,7 @@ class Hub:
 
     def work_signal(self) -> asyncio.Event:
         """An event set whenever a job becomes queued; the caller clears it."""
+        self.need(Interest.SIGNALS)
         event = asyncio.Event()
         self._work_waiters.add(event)
         return event

@@ -213,7 +213,7 @@ class JobQueue:
         return self._hub
 
     async def open(self) -> None:
-        """Open the store and subscribe to its changes; every use case calls it lazily."""
+        """Open the store; every use case calls it lazily (the hub subscribes on demand)."""
         if self._opened:
             return
         if self._open_lock is None:
@@ -221,7 +221,6 @@ class JobQueue:
         async with self._open_lock:
             if not self._opened:
                 await self.store.open()
-                self.hub.start()
                 self._opened = True
 
     async def close(self) -> None:

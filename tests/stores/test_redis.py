@@ -164,6 +164,28 @@ async def test_changes_made_by_another_instance_reach_changes(
 
 
 @on_redis
+async def test_signals_leave_out_claims_progress_and_ends(
+    store: Store, clock: FakeClock, open_sibling: Callable[[], Awaitable[Store]]
+) -> None:
+    # A worker follows `signals`: it must not be sent every step of every job.
+    other = await open_sibling()
+    async with Watcher(store, signals=True) as watcher:
+        await watcher.prime(lambda: submit(other, clock))
+        job = await submit(other, clock)
+        [claim] = await other.claim("w", [TASK], 1, LEASE_SECONDS, clock.now())
+        await other.record_progress(claim.lease, Progress(1, 2), clock.now())
+        await other.complete(claim.lease, None, clock.now())
+        [lost] = await other.complete_many([(claim.lease, None)], clock.now())
+        later = await submit(other, clock)
+        seen = await watcher.changes_until(later)
+    assert lost is not None
+    assert [(change.job_id, change.status) for change in seen] == [
+        (job.job_id, JobStatus.QUEUED),
+        (later.job_id, JobStatus.QUEUED),
+    ]
+
+
+@on_redis
 async def test_iterators_share_one_subscription_that_ends_with_the_last(
     store: Store,
     clock: FakeClock,

@@ -16,20 +16,29 @@ from __future__ import annotations
 import abc
 import asyncio
 import base64
+import contextlib
+import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import orjson
 
 from jobqueue.errors import InvalidRequest, LeaseLost
+from jobqueue.models import Change, JobStatus
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
+    from collections.abc import (
+        AsyncGenerator,
+        AsyncIterator,
+        Awaitable,
+        Callable,
+        Collection,
+        Sequence,
+    )
 
     from jobqueue.models import (
-        Change,
         Claim,
         HeartbeatResult,
         Job,
@@ -45,6 +54,9 @@ if TYPE_CHECKING:
 
 LOST_WORKER_ERROR = "Worker lost: its lease expired before the job finished"
 CANCELLED_ERROR = "Cancelled"
+
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,6 +271,36 @@ class Store(abc.ABC):
         One process normally consumes it once (`jobqueue.notify.Hub`) and fans out.
         The iterator ends when the store closes.
         """
+
+    def signals(self) -> AsyncIterator[Change]:
+        """The changes a worker acts on: jobs that became ``queued`` (work is ready) and
+        running jobs whose cancellation was requested; like `changes` otherwise.
+
+        It may also yield other changes of ``queued`` and ``processing`` jobs (a worker
+        compares versions). This default filters `changes`; a store that can send a
+        worker less traffic than every change of every job does so.
+        """
+        return _signals_among(self.changes())
+
+
+async def _signals_among(changes: AsyncIterator[Change]) -> AsyncIterator[Change]:
+    async with contextlib.aclosing(cast("AsyncGenerator[Change]", changes)) as source:
+        async for change in source:
+            if change.status in _SIGNAL_STATUSES:
+                yield change
+
+
+_SIGNAL_STATUSES = frozenset({JobStatus.QUEUED, JobStatus.PROCESSING})
+
+
+def parse_change(text: str) -> Change | None:
+    """The change a backend announced as ``job_id:version:status``; None if malformed."""
+    try:
+        job_id, version, status = text.rsplit(":", 2)
+        return Change(job_id, int(version), JobStatus(status))
+    except ValueError:
+        logger.warning("Ignoring a malformed change notification: %r", text)
+        return None
 
 
 class Broadcaster:

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from datetime import timedelta
 from importlib import resources
 from typing import TYPE_CHECKING, Any, ClassVar, Self, cast
@@ -36,10 +36,10 @@ from jobqueue.models import (
     empty_counts,
 )
 from jobqueue.stores import _redis_codec as codec
+from jobqueue.stores._redis_feed import ChangeFeed
 from jobqueue.stores.base import (
     CANCELLED_ERROR,
     LOST_WORKER_ERROR,
-    Broadcaster,
     Store,
     StoreCapabilities,
     decode_cursor,
@@ -58,10 +58,9 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     raise MissingDependency("redis", "redis") from exc
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator, AsyncIterator, Collection, Sequence
+    from collections.abc import AsyncIterator, Collection, Sequence
     from datetime import datetime
 
-    from redis.asyncio.client import PubSub
     from redis.commands.core import AsyncScript
 
     from jobqueue.models import Job, JobFilter, JSONValue, NewJob, Progress, WorkerInfo
@@ -91,11 +90,6 @@ _CONNECT_TIMEOUT_SECONDS = 2.0
 _CALL_TIMEOUT_SECONDS = 5.0
 # How many index entries one `list` script call may examine before yielding to others.
 _LIST_SCAN_BUDGET = 1000
-# The changes subscription pings after this much silence, and reconnects when no reply comes.
-_IDLE_SECONDS = 10.0
-_RECONNECT_DELAYS = (0.1, 0.2, 0.5, 1.0, 2.0)
-# How many jobs' last delivered version `changes` remembers to drop repeats.
-_DELIVERED_MEMORY = 10_000
 
 
 @functools.cache
@@ -124,16 +118,6 @@ async def _guarded() -> AsyncIterator[None]:
         raise StoreError(f"Redis failed: {exc}") from exc
 
 
-def _parse_change(data: str) -> Change | None:
-    """The change a script announced as ``job_id:version:status``; None if malformed."""
-    try:
-        job_id, version, status = data.rsplit(":", 2)
-        return Change(job_id, int(version), JobStatus(status))
-    except ValueError:
-        logger.warning("Ignoring a malformed change message: %r", data)
-        return None
-
-
 class RedisStore(Store):
     """Jobs in Redis, shared by every process that uses the same server and prefix."""
 
@@ -146,10 +130,8 @@ class RedisStore(Store):
         self._prefix = prefix
         self._client: aioredis.Redis | None = None
         self._scripts: dict[str, AsyncScript] = {}
-        self._broadcaster = Broadcaster()
-        self._listener: asyncio.Task[None] | None = None
-        self._followers = 0
-        self._delivered: OrderedDict[str, int] = OrderedDict()
+        self._changes = ChangeFeed(self._key("changes"))
+        self._signals = ChangeFeed(self._key("signals"))
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> Self:
@@ -185,12 +167,14 @@ class RedisStore(Store):
                 name: client.register_script(text) for name, text in _script_texts().items()
             }
             self._client = client
+            self._changes.connect(client)
+            self._signals.connect(client)
         await self.ping()
 
     async def close(self) -> None:
         """Stop listening, end every `changes` iterator and disconnect."""
-        await self._stop_listener()
-        self._broadcaster.close()
+        await self._changes.close()
+        await self._signals.close()
         if self._client is not None:
             client, self._client = self._client, None
             await client.aclose()
@@ -224,22 +208,13 @@ class RedisStore(Store):
         Scripts also announce it over pub/sub, but that reaches a new subscription only
         once it is in place; this makes a process's own changes reliable.
         """
-        self._deliver(Change(job.job_id, job.version, job.status))
+        change = Change(job.job_id, job.version, job.status)
+        self._changes.deliver(change)
+        if job.status is JobStatus.QUEUED or (
+            job.status is JobStatus.PROCESSING and job.is_cancel_requested
+        ):
+            self._signals.deliver(change)
         return job
-
-    def _deliver(self, change: Change) -> None:
-        """Hand *change* to the iterators unless a version as new was already delivered.
-
-        Each change of this process comes twice (directly and over pub/sub): the repeat
-        is dropped here.
-        """
-        if self._followers == 0 or self._delivered.get(change.job_id, 0) >= change.version:
-            return
-        self._delivered[change.job_id] = change.version
-        self._delivered.move_to_end(change.job_id)
-        if len(self._delivered) > _DELIVERED_MEMORY:
-            self._delivered.popitem(last=False)
-        self._broadcaster.publish(change)
 
     def _job(self, reply: Sequence[Any], job_id: str) -> Job:
         """The job of an `{outcome, fields}` reply, or the error its outcome names."""
@@ -415,7 +390,7 @@ class RedisStore(Store):
         outcomes: list[LeaseLost | None] = []
         for (lease, _), version in zip(completions, versions, strict=True):
             if version:
-                self._deliver(Change(lease.job_id, version, JobStatus.COMPLETED))
+                self._changes.deliver(Change(lease.job_id, version, JobStatus.COMPLETED))
                 outcomes.append(None)
             else:
                 outcomes.append(LeaseLost(lease.job_id))
@@ -489,61 +464,12 @@ class RedisStore(Store):
         when its connection drops it reconnects with backoff (changes made by other
         processes meanwhile are lost). This process's own changes arrive without it.
         """
-        return self._follow()
+        return self._changes.follow()
 
-    async def _follow(self) -> AsyncIterator[Change]:
-        if self._client is None:
-            return
-        self._followers += 1
-        if self._listener is None:
-            self._listener = asyncio.get_running_loop().create_task(
-                self._listen(self._client), name="jobqueue-redis-changes"
-            )
-        # Broadcaster.subscribe is an async generator: close it with us, not at GC.
-        subscription = cast("AsyncGenerator[Change]", self._broadcaster.subscribe())
-        try:
-            async for change in subscription:
-                yield change
-        finally:
-            await subscription.aclose()
-            self._followers -= 1
-            if self._followers == 0:
-                await self._stop_listener()
+    def signals(self) -> AsyncIterator[Change]:
+        """Jobs that became ``queued`` and cancel requests of running jobs, nothing else.
 
-    async def _stop_listener(self) -> None:
-        listener, self._listener = self._listener, None
-        if listener is not None:
-            listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await listener
-
-    async def _listen(self, client: aioredis.Redis) -> None:
-        """Relay the changes channel to the broadcaster, reconnecting whenever it drops."""
-        failures = 0
-        while True:
-            try:
-                async with client.pubsub() as pubsub:
-                    await pubsub.subscribe(self._key("changes"))
-                    failures = 0
-                    await self._relay(pubsub)
-            except RedisError as exc:
-                delay = _RECONNECT_DELAYS[min(failures, len(_RECONNECT_DELAYS) - 1)]
-                failures += 1
-                logger.warning("Redis change subscription lost (%s); retrying in %.2fs", exc, delay)
-                await asyncio.sleep(delay)
-
-    async def _relay(self, pubsub: PubSub) -> None:
-        """Publish every change message; return never, raise when the connection is gone."""
-        is_pinged = False
-        while True:
-            message = await pubsub.get_message(timeout=_IDLE_SECONDS)
-            if message is None:
-                # Silence: ask for a PONG, and give up on a connection that stays silent.
-                if is_pinged:
-                    raise RedisTimeoutError("No reply to PING on the changes subscription")
-                await pubsub.ping()
-                is_pinged = True
-                continue
-            is_pinged = False
-            if message["type"] == "message" and (change := _parse_change(message["data"])):
-                self._deliver(change)
+        The scripts publish these on a channel of their own, so a busy worker is not
+        sent every claim, progress report and completion of the whole cluster.
+        """
+        return self._signals.follow()

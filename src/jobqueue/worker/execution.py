@@ -93,11 +93,12 @@ def _in_thread(
 
     def target() -> None:
         try:
-            result = function(*args, **kwargs)
+            outcome: tuple[Any, BaseException | None] = (function(*args, **kwargs), None)
         except BaseException as exc:
-            loop.call_soon_threadsafe(settle, None, exc)
-        else:
-            loop.call_soon_threadsafe(settle, result, None)
+            outcome = (None, exc)
+        # An abandoned attempt may end after its worker's loop closed: nobody waits for it.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(settle, *outcome)
 
     threading.Thread(target=target, daemon=True, name=f"jobqueue-{function.__name__}").start()
     return future

@@ -15,7 +15,6 @@ import inspect
 import logging
 import os
 import socket
-import threading
 import traceback
 from dataclasses import dataclass
 from datetime import timedelta
@@ -35,6 +34,7 @@ from jobqueue.errors import (
 )
 from jobqueue.ids import new_worker_id
 from jobqueue.models import JobStatus, WorkerInfo
+from jobqueue.notify import Interest
 from jobqueue.retry import reconnect_delay
 from jobqueue.worker.completions import CompletionBatcher
 from jobqueue.worker.execution import RemoteError, Stopped, run_attempt
@@ -42,6 +42,8 @@ from jobqueue.worker.maintenance import Maintenance
 from jobqueue.worker.progress import ProgressReporter
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from jobqueue.models import Change, Claim, Job, Lease, Progress
     from jobqueue.queue import JobQueue
     from jobqueue.tasks import Task
@@ -59,7 +61,6 @@ class _Running:
     claim: Claim
     context: JobContext
     stop: asyncio.Future[None]
-    cancel: threading.Event
     task: asyncio.Task[None] | None = None
     stop_reason: str = ""
     version: int = 0
@@ -133,25 +134,35 @@ class Worker:
         queue = self.queue
         if not await self._connect():
             return
-        await self._call_hooks(queue.startup_hooks)
-        work = queue.hub.work_signal()
-        queue.hub.add_listener(self._on_change)
-        helpers = [
-            asyncio.create_task(self._heartbeat_loop(), name="jobqueue-heartbeat"),
-            asyncio.create_task(self._maintenance.run(self._stopping), name="jobqueue-maint"),
-        ]
+        # Subscribe first: the subscription is in place by the time the hooks are done.
+        with self._signals() as work:
+            await self._call_hooks(queue.startup_hooks)
+            helpers = [
+                asyncio.create_task(self._heartbeat_loop(), name="jobqueue-heartbeat"),
+                asyncio.create_task(self._maintenance.run(self._stopping), name="jobqueue-maint"),
+            ]
+            try:
+                await self._claim_loop(work)
+                await self._drain()
+            finally:
+                for helper in helpers:
+                    helper.cancel()
+                await asyncio.gather(*helpers, return_exceptions=True)
+                with contextlib.suppress(StoreError):
+                    await queue.store.unregister_worker(self.worker_id)
+                await self._call_hooks(queue.shutdown_hooks)
+
+    @contextlib.contextmanager
+    def _signals(self) -> Iterator[asyncio.Event]:
+        """Listen for cancel requests; yield the event set when work becomes ready."""
+        hub = self.queue.hub
+        work = hub.work_signal()
+        hub.add_listener(self._on_change, Interest.SIGNALS)
         try:
-            await self._claim_loop(work)
-            await self._drain()
+            yield work
         finally:
-            queue.hub.remove_listener(self._on_change)
-            queue.hub.drop_work_signal(work)
-            for helper in helpers:
-                helper.cancel()
-            await asyncio.gather(*helpers, return_exceptions=True)
-            with contextlib.suppress(StoreError):
-                await queue.store.unregister_worker(self.worker_id)
-            await self._call_hooks(queue.shutdown_hooks)
+            hub.remove_listener(self._on_change)
+            hub.drop_work_signal(work)
 
     async def _connect(self) -> bool:
         """Open the queue, waiting with backoff while the store is unavailable.
@@ -213,17 +224,15 @@ class Worker:
     def _start(self, claim: Claim) -> None:
         job = claim.job
         reporter = ProgressReporter(lambda progress: self._record_progress(job.job_id, progress))
-        cancel = threading.Event()
         context = JobContext(
             job_id=job.job_id,
             task=job.task,
             attempt=job.attempts,
             report=reporter.report,
-            cancel=cancel,
             state=self.state,
         )
         stop = asyncio.get_running_loop().create_future()
-        running = _Running(claim, context, stop, cancel, version=job.version)
+        running = _Running(claim, context, stop, version=job.version)
         if not self._running:
             self._report_activity()  # idle → busy
         self._running[job.job_id] = running
@@ -303,7 +312,7 @@ class Worker:
     def _stop_attempt(self, running: _Running, reason: str) -> None:
         if not running.stop.done():
             running.stop_reason = reason
-            running.cancel.set()
+            running.context.mark_cancelled()
             running.stop.set_result(None)
 
     async def _record(self, job: Job, lease: Lease, outcome: _Outcome) -> None:

@@ -96,14 +96,16 @@ async def current(store: Store, clock: FakeClock, job_id: str) -> Job:
 
 
 class Watcher:
-    """Collects `Store.changes` in a background task while the ``async with`` block runs.
+    """Collects `Store.changes` (or `Store.signals`) in a background task while the
+    ``async with`` block runs.
 
     Entering yields to the loop once, so the iterator is subscribed before the block's
     first change.
     """
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, signals: bool = False) -> None:
         self._store = store
+        self._signals = signals
         self._changes: asyncio.Queue[Change] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
@@ -124,7 +126,8 @@ class Watcher:
         assert done, "the changes() iterator did not end when cancelled"
 
     async def _consume(self) -> None:
-        async for change in self._store.changes():
+        feed = self._store.signals() if self._signals else self._store.changes()
+        async for change in feed:
             self._changes.put_nowait(change)
 
     async def wait_ended(self) -> None:
@@ -139,6 +142,15 @@ class Watcher:
                 change = await self._changes.get()
                 if change.job_id == job.job_id and change.version >= job.version:
                     return change
+
+    async def changes_until(self, job: Job, timeout: float = WAIT_SECONDS) -> list[Change]:
+        """Every change received up to and including the first one of *job*'s version."""
+        seen: list[Change] = []
+        async with asyncio.timeout(timeout):
+            while True:
+                seen.append(change := await self._changes.get())
+                if change.job_id == job.job_id and change.version >= job.version:
+                    return seen
 
     async def prime(self, write: Callable[[], Awaitable[Job]]) -> None:
         """Repeat *write* until one of its changes arrives: the subscription then works.

@@ -92,3 +92,27 @@ async def test_several_iterators_each_get_every_change(store: Store, clock) -> N
         job = await submit(store, clock)
         changes = await asyncio.gather(first.change_of(job), second.change_of(job))
     assert changes[0] == changes[1] == Change(job.job_id, job.version, JobStatus.QUEUED)
+
+
+async def test_signals_announce_work_and_cancel_requests(store: Store, clock) -> None:
+    async with Watcher(store, signals=True) as watcher:
+        job = await submit(store, clock)
+        assert await watcher.change_of(job) == Change(job.job_id, job.version, JobStatus.QUEUED)
+        await claim_one(store, clock)
+        requested = await store.request_cancel(job.job_id, clock.now())
+        assert await watcher.change_of(requested) == Change(
+            job.job_id, requested.version, JobStatus.PROCESSING
+        )
+
+
+async def test_signals_from_another_store_arrive(
+    store: Store, clock, open_sibling: Callable[[], Awaitable[Store]]
+) -> None:
+    other = await open_sibling()
+    async with Watcher(store, signals=True) as watcher:
+        await watcher.prime(lambda: submit(other, clock, task="priming"))
+        job = await submit(other, clock)
+        assert (await watcher.change_of(job)).status is JobStatus.QUEUED
+        await claim_one(other, clock, task=job.task)
+        requested = await other.request_cancel(job.job_id, clock.now())
+        assert (await watcher.change_of(requested)).status is JobStatus.PROCESSING

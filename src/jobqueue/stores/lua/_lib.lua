@@ -122,10 +122,15 @@ local function requeue(id, job, run_at)
   enqueue(id, job, run_at)
 end
 
--- Tell every process that the job is now at *version*.
+-- Tell every process that the job is now at *version*; and the workers, on a channel of
+-- their own, when it is work (queued) or a running job whose cancellation was requested.
 local function publish(id, version)
-  local change = id .. ':' .. int(version) .. ':' .. redis.call('HGET', job_key(id), 'status')
+  local status, cancel = unpack(redis.call('HMGET', job_key(id), 'status', 'is_cancel_requested'))
+  local change = id .. ':' .. int(version) .. ':' .. status
   redis.call('PUBLISH', prefix .. 'changes', change)
+  if status == 'queued' or (status == 'processing' and cancel == '1') then
+    redis.call('PUBLISH', prefix .. 'signals', change)
+  end
 end
 
 -- Tell every process that the job is now at *version*, and return its fields.

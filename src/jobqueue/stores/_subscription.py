@@ -1,0 +1,82 @@
+"""`SharedSubscription`: a backend's change subscription, open while anyone follows it.
+
+The PostgreSQL and Redis stores each receive changes on a connection of their own. The
+first follower starts it, the last one stops it, and a `Broadcaster` fans every change
+out to all followers in between.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import contextlib
+from typing import TYPE_CHECKING, cast
+
+from jobqueue.stores.base import Broadcaster
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncGenerator, AsyncIterator
+
+    from jobqueue.models import Change
+
+
+class SharedSubscription(abc.ABC):
+    """Runs `_run` while anyone follows; `_run` hands what it receives to `publish`."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.is_open = False
+        self._broadcaster = Broadcaster()
+        self._followers = 0
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def is_followed(self) -> bool:
+        """True while any follower iterates."""
+        return self._followers > 0
+
+    def open(self) -> None:
+        """Allow following (a follower of a store that is not open gets nothing)."""
+        self.is_open = True
+
+    async def close(self) -> None:
+        """End every follower and stop the subscription."""
+        self.is_open = False
+        self._broadcaster.close()
+        await self._stop()
+
+    def publish(self, change: Change) -> None:
+        """Deliver *change* to every follower."""
+        self._broadcaster.publish(change)
+
+    async def follow(self) -> AsyncIterator[Change]:
+        """Changes from now on; the first follower subscribes, the last unsubscribes."""
+        if not self.is_open:
+            return
+        # Broadcaster.subscribe is an async generator: close it with us, not at GC.
+        subscription = cast("AsyncGenerator[Change]", self._broadcaster.subscribe())
+        self._followers += 1
+        if self._task is None:
+            self._start()
+        try:
+            async for change in subscription:
+                yield change
+        finally:
+            await subscription.aclose()
+            self._followers -= 1
+            if self._followers == 0:
+                await self._stop()
+
+    def _start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name=self.name)
+
+    async def _stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    @abc.abstractmethod
+    async def _run(self) -> None:
+        """Subscribe and `publish` every change until cancelled, resubscribing after a loss."""

@@ -1,31 +1,30 @@
-"""Real `jobqueue serve` and `jobqueue worker` processes on one store, and the run log their
-task writes (see `tests.acceptance.app`).
+"""Real `jobqueue serve` and `jobqueue worker` processes on one store, running
+`tests.support.recording_app`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import os
 import signal
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
 
-from tests.stores.private_servers import spare_port
+from tests.support.processes import (
+    RECORDING_APP,
+    ROOT,
+    STARTUP_SECONDS,
+    RunLog,
+    free_port,
+    stop,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-
-ROOT = Path(__file__).resolve().parents[2]
-APP = "tests.acceptance.app:queue"
-STARTUP_SECONDS = 30.0
-"""How long a server may take to answer its first request (a safety net, not a measurement)."""
-STOP_SECONDS = 15.0
 
 
 async def until(predicate: Callable[[], bool], timeout: float) -> None:
@@ -33,36 +32,6 @@ async def until(predicate: Callable[[], bool], timeout: float) -> None:
     async with asyncio.timeout(timeout):
         while not predicate():
             await asyncio.sleep(0.05)
-
-
-@dataclass(frozen=True, slots=True)
-class Run:
-    """One line of the run log: an attempt starting or ending."""
-
-    event: str  # start | done
-    job_id: str
-    attempt: int
-    pid: int
-
-
-class RunLog:
-    """The lines the task appended: which attempts of which jobs ran, in which process."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def runs(self) -> list[Run]:
-        if not self.path.exists():
-            return []
-        # The last line may be half-written while we read: keep complete lines only.
-        text = self.path.read_text()
-        lines = text.splitlines() if text.endswith("\n") else text.splitlines()[:-1]
-        rows = (line.split() for line in lines)
-        return [Run(event, job_id, int(attempt), int(pid)) for event, job_id, attempt, pid in rows]
-
-    def count(self, event: str) -> collections.Counter[str]:
-        """How many times each job logged *event*."""
-        return collections.Counter(run.job_id for run in self.runs() if run.event == event)
 
 
 class Service:
@@ -88,9 +57,10 @@ class Processes:
         label = f"{name}-{len(self._started)}"
         output = self.directory / f"{label}.log"
         env = {**os.environ, "JOBQUEUE_TEST_LOG": str(self.log.path)}
+        command = [sys.executable, "-m", "jobqueue", name, RECORDING_APP]
         with output.open("wb") as sink:
             process = subprocess.Popen(
-                [sys.executable, "-m", "jobqueue", name, APP, "--store", self.store_url, *args],
+                [*command, "--store", self.store_url, *args],
                 cwd=ROOT,
                 env=env,
                 stdout=sink,
@@ -101,7 +71,7 @@ class Processes:
 
     async def serve(self) -> Service:
         """A server on a spare port, returned once its ``/healthz`` answers 200."""
-        port = spare_port()
+        port = free_port()
         service = Service(self._spawn("serve", "--port", str(port), "--log-level", "warning"), port)
         async with httpx.AsyncClient(base_url=service.base_url, timeout=5) as client:
             async with asyncio.timeout(STARTUP_SECONDS):
@@ -134,8 +104,4 @@ class Processes:
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
         for _, process in self._started:
-            try:
-                process.wait(STOP_SECONDS)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process)

@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 
     import httpx
 
-    from tests.acceptance.processes import Processes, RunLog
+    from tests.acceptance.processes import Processes
+    from tests.support.processes import RunLog
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 

@@ -13,7 +13,8 @@ from click.testing import CliRunner, Result
 
 from jobqueue import Client, JobStatus
 from jobqueue.cli import cli
-from tests.client.live import ROOT, free_port, running_server
+from tests.client.live import running_server
+from tests.support.processes import ROOT, free_port
 
 SLOW = '{"steps": 3, "delay": 0.05}'
 Invoke = Callable[..., Result]

@@ -34,7 +34,8 @@ async def test_cancel_retry_list_and_stats(aclient: AsyncClient) -> None:
     with pytest.raises(InvalidTransition):
         await aclient.cancel(job.job_id)
     assert (await aclient.retry(job.job_id)).status is JobStatus.QUEUED
-    await aclient.cancel(job.job_id)
+    await aclient.cancel(job.job_id)  # a worker may have claimed it again meanwhile
+    assert (await aclient.wait(job.job_id, timeout=30)).status is JobStatus.CANCELLED
     listed = [j.job_id async for j in aclient.list(tasks=["sleepy"], page_size=1, limit=2)]
     assert listed[0] == job.job_id
     assert len(listed) <= 2

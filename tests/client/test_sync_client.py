@@ -16,7 +16,8 @@ from jobqueue import (
     JobStatus,
     PayloadInvalid,
 )
-from tests.client.live import Proxy, free_port
+from tests.client.live import Proxy
+from tests.support.processes import free_port
 
 
 def test_submit_then_wait_returns_the_result(client: Client) -> None:

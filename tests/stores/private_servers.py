@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
@@ -19,6 +18,7 @@ import redis.asyncio as aioredis
 
 from tests.conftest import IN_CI
 from tests.stores.conformance.helpers import WAIT_SECONDS
+from tests.support.processes import free_port
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -39,13 +39,6 @@ def _server_binaries() -> Path:
     return Path(initdb).parent
 
 
-def spare_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 class PrivatePostgres:
     """A throwaway PostgreSQL cluster on a spare port, run by the ``postgres`` user when
     we are root (initdb refuses root).
@@ -56,7 +49,7 @@ class PrivatePostgres:
         self._data = root / "data"
         self._log = root / "server.log"
         self._as_owner = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        self.port = spare_port()
+        self.port = free_port()
         self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
     async def _run(self, tool: str, *args: str, check: bool = True) -> None:
@@ -106,7 +99,7 @@ class PrivateRedis:
             _missing("redis-server is not installed")
         self._executable = executable
         self._directory = directory
-        self.port = spare_port()
+        self.port = free_port()
         self._process: subprocess.Popen[bytes] | None = None
 
     @property

@@ -14,10 +14,8 @@ from pathlib import Path
 import pytest
 
 from jobqueue import JobQueue, JobStatus
-
-from . import app
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import recording_app
+from tests.support.processes import RECORDING_APP, ROOT, RunLog, stop
 
 
 class Workers:
@@ -25,13 +23,17 @@ class Workers:
 
     def __init__(self, store_url: str, log: Path) -> None:
         self.store_url = store_url
-        self.log = log
+        self.log = RunLog(log)
         self.processes: list[subprocess.Popen[bytes]] = []
 
     def start(self, *options: str) -> subprocess.Popen[bytes]:
-        env = {**os.environ, "JOBQUEUE_STORE": self.store_url, "JOBQUEUE_TEST_LOG": str(self.log)}
+        env = {
+            **os.environ,
+            "JOBQUEUE_STORE": self.store_url,
+            "JOBQUEUE_TEST_LOG": str(self.log.path),
+        }
         process = subprocess.Popen(
-            [sys.executable, "-m", "jobqueue", "worker", "tests.worker.app:queue", *options],
+            [sys.executable, "-m", "jobqueue", "worker", RECORDING_APP, *options],
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,
@@ -41,20 +43,15 @@ class Workers:
         return process
 
     def events(self) -> list[tuple[str, str, int]]:
-        if not self.log.exists():
-            return []
-        rows = [line.split() for line in self.log.read_text().splitlines()]
-        return [(event, job_id, int(attempt)) for event, job_id, attempt in rows]
+        """(event, job id, attempt) of each line of the run log."""
+        return [(run.event, run.job_id, run.attempt) for run in self.log.runs()]
 
     def stop_all(self) -> None:
         for process in self.processes:
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
         for process in self.processes:
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            stop(process)
 
 
 @pytest.fixture
@@ -68,10 +65,10 @@ def workers(tmp_path: Path) -> Iterator[Workers]:
 
 @pytest.fixture
 async def queue(workers: Workers) -> AsyncIterator[JobQueue]:
-    app.queue.use_store(workers.store_url)
-    await app.queue.open()
-    yield app.queue
-    await app.queue.close()
+    recording_app.queue.use_store(workers.store_url)
+    await recording_app.queue.open()
+    yield recording_app.queue
+    await recording_app.queue.close()
 
 
 async def _until(predicate: Callable[[], bool], timeout: float = 30.0) -> None:

@@ -1,4 +1,4 @@
-"""The application the acceptance tests serve: one task that records each attempt it runs.
+"""An application for tests that run real processes: one task that records each attempt.
 
 Every attempt appends ``start <job_id> <attempt> <pid>`` and, once its sleep is over,
 ``done <job_id> <attempt> <pid>`` to the file named by JOBQUEUE_TEST_LOG (appends of

@@ -22,7 +22,7 @@ from jobqueue.errors import (
     StoreUnavailable,
     UnknownTask,
 )
-from jobqueue.models import Job, JobStatus, Progress
+from jobqueue.models import Job, JobStatus, Progress, SubmitOptions
 from jobqueue.queue import JobQueue, Submission
 from jobqueue.retry import Backoff
 
@@ -56,6 +56,7 @@ __all__ = [
     "StoreError",
     "StoreUnavailable",
     "Submission",
+    "SubmitOptions",
     "SystemClock",
     "UnknownTask",
     "__version__",

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence  # noqa: TC003 - JSONValue resolve
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from typing_extensions import TypeAliasType
+from typing_extensions import TypeAliasType, TypedDict
 
 #: Any JSON value; a runtime-resolvable alias, so task payloads may be annotated with it.
 JSONValue = TypeAliasType(
@@ -52,6 +52,25 @@ TRANSITIONS: Mapping[JobStatus, frozenset[JobStatus]] = {
 def can_transition(source: JobStatus, target: JobStatus) -> bool:
     """Whether the state machine allows moving a job from *source* to *target*."""
     return target in TRANSITIONS[source]
+
+
+class SubmitOptions(TypedDict, total=False):
+    """How to run a job, besides its task and payload: the keyword arguments of every
+    ``submit``. An option left out (or None) takes the task's default, then the queue's.
+    """
+
+    priority: int | None
+    """Higher runs first; ties run oldest first (default 0)."""
+    delay_seconds: float | None
+    """Do not run before this many seconds from now."""
+    timeout_seconds: float | None
+    """Stop an attempt that runs longer (it then fails, and may be retried)."""
+    max_attempts: int | None
+    """Attempts before the job fails for good."""
+    ttl_seconds: float | None
+    """How long a finished job stays readable."""
+    idempotency_key: str | None
+    """The same key with the same request returns the first job instead of a new one."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,8 +28,9 @@ from jobqueue.tasks import TaskFunction, TaskOptions, TaskRegistry, describe
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
+    from typing import Unpack
 
-    from jobqueue.models import Job, JSONValue, Page, Stats
+    from jobqueue.models import Job, JSONValue, Page, Stats, SubmitOptions
 
 StartupHook = Callable[..., Any]
 
@@ -244,13 +245,8 @@ class JobQueue:
         task: str | None,
         payload: JSONValue,
         *,
-        priority: int = 0,
-        delay_seconds: float | None = None,
-        timeout_seconds: float | None = None,
-        max_attempts: int | None = None,
-        ttl_seconds: float | None = None,
-        idempotency_key: str | None = None,
         owner: str | None = None,
+        **options: Unpack[SubmitOptions],
     ) -> NewJob:
         """Validate a submission into a `NewJob`, raising `InvalidRequest` subclasses.
 
@@ -265,10 +261,17 @@ class JobQueue:
             canonical = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
         except TypeError as exc:
             raise InvalidRequest(f"Payload is not JSON: {exc}") from None
+        idempotency_key = options.get("idempotency_key")
         if idempotency_key is not None and not 0 < len(idempotency_key) <= 255:
             raise InvalidRequest("Idempotency-Key must be 1 to 255 characters")
-        options = resolved.options
-        max_attempts = _integer("maxAttempts", max_attempts, minimum=1, maximum=MAX_ATTEMPTS)
+        defaults = resolved.options
+        priority = options.get("priority") or 0
+        delay_seconds = options.get("delay_seconds")
+        timeout_seconds = options.get("timeout_seconds")
+        max_attempts = _integer(
+            "maxAttempts", options.get("max_attempts"), minimum=1, maximum=MAX_ATTEMPTS
+        )
+        ttl_seconds = options.get("ttl_seconds")
         ttl = _number("ttlSeconds", ttl_seconds, minimum=0, maximum=MAX_TTL_SECONDS, strict=True)
         new = NewJob(
             job_id=new_job_id(),
@@ -287,10 +290,10 @@ class JobQueue:
                 maximum=MAX_TIMEOUT_SECONDS,
                 strict=True,
             )
-            or options.timeout_seconds
+            or defaults.timeout_seconds
             or self.default_timeout_seconds,
-            max_attempts=max_attempts or options.max_attempts or self.default_max_attempts,
-            ttl_seconds=ttl or options.ttl_seconds or self.default_ttl_seconds,
+            max_attempts=max_attempts or defaults.max_attempts or self.default_max_attempts,
+            ttl_seconds=ttl or defaults.ttl_seconds or self.default_ttl_seconds,
             idempotency_key=_scoped(idempotency_key, owner),
             owner=owner,
         )
@@ -315,16 +318,7 @@ class JobQueue:
         return Submission(job, created)
 
     async def submit(
-        self,
-        task: str | None,
-        payload: JSONValue,
-        *,
-        priority: int = 0,
-        delay_seconds: float | None = None,
-        timeout_seconds: float | None = None,
-        max_attempts: int | None = None,
-        ttl_seconds: float | None = None,
-        idempotency_key: str | None = None,
+        self, task: str | None, payload: JSONValue, **options: Unpack[SubmitOptions]
     ) -> Job:
         """Submit a job and return it, ``queued``.
 
@@ -332,16 +326,7 @@ class JobQueue:
         `InvalidRequest` (an option out of range) or `IdempotencyConflict`; on any of
         them nothing is stored.
         """
-        new = self.build(
-            task,
-            payload,
-            priority=priority,
-            delay_seconds=delay_seconds,
-            timeout_seconds=timeout_seconds,
-            max_attempts=max_attempts,
-            ttl_seconds=ttl_seconds,
-            idempotency_key=idempotency_key,
-        )
+        new = self.build(task, payload, **options)
         return (await self.enqueue(new)).job
 
     async def get(self, job_id: str) -> Job | None:

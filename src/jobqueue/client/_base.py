@@ -20,13 +20,24 @@ from jobqueue.client._errors import error_from_response, retry_after_seconds
 from jobqueue.client._sse import SSEDecoder
 from jobqueue.client._wire import parse_job, parse_page, parse_stats
 from jobqueue.errors import ClientError, InvalidRequest
+from jobqueue.models import SubmitOptions
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping, Sequence
+    from typing import Unpack
 
     from jobqueue.models import Job, JobStatus, JSONValue, Page, Stats
 
 T = TypeVar("T")
+
+
+class ClientSubmitOptions(SubmitOptions, total=False):
+    """`SubmitOptions`, and *wait*: seconds (at most 60) the server may hold the answer
+    until the job is terminal, so a short job needs no second request.
+    """
+
+    wait: float | None
+
 
 DEFAULT_SERVER = "http://127.0.0.1:8000"
 #: The longest hold the API grants a long poll or a ``Prefer: wait``.
@@ -111,34 +122,24 @@ class Calls:
         return f"{self.prefix}/{quote(job_id, safe='')}{suffix}"
 
     def submit(
-        self,
-        task: str | None,
-        payload: JSONValue,
-        *,
-        priority: int | None = None,
-        delay_seconds: float | None = None,
-        timeout_seconds: float | None = None,
-        max_attempts: int | None = None,
-        ttl_seconds: float | None = None,
-        idempotency_key: str | None = None,
-        wait: float | None = None,
+        self, task: str | None, payload: JSONValue, **options: Unpack[ClientSubmitOptions]
     ) -> Call[Job]:
         """``POST {prefix}``; with *wait*, ``Prefer: wait=<seconds>`` (at most 60)."""
-        options = {
+        fields = {
             "task": task,
-            "priority": priority,
-            "delaySeconds": delay_seconds,
-            "timeoutSeconds": timeout_seconds,
-            "maxAttempts": max_attempts,
-            "ttlSeconds": ttl_seconds,
+            "priority": options.get("priority"),
+            "delaySeconds": options.get("delay_seconds"),
+            "timeoutSeconds": options.get("timeout_seconds"),
+            "maxAttempts": options.get("max_attempts"),
+            "ttlSeconds": options.get("ttl_seconds"),
         }
         body: dict[str, JSONValue] = {"payload": payload}
-        body.update({k: v for k, v in options.items() if v is not None})
+        body.update({k: v for k, v in fields.items() if v is not None})
         headers = {}
-        if idempotency_key is not None:
+        if (idempotency_key := options.get("idempotency_key")) is not None:
             headers["Idempotency-Key"] = idempotency_key
         held = 0
-        if wait is not None:
+        if (wait := options.get("wait")) is not None:
             held = self._wait_seconds(wait)
             headers["Prefer"] = f"wait={held}"
         return Call("POST", self.prefix, parse_job, self._timeout(held), headers=headers, body=body)

@@ -13,8 +13,9 @@ from jobqueue.client._errors import unreachable
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Iterable
     from types import TracebackType
+    from typing import Unpack
 
-    from jobqueue.client._base import Call
+    from jobqueue.client._base import Call, ClientSubmitOptions
     from jobqueue.models import Job, JobStatus, JSONValue, Stats
 
 T = TypeVar("T")
@@ -61,32 +62,10 @@ class AsyncClient(BaseClient):
         )
 
     async def submit(
-        self,
-        task: str | None,
-        payload: JSONValue,
-        *,
-        priority: int | None = None,
-        delay_seconds: float | None = None,
-        timeout_seconds: float | None = None,
-        max_attempts: int | None = None,
-        ttl_seconds: float | None = None,
-        idempotency_key: str | None = None,
-        wait: float | None = None,
+        self, task: str | None, payload: JSONValue, **options: Unpack[ClientSubmitOptions]
     ) -> Job:
         """Submit a job and return it; see `Client.submit`."""
-        return await self._send(
-            self._calls.submit(
-                task,
-                payload,
-                priority=priority,
-                delay_seconds=delay_seconds,
-                timeout_seconds=timeout_seconds,
-                max_attempts=max_attempts,
-                ttl_seconds=ttl_seconds,
-                idempotency_key=idempotency_key,
-                wait=wait,
-            )
-        )
+        return await self._send(self._calls.submit(task, payload, **options))
 
     async def get(self, job_id: str) -> Job:
         """The job as it is now; `JobNotFound` when unknown or expired."""

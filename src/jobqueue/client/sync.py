@@ -13,8 +13,9 @@ from jobqueue.client._errors import unreachable
 if TYPE_CHECKING:
     from collections.abc import Generator, Iterable
     from types import TracebackType
+    from typing import Unpack
 
-    from jobqueue.client._base import Call
+    from jobqueue.client._base import Call, ClientSubmitOptions
     from jobqueue.models import Job, JobStatus, JSONValue, Stats
 
 T = TypeVar("T")
@@ -64,17 +65,7 @@ class Client(BaseClient):
         )
 
     def submit(
-        self,
-        task: str | None,
-        payload: JSONValue,
-        *,
-        priority: int | None = None,
-        delay_seconds: float | None = None,
-        timeout_seconds: float | None = None,
-        max_attempts: int | None = None,
-        ttl_seconds: float | None = None,
-        idempotency_key: str | None = None,
-        wait: float | None = None,
+        self, task: str | None, payload: JSONValue, **options: Unpack[ClientSubmitOptions]
     ) -> Job:
         """Submit a job and return it (``queued``; or terminal, see *wait*).
 
@@ -84,19 +75,7 @@ class Client(BaseClient):
         *wait* (at most 60 s) asks the server to hold the answer until the job is
         terminal or the time is up, so a short job needs no second request.
         """
-        return self._send(
-            self._calls.submit(
-                task,
-                payload,
-                priority=priority,
-                delay_seconds=delay_seconds,
-                timeout_seconds=timeout_seconds,
-                max_attempts=max_attempts,
-                ttl_seconds=ttl_seconds,
-                idempotency_key=idempotency_key,
-                wait=wait,
-            )
-        )
+        return self._send(self._calls.submit(task, payload, **options))
 
     def get(self, job_id: str) -> Job:
         """The job as it is now; `JobNotFound` when unknown or expired."""

@@ -3,10 +3,10 @@
 SSE streams, long polls and worker wake-ups all wait here, so a thousand clients
 following jobs cost one store subscription, not a thousand pollers.
 
-The subscription starts with the first consumer and is as narrow as the consumers allow:
-none for a process that only submits, the store's worker `signals` for a worker alone,
-every change once anything follows jobs (an API server, `JobQueue.wait`). It only ever
-widens, with the new subscription in place before the old one ends.
+The subscription is as narrow as the process allows: every change by default (it starts
+when the queue opens), the store's worker `signals` for a process that only runs a worker.
+It only ever widens (a worker's task that calls `JobQueue.wait`, say), and the narrower
+subscription stays a moment so that nothing falls between the two.
 """
 
 from __future__ import annotations
@@ -42,12 +42,39 @@ class Interest(enum.IntEnum):
     CHANGES = 2  # every change: `Store.changes`
 
 
+class JobWatch:
+    """What one waiter learns of one job's changes while it watches (see `Hub.watching`)."""
+
+    __slots__ = ("_event", "may_be_terminal")
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+        self.may_be_terminal = False
+        """A change since `clear` announced a terminal status, or changes may have been lost."""
+
+    def notify(self, change: Change | None) -> None:
+        """Record *change* of the job (None: anything may have changed)."""
+        if change is None or change.status.is_terminal:
+            self.may_be_terminal = True
+        self._event.set()
+
+    def clear(self) -> None:
+        """Forget what was recorded: call it just before reading the job."""
+        self._event.clear()
+        self.may_be_terminal = False
+
+    async def changed(self) -> None:
+        """Return at the next change (at once if one was recorded since `clear`)."""
+        await self._event.wait()
+        self._event.clear()
+
+
 class Hub:
     """Dispatches `Change` signals to whoever waits for them in this process."""
 
     def __init__(self, store: Store) -> None:
         self._store = store
-        self._job_waiters: defaultdict[str, set[asyncio.Event]] = defaultdict(set)
+        self._job_waiters: defaultdict[str, set[JobWatch]] = defaultdict(set)
         self._work_waiters: set[asyncio.Event] = set()
         self._listeners: list[Callable[[Change], None]] = []
         self._interest = Interest.NONE
@@ -104,35 +131,35 @@ class Hub:
         """Wake the waiters of *change*'s job, and the workers when work became ready."""
         for listener in self._listeners:
             listener(change)
-        for event in self._job_waiters.get(change.job_id, ()):
-            event.set()
+        for watch in self._job_waiters.get(change.job_id, ()):
+            watch.notify(change)
         if change.status is JobStatus.QUEUED:
             for event in self._work_waiters:
                 event.set()
 
     def wake_all(self) -> None:
         """Wake every waiter, as if everything changed."""
-        for events in self._job_waiters.values():
-            for event in events:
-                event.set()
+        for watches in self._job_waiters.values():
+            for watch in watches:
+                watch.notify(None)
         for event in self._work_waiters:
             event.set()
 
     @contextlib.contextmanager
-    def watching(self, job_id: str) -> Iterator[asyncio.Event]:
-        """An event set on every change of *job_id* while the block runs.
+    def watching(self, job_id: str) -> Iterator[JobWatch]:
+        """The changes of *job_id* while the block runs.
 
         Enter it *before* reading the job, so no change between the read and the wait
         can be missed.
         """
         self.need(Interest.CHANGES)
-        event = asyncio.Event()
+        watch = JobWatch()
         waiters = self._job_waiters[job_id]
-        waiters.add(event)
+        waiters.add(watch)
         try:
-            yield event
+            yield watch
         finally:
-            waiters.discard(event)
+            waiters.discard(watch)
             if not waiters:
                 del self._job_waiters[job_id]
 

@@ -21,7 +21,7 @@ from jobqueue.clock import Clock, SystemClock
 from jobqueue.errors import InvalidRequest, JobNotFound
 from jobqueue.ids import new_job_id
 from jobqueue.models import JobFilter, JobStatus, NewJob
-from jobqueue.notify import Hub
+from jobqueue.notify import Hub, Interest
 from jobqueue.retry import Backoff
 from jobqueue.stores import DEFAULT_STORE_URL, Store, open_store
 from jobqueue.tasks import TaskFunction, TaskOptions, TaskRegistry, describe
@@ -213,16 +213,22 @@ class JobQueue:
             self._hub = Hub(self.store)
         return self._hub
 
-    async def open(self) -> None:
-        """Open the store; every use case calls it lazily (the hub subscribes on demand)."""
-        if self._opened:
-            return
-        if self._open_lock is None:
-            self._open_lock = asyncio.Lock()
-        async with self._open_lock:
-            if not self._opened:
-                await self.store.open()
-                self._opened = True
+    async def open(self, *, interest: Interest | None = None) -> None:
+        """Open the store and subscribe to its changes; every use case calls it lazily.
+
+        The subscription is to every change unless the first opener asks for less: a
+        worker opens with `Interest.SIGNALS`, and is then sent only new work and cancel
+        requests (its tasks may submit jobs without widening it). Whatever needs more
+        later (`wait`, an API server's streams) widens it.
+        """
+        if not self._opened:
+            if self._open_lock is None:
+                self._open_lock = asyncio.Lock()
+            async with self._open_lock:
+                if not self._opened:
+                    await self.store.open()
+                    self._opened = True
+        self.hub.need(interest or self.hub.interest or Interest.CHANGES)
 
     async def close(self) -> None:
         """Stop listening and close the store."""
@@ -386,9 +392,9 @@ class JobQueue:
         await self.open()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        with self.hub.watching(job_id) as changed:
+        with self.hub.watching(job_id) as watch:
             while True:
-                changed.clear()
+                watch.clear()
                 job = await self.get(job_id)
                 if job is None:
                     raise JobNotFound(job_id)
@@ -402,7 +408,7 @@ class JobQueue:
                 # The store's push is the normal path; the cap keeps a lost
                 # notification from stalling a waiter for long.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(changed.wait(), min(remaining, 5.0))
+                    await asyncio.wait_for(watch.changed(), min(remaining, _SAFETY_SECONDS))
 
     async def watch(self, job_id: str, since_version: int = 0) -> AsyncIterator[Job]:
         """The job now (if newer than *since_version*), then each newer version until terminal.
@@ -420,12 +426,29 @@ class JobQueue:
                 return
 
     async def wait(self, job_id: str, timeout: float | None = None) -> Job:
-        """The job once it is terminal; `TimeoutError` after *timeout* seconds."""
+        """The job once it is terminal; `TimeoutError` after *timeout* seconds.
+
+        Raises `JobNotFound`. The job is read again only when a change announces a
+        terminal status (or at the safety cap), not at every progress report.
+        """
+        await self.open()
         async with asyncio.timeout(timeout):
-            version = 0
-            while not (job := await self.wait_for_change(job_id, version, 3600.0)).is_terminal:
-                version = job.version
-        return job
+            with self.hub.watching(job_id) as watch:
+                while True:
+                    watch.clear()
+                    job = await self.get(job_id)
+                    if job is None:
+                        raise JobNotFound(job_id)
+                    if job.is_terminal:
+                        return job
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(_SAFETY_SECONDS):
+                            while not watch.may_be_terminal:
+                                await watch.changed()
+
+
+#: The longest a waiter trusts the change notifications alone before reading the job again.
+_SAFETY_SECONDS = 5.0
 
 
 def _scoped(idempotency_key: str | None, owner: str | None) -> str | None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
-from jobqueue import JobQueue
-from jobqueue.models import JobStatus
+import pytest
+
+from jobqueue import Job, JobQueue
+from jobqueue.models import JobStatus, Progress
 from jobqueue.notify import Interest
 
 WAIT_SECONDS = 5.0
@@ -25,14 +27,23 @@ def interest(queue: JobQueue) -> Interest:
     return queue.hub.interest
 
 
-async def test_a_process_that_only_submits_subscribes_to_nothing() -> None:
+async def test_a_queue_follows_every_change_once_open() -> None:
     async with make_queue() as queue:
+        assert interest(queue) is Interest.CHANGES
+
+
+async def test_a_worker_that_submits_keeps_to_signals() -> None:
+    queue = make_queue()
+    await queue.open(interest=Interest.SIGNALS)
+    async with queue:
         await queue.submit("echo", {"n": 1})
-        assert interest(queue) is Interest.NONE
+        assert interest(queue) is Interest.SIGNALS
 
 
 async def test_a_worker_follows_signals_and_a_waiter_widens_to_every_change() -> None:
-    async with make_queue() as queue:
+    queue = make_queue()
+    await queue.open(interest=Interest.SIGNALS)
+    async with queue:
         hub = queue.hub
         work = hub.work_signal()
         assert interest(queue) is Interest.SIGNALS
@@ -41,10 +52,13 @@ async def test_a_worker_follows_signals_and_a_waiter_widens_to_every_change() ->
         await asyncio.wait_for(work.wait(), WAIT_SECONDS)
 
         job = await queue.submit("echo", {"n": 2})
-        with hub.watching(job.job_id) as changed:
+        with hub.watching(job.job_id) as watch:
             assert interest(queue) is Interest.CHANGES
+            await asyncio.sleep(0)  # the wider subscription starts when its task first runs
             cancelled = await queue.cancel(job.job_id)
-            await asyncio.wait_for(changed.wait(), WAIT_SECONDS)
+            async with asyncio.timeout(WAIT_SECONDS):
+                while not watch.may_be_terminal:  # earlier changes may arrive first
+                    await watch.changed()
         assert cancelled.status is JobStatus.CANCELLED
 
         # Work signals keep coming through the wider subscription.
@@ -61,3 +75,30 @@ async def test_closing_the_queue_unsubscribes() -> None:
         with queue.hub.watching("any"):
             pass
     assert interest(queue) is Interest.NONE
+
+
+async def test_wait_reads_the_job_again_only_once_it_may_be_terminal(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async with make_queue() as queue:
+        job = await queue.submit("echo", {"n": 1})
+        reads: list[str] = []
+        read = queue.get
+
+        async def counted(job_id: str) -> Job | None:
+            reads.append(job_id)
+            return await read(job_id)
+
+        monkeypatch.setattr(queue, "get", counted)
+        waiter = asyncio.create_task(queue.wait(job.job_id, timeout=WAIT_SECONDS))
+        await asyncio.sleep(0.01)
+        store, now = queue.store, queue.clock.now()
+        [claim] = await store.claim("w", ["echo"], 1, 30.0, now)
+        for step in range(5):
+            await store.record_progress(claim.lease, Progress(step, 5), now)
+            await asyncio.sleep(0)
+        await store.complete(claim.lease, {"n": 1}, now)
+
+        done = await waiter
+    assert done.status is JobStatus.COMPLETED
+    assert reads == [job.job_id, job.job_id]

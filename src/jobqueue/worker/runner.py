@@ -172,7 +172,7 @@ class Worker:
         failures = 0
         while not self._stopping.is_set():
             try:
-                await self.queue.open()
+                await self.queue.open(interest=Interest.SIGNALS)
                 return True
             except StoreUnavailable as exc:
                 delay = reconnect_delay(failures)

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from typing import Unpack
 
     from jobqueue.models import Job, JSONValue, Page, Stats, SubmitOptions
+    from jobqueue.notify import JobWatch
 
 StartupHook = Callable[..., Any]
 
@@ -394,10 +395,7 @@ class JobQueue:
         deadline = loop.time() + timeout
         with self.hub.watching(job_id) as watch:
             while True:
-                watch.clear()
-                job = await self.get(job_id)
-                if job is None:
-                    raise JobNotFound(job_id)
+                job = await self._read(job_id, watch)
                 if since_version is None:
                     since_version = job.version
                 elif job.version > since_version or job.is_terminal:
@@ -435,16 +433,21 @@ class JobQueue:
         async with asyncio.timeout(timeout):
             with self.hub.watching(job_id) as watch:
                 while True:
-                    watch.clear()
-                    job = await self.get(job_id)
-                    if job is None:
-                        raise JobNotFound(job_id)
+                    job = await self._read(job_id, watch)
                     if job.is_terminal:
                         return job
                     with contextlib.suppress(TimeoutError):
                         async with asyncio.timeout(_SAFETY_SECONDS):
                             while not watch.may_be_terminal:
                                 await watch.changed()
+
+    async def _read(self, job_id: str, watch: JobWatch) -> Job:
+        """The job, read after forgetting the changes *watch* recorded so far."""
+        watch.clear()
+        job = await self.get(job_id)
+        if job is None:
+            raise JobNotFound(job_id)
+        return job
 
 
 #: The longest a waiter trusts the change notifications alone before reading the job again.

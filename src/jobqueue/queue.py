@@ -229,7 +229,10 @@ class JobQueue:
                 if not self._opened:
                     await self.store.open()
                     self._opened = True
-        self.hub.need(interest or self.hub.interest or Interest.CHANGES)
+        if interest is not None:
+            self.hub.need(interest)
+        elif self.hub.interest is Interest.NONE:
+            self.hub.need(Interest.CHANGES)
 
     async def close(self) -> None:
         """Stop listening and close the store."""

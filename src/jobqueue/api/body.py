@@ -13,7 +13,7 @@ import orjson
 import pydantic
 
 from jobqueue.api.problems import PayloadTooLarge, UnsupportedMediaType
-from jobqueue.api.schemas import SubmitOptions
+from jobqueue.api.schemas import SubmitFields
 from jobqueue.errors import InvalidRequest
 
 if TYPE_CHECKING:
@@ -93,7 +93,7 @@ async def read_json(request: Request, *, max_bytes: int, max_depth: int) -> Any:
     return value
 
 
-def parse_submit(body: Any) -> tuple[JSONValue, SubmitOptions]:
+def parse_submit(body: Any) -> tuple[JSONValue, SubmitFields]:
     """The payload and the other fields of a submit body; `InvalidRequest` (400) if invalid."""
     if not isinstance(body, dict):
         raise InvalidRequest("The body must be a JSON object with a payload")
@@ -101,7 +101,7 @@ def parse_submit(body: Any) -> tuple[JSONValue, SubmitOptions]:
     if payload is None:
         raise InvalidRequest(PAYLOAD_REQUIRED)
     try:
-        options = SubmitOptions.model_validate({k: v for k, v in body.items() if k != "payload"})
+        options = SubmitFields.model_validate({k: v for k, v in body.items() if k != "payload"})
     except pydantic.ValidationError as exc:
         reasons = "; ".join(
             f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"

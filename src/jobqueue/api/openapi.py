@@ -12,7 +12,7 @@ import copy
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
-from jobqueue.api.schemas import Problem, SubmitOptions
+from jobqueue.api.schemas import Problem, SubmitFields
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -61,7 +61,7 @@ def payload_schema(task: Task) -> JSONSchema:
 
 def submit_body_schema(queue: JobQueue) -> JSONSchema:
     """The submit body: for each task, its name and its payload schema, plus the options."""
-    options: dict[str, JSONSchema] = inline(SubmitOptions.model_json_schema())["properties"]
+    options: dict[str, JSONSchema] = inline(SubmitFields.model_json_schema())["properties"]
     variants = []
     for task in sorted(queue.tasks, key=lambda t: t.name):
         is_default = task.name == queue.tasks.default

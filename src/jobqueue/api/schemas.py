@@ -123,7 +123,7 @@ class Problem(BaseModel):
     job: JobOut | None = Field(None, description="With 409: the job as it is.")
 
 
-class SubmitOptions(BaseModel):
+class SubmitFields(BaseModel):
     """The submit fields other than ``payload``; validated strictly (``1.0`` is no integer)."""
 
     model_config = ConfigDict(strict=True, extra="ignore", allow_inf_nan=False)

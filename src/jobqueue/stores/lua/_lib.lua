@@ -148,6 +148,7 @@ end
 
 -- Bump the version of a job that changed, announce it, and return its fields.
 local function changed(id)
-  return announce(id, redis.call('HINCRBY', job_key(id), 'version', 1))
+  bump(id)
+  return redis.call('HGETALL', job_key(id))
 end
 

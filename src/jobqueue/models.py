@@ -49,6 +49,11 @@ TRANSITIONS: Mapping[JobStatus, frozenset[JobStatus]] = {
 }
 
 
+#: The character PostgreSQL refuses in ``text``, so in no store may a job's texts (error,
+#: owner, idempotency key) hold it. JSON values may: their escape ``\u0000`` is plain text.
+NUL = "\0"
+
+
 def can_transition(source: JobStatus, target: JobStatus) -> bool:
     """Whether the state machine allows moving a job from *source* to *target*."""
     return target in TRANSITIONS[source]

@@ -20,7 +20,7 @@ import orjson
 from jobqueue.clock import Clock, SystemClock
 from jobqueue.errors import InvalidRequest, JobNotFound
 from jobqueue.ids import new_job_id
-from jobqueue.models import JobFilter, JobStatus, NewJob
+from jobqueue.models import NUL, JobFilter, JobStatus, NewJob
 from jobqueue.notify import Hub, Interest
 from jobqueue.retry import Backoff
 from jobqueue.stores import DEFAULT_STORE_URL, Store, open_store
@@ -274,6 +274,8 @@ class JobQueue:
         idempotency_key = options.get("idempotency_key")
         if idempotency_key is not None and not 0 < len(idempotency_key) <= 255:
             raise InvalidRequest("Idempotency-Key must be 1 to 255 characters")
+        if NUL in (idempotency_key or "") or NUL in (owner or ""):
+            raise InvalidRequest("Idempotency-Key and owner must not contain U+0000 (NUL)")
         defaults = resolved.options
         priority = options.get("priority") or 0
         delay_seconds = options.get("delay_seconds")

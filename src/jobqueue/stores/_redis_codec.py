@@ -50,30 +50,34 @@ def pairs(flat: Sequence[str]) -> dict[str, str]:
     return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
-def encode_job(job: Job) -> dict[str, str]:
-    """The hash fields of a job that was never claimed (as `NewJob.build` makes it)."""
-    fields = {
-        "job_id": job.job_id,
-        "task": job.task,
-        "status": job.status.value,
-        "payload": json_text(job.payload),
-        "created_at": str(micros(job.created_at)),
-        "run_at": str(micros(job.run_at)),
-        "max_attempts": str(job.max_attempts),
-        "ttl_seconds": json_text(job.ttl_seconds),
-        "ttl_us": str(seconds_as_micros(job.ttl_seconds)),
-        "version": str(job.version),
-        "priority": str(job.priority),
-        "attempts": str(job.attempts),
-        "is_cancel_requested": "1" if job.is_cancel_requested else "0",
-    }
-    optional_fields = {
-        "timeout_seconds": None if job.timeout_seconds is None else json_text(job.timeout_seconds),
-        "idempotency_key": job.idempotency_key,
-        "owner": job.owner,
-    }
-    fields.update((name, value) for name, value in optional_fields.items() if value is not None)
-    return fields
+def encode_job(job: Job) -> bytes:
+    """The hash fields of a job that was never claimed (as `NewJob.build` makes it).
+
+    A JSON array of field, value, ... strings: the create script decodes it, since one
+    argument costs far less to send through redis-py than thirty.
+    """
+    flat = [
+        "job_id", job.job_id,
+        "task", job.task,
+        "status", job.status.value,
+        "payload", json_text(job.payload),
+        "created_at", str(micros(job.created_at)),
+        "run_at", str(micros(job.run_at)),
+        "max_attempts", str(job.max_attempts),
+        "ttl_seconds", json_text(job.ttl_seconds),
+        "ttl_us", str(seconds_as_micros(job.ttl_seconds)),
+        "version", str(job.version),
+        "priority", str(job.priority),
+        "attempts", str(job.attempts),
+        "is_cancel_requested", "1" if job.is_cancel_requested else "0",
+    ]  # fmt: skip
+    if job.timeout_seconds is not None:
+        flat += ("timeout_seconds", json_text(job.timeout_seconds))
+    if job.idempotency_key is not None:
+        flat += ("idempotency_key", job.idempotency_key)
+    if job.owner is not None:
+        flat += ("owner", job.owner)
+    return orjson.dumps(flat)
 
 
 def decode_job(flat: Sequence[str]) -> Job:

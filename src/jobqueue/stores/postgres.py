@@ -27,7 +27,7 @@ from jobqueue.errors import (
 try:
     from psycopg import Error as DriverError
     from psycopg import sql
-    from psycopg.types.json import Jsonb
+    from psycopg.types.json import Json
     from psycopg_pool import AsyncConnectionPool
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise MissingDependency("psycopg", "postgres") from exc
@@ -217,7 +217,7 @@ class PostgresStore(Store):
         params = {
             "job_id": job.job_id,
             "task": job.task,
-            "payload": Jsonb(job.payload),
+            "payload": Json(job.payload),
             "created_at": job.created_at,
             "run_at": job.run_at,
             "max_attempts": job.max_attempts,
@@ -358,7 +358,7 @@ class PostgresStore(Store):
 
     async def record_progress(self, lease: Lease, progress: Progress, now: datetime) -> Job:
         """Store the latest progress."""
-        return await self._leased("record_progress", lease, progress=Jsonb(asdict(progress)))
+        return await self._leased("record_progress", lease, progress=Json(asdict(progress)))
 
     async def _finish(
         self,
@@ -366,7 +366,7 @@ class PostgresStore(Store):
         status: JobStatus,
         now: datetime,
         *,
-        result: Jsonb | None = None,
+        result: Json | None = None,
         error: str | None = None,
     ) -> Job:
         return await self._leased(
@@ -381,7 +381,7 @@ class PostgresStore(Store):
 
     async def complete(self, lease: Lease, result: JSONValue, now: datetime) -> Job:
         """Finish the attempt successfully."""
-        return await self._finish(lease, JobStatus.COMPLETED, now, result=Jsonb(result))
+        return await self._finish(lease, JobStatus.COMPLETED, now, result=Json(result))
 
     async def complete_many(
         self, completions: Sequence[tuple[Lease, JSONValue]], now: datetime
@@ -393,7 +393,7 @@ class PostgresStore(Store):
                 "now": now,
                 "job_ids": [lease.job_id for lease, _ in completions],
                 "tokens": [lease.token for lease, _ in completions],
-                "results": [Jsonb(result) for _, result in completions],
+                "results": [Json(result) for _, result in completions],
             },
         )
         done = {row["job_id"] for row in rows}

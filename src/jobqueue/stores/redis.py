@@ -190,7 +190,7 @@ class RedisStore(Store):
             raise StoreError("The Redis store is not open")
         return self._client
 
-    async def _run(self, script: str, now: datetime, *args: str | int) -> Any:
+    async def _run(self, script: str, now: datetime, *args: str | int | bytes) -> Any:
         """Run one script; its first two arguments are always the prefix and *now*."""
         client = self._redis
         async with _guarded():
@@ -241,12 +241,12 @@ class RedisStore(Store):
             job.job_id,
             codec.optional(new.idempotency_key),
             codec.optional(new.fingerprint),
-            *(item for field in fields.items() for item in field),
+            fields,
         )
         if reply[0] == "conflict":
             raise IdempotencyConflict
         if reply[0] == "created":
-            return self._changed(reply[1]), True
+            return self._announced(job), True
         return codec.decode_job(reply[1]), False
 
     async def get(self, job_id: str, now: datetime) -> Job | None:

@@ -33,7 +33,7 @@ from jobqueue.errors import (
     UnknownTask,
 )
 from jobqueue.ids import new_worker_id
-from jobqueue.models import JobStatus, WorkerInfo
+from jobqueue.models import NUL, JobStatus, WorkerInfo
 from jobqueue.notify import Interest
 from jobqueue.retry import reconnect_delay
 from jobqueue.worker.completions import CompletionBatcher
@@ -361,7 +361,8 @@ class Worker:
                     retry_at = now + timedelta(seconds=outcome.retry_in)
                 else:
                     retry_at = self._retry_at(job, outcome.task)
-            await store.fail(lease, outcome.error, retry_at, now)
+            # An exception's text may hold anything, a job's error no NUL (see `NUL`).
+            await store.fail(lease, outcome.error.replace(NUL, "\ufffd"), retry_at, now)
 
     def _retry_at(self, job: Job, task: Task | None = None) -> Any:
         if job.attempts >= job.max_attempts:

@@ -14,10 +14,17 @@ from tests.stores.conformance.helpers import TTL_SECONDS, current, new_job, runn
 
 async def test_create_inserts_a_queued_job(store: Store, clock) -> None:
     new = new_job(
-        payload={"prompt": "a cat", "sizes": [1, 2.5], "ok": True, "none": None, "é": "ü"},
+        payload={
+            "prompt": "a cat",
+            "sizes": [1, 2.5],
+            "ok": True,
+            "none": None,
+            "é": "ü 🎨",
+            "escapes": 'tab\t nul\0 quote" backslash\\ \\u0000 \u2028',
+        },
         priority=7,
         timeout_seconds=12.5,
-        owner="alice",
+        owner="alice ü 🎨",
         max_attempts=5,
         ttl_seconds=600.0,
     )
@@ -34,7 +41,7 @@ async def test_create_inserts_a_queued_job(store: Store, clock) -> None:
     assert job.run_at == clock.now()
     assert job.priority == 7
     assert job.timeout_seconds == 12.5
-    assert job.owner == "alice"
+    assert job.owner == "alice ü 🎨"
     assert job.max_attempts == 5
     assert job.ttl_seconds == 600.0
     assert job.progress is None

@@ -1,6 +1,7 @@
 -- Insert a queued job, or replay or refuse the live job created under the same idempotency key.
 -- ARGV: prefix, now, job id, idempotency key and fingerprint (each optional), then the job's
--- field/value pairs. Returns {'created' | 'replayed', fields} or {'conflict'}.
+-- field/value pairs as one JSON array of strings (one argument packs and sends faster than
+-- thirty). Returns {'created'}, {'replayed', fields} or {'conflict'}.
 local id = ARGV[3]
 local key, fingerprint = optional(ARGV[4]), optional(ARGV[5])
 
@@ -15,7 +16,7 @@ if key then
   end
 end
 
-redis.call('HSET', job_key(id), unpack(ARGV, 6))
+redis.call('HSET', job_key(id), unpack(cjson.decode(ARGV[6])))
 if fingerprint then
   redis.call('HSET', job_key(id), 'fingerprint', fingerprint)
 end
@@ -28,4 +29,5 @@ enqueue(id, job, tonumber(job.run_at))
 if key then
   redis.call('SET', prefix .. 'idem:' .. key, id)
 end
-return {'created', announce(id, job.version)}
+publish(id, job.version)
+return {'created'}

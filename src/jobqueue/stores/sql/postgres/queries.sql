@@ -113,7 +113,7 @@ UPDATE jobs SET
     lease_expires_at = NULL,
     lease_token = NULL,
     result = done.result
-FROM unnest(%(job_ids)s::text[], %(tokens)s::text[], %(results)s::jsonb[])
+FROM unnest(%(job_ids)s::text[], %(tokens)s::text[], %(results)s::json[])
     AS done(job_id, token, result)
 WHERE jobs.job_id = done.job_id AND jobs.status = 'processing'
     AND jobs.lease_token = done.token

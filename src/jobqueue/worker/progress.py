@@ -38,7 +38,8 @@ class ProgressReporter:
         self._loop_thread = threading.get_ident()
         self._latest: Progress | None = None
         self._flusher: asyncio.Task[None] | None = None
-        self._closing = asyncio.Event()
+        self._is_closed = False
+        self._closing: asyncio.Event | None = None  # made by the first wait: most jobs never report
 
     def report(self, progress: Progress) -> None:
         """Record *progress*; safe from the loop and from any other thread."""
@@ -49,7 +50,7 @@ class ProgressReporter:
                 self._loop.call_soon_threadsafe(self._accept, progress)
 
     def _accept(self, progress: Progress) -> None:
-        if self._closing.is_set():
+        if self._is_closed:
             return  # an abandoned attempt: its progress no longer matters
         self._latest = progress
         if self._flusher is None or self._flusher.done():
@@ -63,11 +64,17 @@ class ProgressReporter:
             except JobQueueError as exc:
                 logger.warning("Could not record progress: %s", exc)
                 return
+            if self._is_closed:
+                continue  # what is pending goes at once
+            if self._closing is None:
+                self._closing = asyncio.Event()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._closing.wait(), self._min_interval)
 
     async def close(self) -> None:
         """Write what is pending, then ignore further reports."""
-        self._closing.set()
+        self._is_closed = True
+        if self._closing is not None:
+            self._closing.set()
         if self._flusher is not None:
             await self._flusher

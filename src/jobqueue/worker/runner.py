@@ -236,7 +236,8 @@ class Worker:
         if not self._running:
             self._report_activity()  # idle → busy
         self._running[job.job_id] = running
-        running.task = asyncio.create_task(self._attempt(running, reporter), name=job.job_id)
+        # Unnamed: asyncio names a task in Python code, a measurable share of a busy worker.
+        running.task = asyncio.create_task(self._attempt(running, reporter))
 
     async def _record_progress(self, job_id: str, progress: Progress) -> None:
         running = self._running[job_id]

@@ -47,6 +47,27 @@ local function load(id)
   return job
 end
 
+-- Only the named fields of a job (HGETALL of every field costs several times more), or nil
+-- when it has no status, so does not exist.
+local function load_fields(id, ...)
+  local names, values = {...}, redis.call('HMGET', job_key(id), ...)
+  local job = {}
+  for i, name in ipairs(names) do
+    job[name] = values[i] or nil -- HMGET gives false for an absent field
+  end
+  return job.status and job or nil
+end
+
+-- A table `load` made, as the flat {field, value, ...} reply HGETALL would give.
+local function flatten(job)
+  local flat = {}
+  for field, value in pairs(job) do
+    flat[#flat + 1] = field
+    flat[#flat + 1] = value
+  end
+  return flat
+end
+
 -- The job as `get` sees it: nil when unknown or past expires_at.
 local function live(id)
   local job = load(id)
@@ -56,9 +77,15 @@ local function live(id)
   return nil
 end
 
--- The job when *token* is its current lease (the fencing check), else nil.
-local function leased(id, token)
-  local job = load(id)
+-- The job when *token* is its current lease (the fencing check), else nil: every field, or
+-- with field names, only those (and status and token).
+local function leased(id, token, ...)
+  local job
+  if select('#', ...) == 0 then
+    job = load(id)
+  else
+    job = load_fields(id, 'status', 'token', ...)
+  end
   if job and job.status == 'processing' and job.token == token then
     return job
   end
@@ -106,12 +133,16 @@ local function detach(id, job)
   end
 end
 
--- Move the job to a terminal *status*; purge deletes it ttl seconds from now.
-local function finish(id, job, status)
+-- Move the job to a terminal *status*, writing the field/value pairs that follow too; purge
+-- deletes it ttl seconds from now. Needs the job's task, status, ttl_us and queue_member.
+local function finish(id, job, status, ...)
   local expires_at = now + tonumber(job.ttl_us)
   detach(id, job)
-  set_status(id, job, status)
-  redis.call('HSET', job_key(id), 'completed_at', int(now), 'expires_at', int(expires_at))
+  count(job.task, job.status, -1)
+  count(job.task, status, 1)
+  job.status = status
+  redis.call('HSET', job_key(id), 'status', status, 'completed_at', int(now),
+    'expires_at', int(expires_at), ...)
   redis.call('ZADD', prefix .. 'expiring', int(expires_at), id)
 end
 
@@ -122,15 +153,21 @@ local function requeue(id, job, run_at)
   enqueue(id, job, run_at)
 end
 
--- Tell every process that the job is now at *version*; and the workers, on a channel of
--- their own, when it is work (queued) or a running job whose cancellation was requested.
-local function publish(id, version)
-  local status, cancel = unpack(redis.call('HMGET', job_key(id), 'status', 'is_cancel_requested'))
+-- Tell every process that the job is now at *version* with *status*; and the workers, on a
+-- channel of their own, when it is work (queued) or a running job whose cancellation was
+-- requested (*cancel* '1'). `RedisStore._announced` applies the same rule in-process.
+local function announce_status(id, version, status, cancel)
   local change = id .. ':' .. int(version) .. ':' .. status
   redis.call('PUBLISH', prefix .. 'changes', change)
   if status == 'queued' or (status == 'processing' and cancel == '1') then
     redis.call('PUBLISH', prefix .. 'signals', change)
   end
+end
+
+-- `announce_status` of the job as stored.
+local function publish(id, version)
+  local status, cancel = unpack(redis.call('HMGET', job_key(id), 'status', 'is_cancel_requested'))
+  announce_status(id, version, status, cancel)
 end
 
 -- Tell every process that the job is now at *version*, and return its fields.

@@ -33,44 +33,71 @@ local function ahead(score_a, member_a, score_b, member_b)
   return false
 end
 
--- The best ready entry over all the tasks, and its task.
-local function best_ready()
+-- The head of each task's ready set, read in one batch of up to `wanted` entries per task
+-- (what one claim can take) rather than one entry per task for every job claimed.
+local wanted = #ARGV - 5 - n
+local heads = {}
+local function head(task)
+  local batch = heads[task]
+  if batch == nil or (batch.at > #batch.entries and #batch.entries == 2 * wanted) then
+    -- First look, or the batch ran out while more may wait (taken entries are gone).
+    batch = {entries = redis.call('ZRANGE', ready_key(task), 0, wanted - 1, 'WITHSCORES'), at = 1}
+    heads[task] = batch
+  end
+  local member = batch.entries[batch.at]
+  if member then
+    return member, tonumber(batch.entries[batch.at + 1])
+  end
+end
+
+-- The best ready entry over all the tasks, and its task; taken off the batch it came from.
+local function take_best()
   local best_task, best_score, best_member
   for _, task in ipairs(tasks) do
-    local top = redis.call('ZRANGE', ready_key(task), 0, 0, 'WITHSCORES')
-    if top[1] then
-      local score = tonumber(top[2])
-      if best_member == nil or ahead(score, top[1], best_score, best_member) then
-        best_task, best_score, best_member = task, score, top[1]
-      end
+    local member, score = head(task)
+    if member and (best_member == nil or ahead(score, member, best_score, best_member)) then
+      best_task, best_score, best_member = task, score, member
     end
+  end
+  if best_member then
+    heads[best_task].at = heads[best_task].at + 2
+    redis.call('ZREM', ready_key(best_task), best_member)
   end
   return best_member, best_task
 end
 
 local claims = {}
+local claimed_per_task = {}
 local token_at = 6 + n
 while token_at <= #ARGV do
-  local member, task = best_ready()
+  local member, task = take_best()
   if not member then
     break
   end
   local id = member:sub(55)
-  redis.call('ZREM', ready_key(task), member)
-  local run_at = redis.call('HGET', job_key(id), 'run_at')
-  if tonumber(run_at) > now then
+  local job = load(id)
+  if tonumber(job.run_at) > now then
     -- Due by the clock of whoever queued it, not yet by this caller's: it waits again.
-    redis.call('ZADD', delayed_key(task), run_at, member)
+    redis.call('ZADD', delayed_key(task), job.run_at, member)
   else
-    local job = load(id)
-    set_status(id, job, 'processing')
+    job.status, job.queue_member = 'processing', nil
+    job.started_at, job.worker_id, job.lease_expires_at = int(now), worker_id, lease_until
+    job.token = ARGV[token_at]
+    job.attempts = int(tonumber(job.attempts) + 1)
+    job.version = int(tonumber(job.version) + 1)
     redis.call('HDEL', job_key(id), 'queue_member')
-    redis.call('HSET', job_key(id), 'started_at', int(now), 'worker_id', worker_id,
-      'lease_expires_at', lease_until, 'token', ARGV[token_at])
-    redis.call('HINCRBY', job_key(id), 'attempts', 1)
+    redis.call('HSET', job_key(id), 'status', job.status, 'started_at', job.started_at,
+      'worker_id', worker_id, 'lease_expires_at', lease_until, 'token', job.token,
+      'attempts', job.attempts, 'version', job.version)
     redis.call('ZADD', prefix .. 'leased', lease_until, id)
-    claims[#claims + 1] = changed(id)
+    announce_status(id, job.version, job.status, job.is_cancel_requested)
+    claimed_per_task[task] = (claimed_per_task[task] or 0) + 1
+    claims[#claims + 1] = flatten(job)
     token_at = token_at + 1
   end
+end
+for task, claimed in pairs(claimed_per_task) do
+  count(task, 'queued', -claimed)
+  count(task, 'processing', claimed)
 end
 return claims

@@ -5,6 +5,5 @@ local job = leased(id, ARGV[4])
 if not job then
   return {'lost'}
 end
-finish(id, job, 'completed')
-redis.call('HSET', job_key(id), 'result', ARGV[5])
+finish(id, job, 'completed', 'result', ARGV[5])
 return {'ok', changed(id)}

@@ -8,8 +8,8 @@ end
 local retry_at = optional(ARGV[6])
 if retry_at then
   requeue(id, job, tonumber(retry_at))
+  redis.call('HSET', job_key(id), 'error', ARGV[5])
 else
-  finish(id, job, 'failed')
+  finish(id, job, 'failed', 'error', ARGV[5])
 end
-redis.call('HSET', job_key(id), 'error', ARGV[5])
 return {'ok', changed(id)}

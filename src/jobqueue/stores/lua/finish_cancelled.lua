@@ -5,6 +5,5 @@ local job = leased(id, ARGV[4])
 if not job then
   return {'lost'}
 end
-finish(id, job, 'cancelled')
-redis.call('HSET', job_key(id), 'error', ARGV[5])
+finish(id, job, 'cancelled', 'error', ARGV[5])
 return {'ok', changed(id)}

@@ -18,11 +18,9 @@ local reaped = {}
 for _, job in ipairs(expired) do
   local id = job.id
   if job.is_cancel_requested == '1' then
-    finish(id, job, 'cancelled')
-    redis.call('HSET', job_key(id), 'error', cancelled_error)
+    finish(id, job, 'cancelled', 'error', cancelled_error)
   elseif tonumber(job.attempts) >= tonumber(job.max_attempts) then
-    finish(id, job, 'failed')
-    redis.call('HSET', job_key(id), 'error', lost_error)
+    finish(id, job, 'failed', 'error', lost_error)
   else
     requeue(id, job, now)
     redis.call('HSET', job_key(id), 'error', lost_error)

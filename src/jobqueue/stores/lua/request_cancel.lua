@@ -7,8 +7,7 @@ if not job then
   return {'missing'}
 end
 if job.status == 'queued' then
-  finish(id, job, 'cancelled')
-  redis.call('HSET', job_key(id), 'error', ARGV[4])
+  finish(id, job, 'cancelled', 'error', ARGV[4])
   return {'ok', changed(id)}
 end
 if job.status ~= 'processing' then

@@ -117,7 +117,10 @@ class Hub:
                 wide = interest is Interest.CHANGES
                 async for change in self._store.changes() if wide else self._store.signals():
                     failures = 0
-                    self.dispatch(change)
+                    if change is None:
+                        self.wake_all()  # changes were missed: everyone re-reads
+                    else:
+                        self.dispatch(change)
                 return  # the store closed
             except StoreError:
                 delay = reconnect_delay(failures)

@@ -73,6 +73,8 @@ async def test_the_store_fails_fast_during_an_outage_and_recovers(
             await _unavailable(lambda: store.complete(running.lease, "ok", clock.now()))
 
             await server.start()
+            # Whatever was published meanwhile is gone, and the feed says so.
+            await watcher.resynced()
             await _answers_again(store)
 
             for job in queued[1:]:

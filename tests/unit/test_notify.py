@@ -102,3 +102,14 @@ async def test_wait_reads_the_job_again_only_once_it_may_be_terminal(
         done = await waiter
     assert done.status is JobStatus.COMPLETED
     assert reads == [job.job_id, job.job_id]
+
+
+async def test_missed_changes_wake_every_waiter_to_read_again() -> None:
+    async with make_queue() as queue:
+        job = await queue.submit("echo", {"n": 1})
+        with queue.hub.watching(job.job_id) as watch:
+            await asyncio.sleep(0)  # the hub subscribes when its task first runs
+            # What a store's feed says when it is back from an outage:
+            queue.store._broadcaster.publish(None)  # type: ignore[attr-defined]
+            await asyncio.wait_for(watch.changed(), WAIT_SECONDS)
+            assert watch.may_be_terminal

@@ -58,6 +58,7 @@ class Listener(SharedSubscription):
         }
         listen = sql.SQL("LISTEN {}").format(sql.Identifier(self._settings.channel))
         failures = 0
+        is_lost = False
         while True:
             try:
                 conn = await AsyncConnection.connect(self._settings.url, **kwargs)
@@ -65,10 +66,13 @@ class Listener(SharedSubscription):
                     await conn.execute(listen)
                     self._first_attempt.set()
                     failures = 0
+                    if is_lost:
+                        self.publish(None)  # back: what was notified meanwhile is gone
                     async for notify in conn.notifies():
                         if (change := parse_change(notify.payload)) is not None:
                             self.publish(change)
             except Error as exc:
+                is_lost = True
                 self._first_attempt.set()
                 delay = reconnect_delay(failures)
                 failures += 1

@@ -66,13 +66,17 @@ class ChangeFeed(SharedSubscription):
         """Relay the channel to the followers, resubscribing whenever it drops."""
         assert self._client is not None
         failures = 0
+        is_lost = False
         while True:
             try:
                 async with self._client.pubsub() as pubsub:
                     await pubsub.subscribe(self.channel)
                     failures = 0
+                    if is_lost:
+                        self.publish(None)  # back: what was published meanwhile is gone
                     await self._relay(pubsub)
             except RedisError as exc:
+                is_lost = True
                 delay = reconnect_delay(failures)
                 failures += 1
                 logger.warning(

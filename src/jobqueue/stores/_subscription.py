@@ -45,16 +45,16 @@ class SharedSubscription(abc.ABC):
         self._broadcaster.close()
         await self._stop()
 
-    def publish(self, change: Change) -> None:
-        """Deliver *change* to every follower."""
+    def publish(self, change: Change | None) -> None:
+        """Deliver *change* to every follower; None when changes may have been missed."""
         self._broadcaster.publish(change)
 
-    async def follow(self) -> AsyncIterator[Change]:
+    async def follow(self) -> AsyncIterator[Change | None]:
         """Changes from now on; the first follower subscribes, the last unsubscribes."""
         if not self.is_open:
             return
         # Broadcaster.subscribe is an async generator: close it with us, not at GC.
-        subscription = cast("AsyncGenerator[Change]", self._broadcaster.subscribe())
+        subscription = cast("AsyncGenerator[Change | None]", self._broadcaster.subscribe())
         self._followers += 1
         if self._task is None:
             self._start()

@@ -264,15 +264,16 @@ class Store(abc.ABC):
     # -- notifications -----------------------------------------------------------
 
     @abc.abstractmethod
-    def changes(self) -> AsyncIterator[Change]:
+    def changes(self) -> AsyncIterator[Change | None]:
         """Every change of every job from now on, from this and other processes.
 
         Delivery is best effort and may repeat a change: consumers compare versions.
-        One process normally consumes it once (`jobqueue.notify.Hub`) and fans out.
-        The iterator ends when the store closes.
+        None means changes may have been missed (a lost subscription is back): consumers
+        re-read what they follow. One process normally consumes it once
+        (`jobqueue.notify.Hub`) and fans out. The iterator ends when the store closes.
         """
 
-    def signals(self) -> AsyncIterator[Change]:
+    def signals(self) -> AsyncIterator[Change | None]:
         """The changes a worker acts on: jobs that became ``queued`` (work is ready) and
         running jobs whose cancellation was requested; like `changes` otherwise.
 
@@ -283,10 +284,12 @@ class Store(abc.ABC):
         return _signals_among(self.changes())
 
 
-async def _signals_among(changes: AsyncIterator[Change]) -> AsyncIterator[Change]:
-    async with contextlib.aclosing(cast("AsyncGenerator[Change]", changes)) as source:
+async def _signals_among(
+    changes: AsyncIterator[Change | None],
+) -> AsyncIterator[Change | None]:
+    async with contextlib.aclosing(cast("AsyncGenerator[Change | None]", changes)) as source:
         async for change in source:
-            if change.status in _SIGNAL_STATUSES:
+            if change is None or change.status in _SIGNAL_STATUSES:
                 yield change
 
 
@@ -303,37 +306,44 @@ def parse_change(text: str) -> Change | None:
         return None
 
 
+class _Closed:
+    """What a `Broadcaster` queues to end a subscription."""
+
+
+_CLOSED = _Closed()
+
+
 class Broadcaster:
     """Fans one process's changes out to every `Store.changes` iterator."""
 
     def __init__(self) -> None:
-        self._queues: set[asyncio.Queue[Change | None]] = set()
+        self._queues: set[asyncio.Queue[Change | _Closed | None]] = set()
 
-    def publish(self, change: Change) -> None:
-        """Deliver *change* to every subscriber (without blocking)."""
+    def publish(self, change: Change | None) -> None:
+        """Deliver *change* (None: changes may have been missed) to every subscriber."""
         for queue in self._queues:
             queue.put_nowait(change)
 
     def close(self) -> None:
         """End every subscription."""
         for queue in self._queues:
-            queue.put_nowait(None)
+            queue.put_nowait(_CLOSED)
 
     async def subscribe(
         self, ready: Callable[[], Awaitable[None]] | None = None
-    ) -> AsyncIterator[Change]:
+    ) -> AsyncIterator[Change | None]:
         """Changes published from now on, until `close`.
 
         *ready* is awaited once the subscription is in place, before the first change is
         awaited: a store that must fetch a starting point (a poller's position) does it
         there, so nothing published meanwhile is lost.
         """
-        queue: asyncio.Queue[Change | None] = asyncio.Queue()
+        queue: asyncio.Queue[Change | _Closed | None] = asyncio.Queue()
         self._queues.add(queue)
         try:
             if ready is not None:
                 await ready()
-            while (change := await queue.get()) is not None:
+            while not isinstance(change := await queue.get(), _Closed):
                 yield change
         finally:
             self._queues.discard(queue)

@@ -375,6 +375,6 @@ class MemoryStore(Store):
         """Forget the worker."""
         self._workers.pop(worker_id, None)
 
-    def changes(self) -> AsyncIterator[Change]:
+    def changes(self) -> AsyncIterator[Change | None]:
         """Changes made from now on."""
         return self._broadcaster.subscribe()

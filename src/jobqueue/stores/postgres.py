@@ -496,7 +496,7 @@ class PostgresStore(Store):
 
     # -- notifications -----------------------------------------------------------
 
-    def changes(self) -> AsyncIterator[Change]:
+    def changes(self) -> AsyncIterator[Change | None]:
         """Changes from every process, while the store is open.
 
         The first iterator opens a LISTEN connection of its own (outside the pool); the

@@ -457,7 +457,7 @@ class RedisStore(Store):
 
     # -- notifications -----------------------------------------------------------
 
-    def changes(self) -> AsyncIterator[Change]:
+    def changes(self) -> AsyncIterator[Change | None]:
         """Changes from every process, through one subscription shared by all iterators.
 
         The subscription starts with the first iterator and stops after the last one;
@@ -466,7 +466,7 @@ class RedisStore(Store):
         """
         return self._changes.follow()
 
-    def signals(self) -> AsyncIterator[Change]:
+    def signals(self) -> AsyncIterator[Change | None]:
         """Jobs that became ``queued`` and cancel requests of running jobs, nothing else.
 
         The scripts publish these on a channel of their own, so a busy worker is not

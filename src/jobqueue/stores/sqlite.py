@@ -267,7 +267,7 @@ class SQLiteStore(Store):
 
     # -- notifications -----------------------------------------------------------
 
-    async def changes(self) -> AsyncIterator[Change]:
+    async def changes(self) -> AsyncIterator[Change | None]:
         """Changes from now on: this process's at once, other processes' within a poll."""
         try:
             async for change in self._broadcaster.subscribe(ready=self._watch):

@@ -107,6 +107,7 @@ class Watcher:
         self._store = store
         self._signals = signals
         self._changes: asyncio.Queue[Change] = asyncio.Queue()
+        self._resynced = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> Watcher:
@@ -128,7 +129,14 @@ class Watcher:
     async def _consume(self) -> None:
         feed = self._store.signals() if self._signals else self._store.changes()
         async for change in feed:
-            self._changes.put_nowait(change)
+            if change is None:
+                self._resynced.set()
+            else:
+                self._changes.put_nowait(change)
+
+    async def resynced(self) -> None:
+        """Return once the iterator said that changes may have been missed."""
+        await asyncio.wait_for(self._resynced.wait(), WAIT_SECONDS)
 
     async def wait_ended(self) -> None:
         """Return once the iterator ended (the store closed)."""

@@ -5,6 +5,7 @@ processes sharing it.
 from __future__ import annotations
 
 import asyncio
+import socket
 import sqlite3
 import sys
 from collections.abc import AsyncIterator
@@ -19,6 +20,7 @@ from jobqueue.errors import ConfigError, StoreError, StoreUnavailable
 from jobqueue.models import JobStatus
 from jobqueue.stores import open_store
 from jobqueue.stores._sql import read_statements
+from jobqueue.stores._sqlite_wakeups import wakeup_folder
 from jobqueue.stores.sqlite import SCHEMA_VERSION, SQLiteStore, parse_url
 from tests.stores.conformance.helpers import Watcher, claim_one, submit
 
@@ -187,6 +189,44 @@ async def test_a_change_made_by_another_process_arrives(
         job = await sqlite_store.get(job_id, clock.now())
         assert job is not None
         assert (await watcher.change_of(job)).status is JobStatus.QUEUED
+
+
+async def test_another_process_wakes_a_watcher_without_waiting_for_its_poll(
+    path: str, clock: FakeClock
+) -> None:
+    # A poll once a minute: only a wake-up can bring the change within the test's wait.
+    watched = SQLiteStore(path, poll_interval_seconds=60)
+    async with watched, Watcher(watched) as watcher:
+        await watcher.prime(lambda: submit(watched, clock, task="priming"))
+        job_id = "made-elsewhere"
+        await _finish(await _start("create", path, job_id, clock.now().isoformat()))
+
+        job = await watched.get(job_id, clock.now())
+        assert job is not None
+        assert (await watcher.change_of(job)).status is JobStatus.QUEUED
+
+
+async def test_a_socket_left_by_a_dead_process_is_removed(path: str, clock: FakeClock) -> None:
+    folder = wakeup_folder(path)
+    folder.mkdir()
+    stale = folder / "4242-dead"
+    with closing(socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)) as dead:
+        dead.bind(str(stale))  # and closed without removing its file, as by kill -9
+    async with SQLiteStore(path) as store:
+        await submit(store, clock)
+    assert not stale.exists()
+
+
+async def test_a_path_too_long_for_a_socket_still_gets_changes_by_polling(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    deep = tmp_path / ("d" * 120)
+    deep.mkdir()
+    path = str(deep / "jobs.db")
+    async with SQLiteStore(path) as watched, SQLiteStore(path) as other:
+        async with Watcher(watched) as watcher:
+            await watcher.prime(lambda: submit(other, clock, task="priming"))
+        assert not wakeup_folder(path).exists()
 
 
 async def test_claims_walk_the_ready_index_without_sorting(sqlite_store: SQLiteStore, path: str):

@@ -4,7 +4,8 @@ Each store owns one connection on one dedicated thread, and each method is one c
 that thread running one transaction. Writes take the write lock up front
 (``BEGIN IMMEDIATE``), so every transition, a batched claim included, is atomic across
 processes. This process's changes are published as they commit; other processes' are
-found by a cheap poll of ``PRAGMA data_version`` and a change counter.
+found by a cheap poll of ``PRAGMA data_version`` and a change counter, at once when the
+committing process wakes the poller (`jobqueue.stores._sqlite_wakeups`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from jobqueue.errors import ConfigError, LeaseLost, StoreError, StoreUnavailable
 from jobqueue.models import Change, JobStatus
 from jobqueue.stores import _sqlite_ops as ops
 from jobqueue.stores._sql import read_script
+from jobqueue.stores._sqlite_wakeups import WakeupListener, WakeupSender, wakeup_folder
 from jobqueue.stores.base import (
     CANCELLED_ERROR,
     Broadcaster,
@@ -106,7 +108,9 @@ class SQLiteStore(Store):
         self._watchers = 0
         self._poller: asyncio.Task[None] | None = None
         self._poller_lock = asyncio.Lock()
+        self._wakeups = WakeupListener(wakeup_folder(path))
         # Touched only on the store's thread:
+        self._wakeup_sender = WakeupSender(wakeup_folder(path))
         self._connection: sqlite3.Connection | None = None
         self._data_version = 0
         self._seen_seq = 0
@@ -137,6 +141,7 @@ class SQLiteStore(Store):
         if poller is not None:
             poller.cancel()
             await asyncio.wait({poller})
+        self._wakeups.close()
         self._broadcaster.close()
         executor, self._executor = self._executor, None
         if executor is not None:
@@ -280,6 +285,7 @@ class SQLiteStore(Store):
         async with self._poller_lock:
             if self._poller is None:
                 await self._call(self._mark_position)
+                self._wakeups.open()
                 self._poller = asyncio.get_running_loop().create_task(
                     self._poll(), name="jobqueue-sqlite-poller"
                 )
@@ -289,11 +295,12 @@ class SQLiteStore(Store):
         if self._watchers == 0 and self._poller is not None:
             self._poller.cancel()
             self._poller = None
+            self._wakeups.close()
 
     async def _poll(self) -> None:
         is_failing = False
         while True:
-            await asyncio.sleep(self._poll_interval)
+            await self._wakeups.wait(self._poll_interval)
             try:
                 changes = await self._call(self._read_new_changes)
             except StoreError as exc:
@@ -359,6 +366,7 @@ class SQLiteStore(Store):
         if tx.changes:
             # Scheduled before the caller's result, so subscribers see the change first.
             loop.call_soon_threadsafe(self._publish, tx.changes)
+            self._wakeup_sender.send(self._wakeups.path)
         return value
 
     def _connect(self) -> None:
@@ -394,6 +402,7 @@ class SQLiteStore(Store):
             raise
 
     def _disconnect(self) -> None:
+        self._wakeup_sender.close()
         connection, self._connection = self._connection, None
         if connection is not None:
             connection.close()

@@ -69,7 +69,8 @@ class ProgressReporter:
             if self._closing is None:
                 self._closing = asyncio.Event()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._closing.wait(), self._min_interval)
+                async with asyncio.timeout(self._min_interval):
+                    await self._closing.wait()
 
     async def close(self) -> None:
         """Write what is pending, then ignore further reports."""

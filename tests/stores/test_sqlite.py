@@ -177,27 +177,15 @@ async def test_processes_claiming_from_one_file_take_each_job_once(
     assert set(claimed) == job_ids
 
 
+# With a poll once a minute, only the committing process's wake-up is in time.
+@pytest.mark.parametrize("poll_seconds", [0.02, 60.0], ids=["polled", "woken"])
 async def test_a_change_made_by_another_process_arrives(
-    sqlite_store: SQLiteStore, path: str, clock: FakeClock
+    path: str, clock: FakeClock, poll_seconds: float
 ) -> None:
-    async with SQLiteStore(path) as other, Watcher(sqlite_store) as watcher:
+    watched = SQLiteStore(path, poll_interval_seconds=poll_seconds)
+    async with watched, SQLiteStore(path) as other, Watcher(watched) as watcher:
         await watcher.prime(lambda: submit(other, clock, task="priming"))
 
-        job_id = "made-elsewhere"
-        await _finish(await _start("create", path, job_id, clock.now().isoformat()))
-
-        job = await sqlite_store.get(job_id, clock.now())
-        assert job is not None
-        assert (await watcher.change_of(job)).status is JobStatus.QUEUED
-
-
-async def test_another_process_wakes_a_watcher_without_waiting_for_its_poll(
-    path: str, clock: FakeClock
-) -> None:
-    # A poll once a minute: only a wake-up can bring the change within the test's wait.
-    watched = SQLiteStore(path, poll_interval_seconds=60)
-    async with watched, Watcher(watched) as watcher:
-        await watcher.prime(lambda: submit(watched, clock, task="priming"))
         job_id = "made-elsewhere"
         await _finish(await _start("create", path, job_id, clock.now().isoformat()))
 

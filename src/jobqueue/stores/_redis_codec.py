@@ -6,6 +6,7 @@ values are JSON that the Lua scripts never decode. A field that is absent means 
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -25,8 +26,13 @@ def micros(at: datetime) -> int:
     return (at - _EPOCH) // _MICROSECOND
 
 
+@functools.lru_cache(maxsize=1024)
 def from_micros(value: str | int) -> datetime:
-    """The UTC datetime `micros` encoded."""
+    """The UTC datetime `micros` encoded.
+
+    Cached: the jobs of one claim share their start and lease times, and a job's run_at
+    is mostly its created_at.
+    """
     return _EPOCH + timedelta(microseconds=int(value))
 
 

@@ -170,12 +170,6 @@ local function publish(id, version)
   announce_status(id, version, status, cancel)
 end
 
--- Tell every process that the job is now at *version*, and return its fields.
-local function announce(id, version)
-  publish(id, version)
-  return redis.call('HGETALL', job_key(id))
-end
-
 -- Bump the version of a job that changed, announce it, and return the new version.
 local function bump(id)
   local version = redis.call('HINCRBY', job_key(id), 'version', 1)

@@ -344,6 +344,22 @@ async def test_a_job_ready_by_its_creators_clock_waits_for_a_claimer_whose_clock
 
 
 @on_redis
+async def test_jobs_not_yet_due_to_the_claimer_do_not_use_up_its_batch(
+    store: Store, clock: FakeClock
+) -> None:
+    # claim reads each ready set a batch at a time: the two best entries are not due by
+    # the claimer's clock, and the claim reads on to the one that is.
+    due = await submit(store, clock, priority=0)
+    clock.advance(5)
+    early = [await submit(store, clock, priority=10) for _ in range(2)]
+    behind = clock.now() - timedelta(seconds=1)
+    claims = await store.claim("w", [TASK, "other"], 2, LEASE_SECONDS, behind)
+    assert [claim.job.job_id for claim in claims] == [due.job_id]
+    claims = await store.claim("w", [TASK], 2, LEASE_SECONDS, clock.now())
+    assert [claim.job.job_id for claim in claims] == [job.job_id for job in early]
+
+
+@on_redis
 async def test_the_url_may_choose_the_prefix(store: Store, clock: FakeClock) -> None:
     separator = "&" if "?" in REDIS_URL else "?"
     url = f"{REDIS_URL}{separator}prefix={quote(_prefix(store))}"

@@ -5,23 +5,23 @@ pool), open while anyone iterates, fanned out through a `Broadcaster`.
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import TYPE_CHECKING, Any
 
 from psycopg import AsyncConnection, Error, sql
 
-from jobqueue.retry import reconnect_delay
 from jobqueue.stores._subscription import SharedSubscription
 from jobqueue.stores.base import parse_change
 
 if TYPE_CHECKING:
-    from jobqueue.stores._postgres_support import Settings
+    from collections.abc import Callable
 
-logger = logging.getLogger(__name__)
+    from jobqueue.stores._postgres_support import Settings
 
 
 class Listener(SharedSubscription):
     """Delivers the changes announced on the store's channel to every follower."""
+
+    lost_errors = (Error,)
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(f"jobqueue-listen:{settings.schema}")
@@ -46,8 +46,8 @@ class Listener(SharedSubscription):
         self._first_attempt.set()  # release any operation waiting for a start
         await super()._stop()
 
-    async def _run(self) -> None:
-        """LISTEN and publish, reconnecting with backoff, until cancelled."""
+    async def _listen(self, subscribed: Callable[[], None]) -> None:
+        """LISTEN on a connection of its own and publish every notification."""
         kwargs: dict[str, Any] = {
             "autocommit": True,
             "connect_timeout": self._settings.connect_timeout,
@@ -57,26 +57,14 @@ class Listener(SharedSubscription):
             "keepalives_count": 3,
         }
         listen = sql.SQL("LISTEN {}").format(sql.Identifier(self._settings.channel))
-        failures = 0
-        is_lost = False
-        while True:
-            try:
-                conn = await AsyncConnection.connect(self._settings.url, **kwargs)
-                async with conn:
-                    await conn.execute(listen)
-                    self._first_attempt.set()
-                    failures = 0
-                    if is_lost:
-                        self.publish(None)  # back: what was notified meanwhile is gone
-                    async for notify in conn.notifies():
-                        if (change := parse_change(notify.payload)) is not None:
-                            self.publish(change)
-            except Error as exc:
-                is_lost = True
+        try:
+            conn = await AsyncConnection.connect(self._settings.url, **kwargs)
+            async with conn:
+                await conn.execute(listen)
                 self._first_attempt.set()
-                delay = reconnect_delay(failures)
-                failures += 1
-                logger.warning(
-                    "PostgreSQL change feed lost (%s); reconnecting in %.1fs", exc, delay
-                )
-                await asyncio.sleep(delay)
+                subscribed()
+                async for notify in conn.notifies():
+                    if (change := parse_change(notify.payload)) is not None:
+                        self.publish(change)
+        finally:
+            self._first_attempt.set()  # a failed first attempt settles it too

@@ -8,25 +8,22 @@ handed directly so that they arrive even before the subscription is in place.
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from jobqueue.retry import reconnect_delay
 from jobqueue.stores._subscription import SharedSubscription
 from jobqueue.stores.base import parse_change
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import redis.asyncio as aioredis
     from redis.asyncio.client import PubSub
 
     from jobqueue.models import Change
-
-logger = logging.getLogger(__name__)
 
 #: Seconds of silence on a subscription before it is checked with a PING.
 IDLE_SECONDS = 10.0
@@ -36,6 +33,8 @@ _DELIVERED_MEMORY = 10_000
 
 class ChangeFeed(SharedSubscription):
     """The changes published on *channel*, deduplicated, for any number of followers."""
+
+    lost_errors = (RedisError,)
 
     def __init__(self, channel: str) -> None:
         super().__init__(f"jobqueue-redis-{channel}")
@@ -62,30 +61,13 @@ class ChangeFeed(SharedSubscription):
             self._delivered.popitem(last=False)
         self.publish(change)
 
-    async def _run(self) -> None:
-        """Relay the channel to the followers, resubscribing whenever it drops."""
+    async def _listen(self, subscribed: Callable[[], None]) -> None:
+        """Subscribe to the channel and deliver what comes; raise when it drops."""
         assert self._client is not None
-        failures = 0
-        is_lost = False
-        while True:
-            try:
-                async with self._client.pubsub() as pubsub:
-                    await pubsub.subscribe(self.channel)
-                    failures = 0
-                    if is_lost:
-                        self.publish(None)  # back: what was published meanwhile is gone
-                    await self._relay(pubsub)
-            except RedisError as exc:
-                is_lost = True
-                delay = reconnect_delay(failures)
-                failures += 1
-                logger.warning(
-                    "Redis subscription to %s lost (%s); retrying in %.2fs",
-                    self.channel,
-                    exc,
-                    delay,
-                )
-                await asyncio.sleep(delay)
+        async with self._client.pubsub() as pubsub:
+            await pubsub.subscribe(self.channel)
+            subscribed()
+            await self._relay(pubsub)
 
     async def _relay(self, pubsub: PubSub) -> None:
         """Deliver every message; return never, raise when the connection is gone."""

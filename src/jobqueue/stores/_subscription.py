@@ -2,7 +2,8 @@
 
 The PostgreSQL and Redis stores each receive changes on a connection of their own. The
 first follower starts it, the last one stops it, and a `Broadcaster` fans every change
-out to all followers in between.
+out to all followers in between. A lost connection is made again with backoff, and the
+followers are then told that changes may have been missed.
 """
 
 from __future__ import annotations
@@ -10,18 +11,26 @@ from __future__ import annotations
 import abc
 import asyncio
 import contextlib
-from typing import TYPE_CHECKING, cast
+import logging
+from typing import TYPE_CHECKING, ClassVar, cast
 
+from jobqueue.retry import reconnect_delay
 from jobqueue.stores.base import Broadcaster
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator, AsyncIterator
+    from collections.abc import AsyncGenerator, AsyncIterator, Callable
 
     from jobqueue.models import Change
 
+logger = logging.getLogger(__name__)
+
 
 class SharedSubscription(abc.ABC):
-    """Runs `_run` while anyone follows; `_run` hands what it receives to `publish`."""
+    """Runs `_listen` while anyone follows, again after each loss; it hands what it
+    receives to `publish`."""
+
+    #: The driver's errors that mean the connection is lost.
+    lost_errors: ClassVar[tuple[type[Exception], ...]]
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -77,6 +86,29 @@ class SharedSubscription(abc.ABC):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    @abc.abstractmethod
     async def _run(self) -> None:
-        """Subscribe and `publish` every change until cancelled, resubscribing after a loss."""
+        """`_listen` until cancelled, subscribing again with backoff after each loss."""
+        failures = 0
+        is_lost = False
+
+        def subscribed() -> None:
+            nonlocal failures, is_lost
+            failures = 0
+            if is_lost:
+                is_lost = False
+                self.publish(None)  # back: what was announced meanwhile is gone
+
+        while True:
+            try:
+                await self._listen(subscribed)
+            except self.lost_errors as exc:
+                is_lost = True
+                delay = reconnect_delay(failures)
+                failures += 1
+                logger.warning("%s lost (%s); subscribing again in %.2fs", self.name, exc, delay)
+                await asyncio.sleep(delay)
+
+    @abc.abstractmethod
+    async def _listen(self, subscribed: Callable[[], None]) -> None:
+        """Subscribe, call *subscribed*, then `publish` every change; raise one of
+        `lost_errors` when the connection is lost."""

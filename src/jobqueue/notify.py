@@ -180,12 +180,10 @@ class Hub:
         """Stop calling *listener*."""
         self._listeners.remove(listener)
 
-    def work_signal(self) -> asyncio.Event:
-        """An event set whenever a job becomes queued; the caller clears it."""
+    def add_work_signal(self, event: asyncio.Event) -> None:
+        """Set *event* whenever a job becomes queued; the caller clears it."""
         self.need(Interest.SIGNALS)
-        event = asyncio.Event()
         self._work_waiters.add(event)
-        return event
 
     def drop_work_signal(self, event: asyncio.Event) -> None:
         """Stop setting *event*."""

@@ -45,7 +45,8 @@ async def test_a_worker_follows_signals_and_a_waiter_widens_to_every_change() ->
     await queue.open(interest=Interest.SIGNALS)
     async with queue:
         hub = queue.hub
-        work = hub.work_signal()
+        work = asyncio.Event()
+        hub.add_work_signal(work)
         assert interest(queue) is Interest.SIGNALS
         await asyncio.sleep(0)  # the hub subscribes when its task first runs
         await queue.submit("echo", {"n": 1})
@@ -71,7 +72,7 @@ async def test_a_worker_follows_signals_and_a_waiter_widens_to_every_change() ->
 async def test_closing_the_queue_unsubscribes() -> None:
     queue = make_queue()
     async with queue:
-        queue.hub.work_signal()
+        queue.hub.add_work_signal(asyncio.Event())
         with queue.hub.watching("any"):
             pass
     assert interest(queue) is Interest.NONE

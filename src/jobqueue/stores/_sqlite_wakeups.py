@@ -18,6 +18,8 @@ import socket
 import time
 from pathlib import Path
 
+from jobqueue.aio import wait_set
+
 logger = logging.getLogger(__name__)
 
 #: The longest socket path every platform binds (macOS allows 104 bytes, Linux 108).
@@ -78,11 +80,7 @@ class WakeupListener:
 
     async def wait(self, timeout: float) -> None:
         """Return after *timeout*, or sooner when woken (at once if woken meanwhile)."""
-        if not self._woken.is_set():
-            # asyncio.timeout, not wait_for: on Python 3.11 that one can swallow a cancel.
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(timeout):
-                    await self._woken.wait()
+        await wait_set(self._woken, timeout)
         self._woken.clear()
 
     def _drain(self) -> None:

@@ -6,14 +6,16 @@ workers doing it at once stay correct (each transition is atomic) and cheap.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
 from typing import TYPE_CHECKING
 
+from jobqueue.aio import wait_set
 from jobqueue.errors import StoreError
 
 if TYPE_CHECKING:
+    import asyncio
+
     from jobqueue.queue import JobQueue
 
 logger = logging.getLogger(__name__)
@@ -58,8 +60,4 @@ class Maintenance:
             except StoreError as exc:
                 logger.warning("Maintenance failed: %s", exc)
             # Jitter spreads the passes of workers that started together.
-            delay = self.interval * self._random.uniform(0.5, 1.5)
-            try:
-                await asyncio.wait_for(stopping.wait(), delay)
-            except TimeoutError:
-                continue
+            await wait_set(stopping, self.interval * self._random.uniform(0.5, 1.5))

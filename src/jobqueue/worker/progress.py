@@ -13,6 +13,7 @@ import logging
 import threading
 from typing import TYPE_CHECKING
 
+from jobqueue.aio import wait_set
 from jobqueue.errors import JobQueueError
 
 if TYPE_CHECKING:
@@ -68,9 +69,7 @@ class ProgressReporter:
                 continue  # what is pending goes at once
             if self._closing is None:
                 self._closing = asyncio.Event()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._min_interval):
-                    await self._closing.wait()
+            await wait_set(self._closing, self._min_interval)
 
     async def close(self) -> None:
         """Write what is pending, then ignore further reports."""

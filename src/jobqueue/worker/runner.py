@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from jobqueue.aio import wait_set
 from jobqueue.context import Fail, JobContext, Retry
 from jobqueue.errors import (
     JobQueueError,
@@ -111,7 +112,12 @@ class Worker:
         self._recording = 0  # attempts in `_running` whose outcome is being written
         self._stopping = asyncio.Event()
         self._abandoning = asyncio.Event()  # shutdown's grace period is over
+        # The claim loop waits on one of these at a time, and `stop` sets both. A wait on
+        # several events takes three loop turns to wake: long enough for the completions
+        # of a burst of ended attempts to reach the store ahead of the claim that refills
+        # their slots.
         self._slot_freed = asyncio.Event()
+        self._work = asyncio.Event()  # the hub sets it when a job becomes queued
         self._beat_now = asyncio.Event()
         self._last_beat = 0.0
 
@@ -128,6 +134,8 @@ class Worker:
     def stop(self) -> None:
         """Stop claiming, let running attempts finish within the grace period, then return."""
         self._stopping.set()
+        self._slot_freed.set()
+        self._work.set()
 
     async def run(self) -> None:
         """Serve until `stop`: start-up hooks, then claim and run; on stop, drain."""
@@ -135,14 +143,14 @@ class Worker:
         if not await self._connect():
             return
         # Subscribe first: the subscription is in place by the time the hooks are done.
-        with self._signals() as work:
+        with self._signals():
             await self._call_hooks(queue.startup_hooks)
             helpers = [
                 asyncio.create_task(self._heartbeat_loop(), name="jobqueue-heartbeat"),
                 asyncio.create_task(self._maintenance.run(self._stopping), name="jobqueue-maint"),
             ]
             try:
-                await self._claim_loop(work)
+                await self._claim_loop()
                 await self._drain()
             finally:
                 for helper in helpers:
@@ -153,16 +161,16 @@ class Worker:
                 await self._call_hooks(queue.shutdown_hooks)
 
     @contextlib.contextmanager
-    def _signals(self) -> Iterator[asyncio.Event]:
-        """Listen for cancel requests; yield the event set when work becomes ready."""
+    def _signals(self) -> Iterator[None]:
+        """Listen for work becoming ready and for cancel requests."""
         hub = self.queue.hub
-        work = hub.work_signal()
+        hub.add_work_signal(self._work)
         hub.add_listener(self._on_change, Interest.SIGNALS)
         try:
-            yield work
+            yield
         finally:
             hub.remove_listener(self._on_change)
-            hub.drop_work_signal(work)
+            hub.drop_work_signal(self._work)
 
     async def _connect(self) -> bool:
         """Open the queue, waiting with backoff while the store is unavailable.
@@ -178,7 +186,7 @@ class Worker:
                 delay = reconnect_delay(failures)
                 failures += 1
                 logger.warning("The store is unavailable (%s); retrying in %.1fs", exc, delay)
-                await _first(self._stopping, timeout=delay)
+                await wait_set(self._stopping, delay)
         return False
 
     async def _call_hooks(self, hooks: list[Any]) -> None:
@@ -189,7 +197,7 @@ class Worker:
 
     # -- claiming ------------------------------------------------------------------
 
-    async def _claim_loop(self, work: asyncio.Event) -> None:
+    async def _claim_loop(self) -> None:
         store, clock = self.queue.store, self.queue.clock
         failures = 0
         while not self._stopping.is_set():
@@ -198,9 +206,9 @@ class Worker:
             free = self.concurrency - len(self._running) + self._recording
             if free <= 0:
                 self._slot_freed.clear()
-                await _first(self._slot_freed, self._stopping)
+                await self._slot_freed.wait()
                 continue
-            work.clear()  # before claiming: a job queued from now on sets it again
+            self._work.clear()  # before claiming: a job queued from now on sets it again
             try:
                 claims = await store.claim(
                     self.worker_id, self.task_names, free, self.lease_seconds, clock.now()
@@ -210,7 +218,7 @@ class Worker:
                 delay = reconnect_delay(failures)
                 failures += 1
                 logger.warning("Claim failed (%s); retrying in %.1fs", exc, delay)
-                await _first(self._stopping, timeout=delay)
+                await wait_set(self._stopping, delay)
                 continue
             failures = 0
             for claim in claims:
@@ -219,7 +227,7 @@ class Worker:
                 timeout = SAFETY_POLL_SECONDS
                 if wake_at is not None:
                     timeout = min(timeout, max((wake_at - clock.now()).total_seconds(), 0.0))
-                await _first(work, self._stopping, timeout=timeout)
+                await wait_set(self._work, timeout)
 
     def _start(self, claim: Claim) -> None:
         job = claim.job
@@ -340,7 +348,7 @@ class Worker:
                     exc,
                     delay,
                 )
-                await _first(self._abandoning, timeout=delay)
+                await wait_set(self._abandoning, delay)
 
     async def _finish(self, job: Job, lease: Lease, outcome: _Outcome) -> None:
         store, now = self.queue.store, self.queue.clock.now()
@@ -397,7 +405,7 @@ class Worker:
                 await self._heartbeat()
             except StoreError as exc:
                 logger.warning("Heartbeat failed: %s", exc)
-            await _first(self._beat_now, timeout=interval)
+            await wait_set(self._beat_now, interval)
 
     async def _heartbeat(self) -> None:
         store, now = self.queue.store, self.queue.clock.now()
@@ -458,15 +466,3 @@ def _describe(exc: BaseException) -> str:
 def _jsonable(result: Any) -> Any:
     dump = getattr(result, "model_dump", None)
     return dump(mode="json") if callable(dump) else result
-
-
-async def _first(*events: asyncio.Event, timeout: float | None = None) -> None:
-    """Return when any of *events* is set, or after *timeout*."""
-    if any(event.is_set() for event in events):
-        return
-    waiters = [asyncio.ensure_future(event.wait()) for event in events]
-    try:
-        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()

@@ -1,0 +1,19 @@
+"""Small asyncio helpers shared by the worker and the stores."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+
+async def wait_set(event: asyncio.Event, timeout: float | None = None) -> bool:
+    """Wait until *event* is set or *timeout* seconds pass; return whether it is set.
+
+    `asyncio.timeout` rather than `asyncio.wait_for`: on Python 3.11 the latter can
+    swallow a cancellation that arrives as the wait ends.
+    """
+    if not event.is_set():
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await event.wait()
+    return event.is_set()

@@ -194,6 +194,26 @@ async def test_a_change_made_by_another_process_arrives(
         assert (await watcher.change_of(job)).status is JobStatus.QUEUED
 
 
+def _log_restarts(path: str) -> int:
+    """The checkpoint sequence number in the WAL's header: the log restarts, and this grows,
+    at the first write after a checkpoint has copied the whole log into the database."""
+    return int.from_bytes(Path(f"{path}-wal").read_bytes()[12:16], "big")
+
+
+async def test_the_log_is_checkpointed_soon_after_writes(path: str, clock: FakeClock) -> None:
+    async with SQLiteStore(path) as store:
+        await submit(store, clock)
+        first = _log_restarts(path)
+        # Fifty jobs write a few hundred pages, below the 1,000 at which SQLite checkpoints
+        # inside a commit: only the store's background checkpoint lets the log restart.
+        for _ in range(50):
+            await asyncio.sleep(0.05)
+            await submit(store, clock)
+            if _log_restarts(path) != first:
+                break
+        assert _log_restarts(path) != first
+
+
 async def test_a_socket_left_by_a_dead_process_is_removed(path: str, clock: FakeClock) -> None:
     folder = wakeup_folder(path)
     folder.mkdir()

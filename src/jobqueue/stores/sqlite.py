@@ -5,7 +5,9 @@ that thread running one transaction. Writes take the write lock up front
 (``BEGIN IMMEDIATE``), so every transition, a batched claim included, is atomic across
 processes. This process's changes are published as they commit; other processes' are
 found by a cheap poll of ``PRAGMA data_version`` and a change counter, at once when the
-committing process wakes the poller (`jobqueue.stores._sqlite_wakeups`).
+committing process wakes the poller (`jobqueue.stores._sqlite_wakeups`). A second
+thread checkpoints the write-ahead log soon after writes, so that no commit pays for it
+(`jobqueue.stores._sqlite_checkpoints`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from jobqueue.errors import ConfigError, LeaseLost, StoreError, StoreUnavailable
 from jobqueue.models import Change, JobStatus
 from jobqueue.stores import _sqlite_ops as ops
 from jobqueue.stores._sql import read_script
+from jobqueue.stores._sqlite_checkpoints import Checkpointer
 from jobqueue.stores._sqlite_wakeups import WakeupListener, WakeupSender, wakeup_folder
 from jobqueue.stores.base import (
     CANCELLED_ERROR,
@@ -109,6 +112,7 @@ class SQLiteStore(Store):
         self._poller: asyncio.Task[None] | None = None
         self._poller_lock = asyncio.Lock()
         self._wakeups = WakeupListener(wakeup_folder(path))
+        self._checkpointer: Checkpointer | None = None
         # Touched only on the store's thread:
         self._wakeup_sender = WakeupSender(wakeup_folder(path))
         self._connection: sqlite3.Connection | None = None
@@ -134,6 +138,7 @@ class SQLiteStore(Store):
             self._executor = None
             executor.shutdown(wait=False)
             raise
+        self._checkpointer = Checkpointer(self.path, busy_timeout=self._busy_timeout)
 
     async def close(self) -> None:
         """Stop watching for changes, end the change iterators and close the file."""
@@ -143,6 +148,9 @@ class SQLiteStore(Store):
             await asyncio.wait({poller})
         self._wakeups.close()
         self._broadcaster.close()
+        checkpointer, self._checkpointer = self._checkpointer, None
+        if checkpointer is not None:
+            await checkpointer.close()
         executor, self._executor = self._executor, None
         if executor is not None:
             try:
@@ -329,7 +337,10 @@ class SQLiteStore(Store):
 
     async def _write(self, body: Callable[[ops.Transaction], _T]) -> _T:
         loop = asyncio.get_running_loop()
-        return await self._call(lambda: self._transaction("BEGIN IMMEDIATE", body, loop))
+        value = await self._call(lambda: self._transaction("BEGIN IMMEDIATE", body, loop))
+        if self._checkpointer is not None:
+            self._checkpointer.wrote()
+        return value
 
     def _translated(self, function: Callable[[], _T]) -> _T:
         """The one place where driver errors become store errors."""

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from concurrent.futures import Executor
 
 
 async def wait_set(event: asyncio.Event, timeout: float | None = None) -> bool:
@@ -17,3 +22,11 @@ async def wait_set(event: asyncio.Event, timeout: float | None = None) -> bool:
             async with asyncio.timeout(timeout):
                 await event.wait()
     return event.is_set()
+
+
+async def run_last(executor: Executor, function: Callable[[], object]) -> None:
+    """Run *function* as *executor*'s last call (after those queued), then shut it down."""
+    try:
+        await asyncio.wrap_future(executor.submit(function))
+    finally:
+        executor.shutdown(wait=False)

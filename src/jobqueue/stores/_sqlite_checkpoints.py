@@ -16,6 +16,8 @@ import logging
 import sqlite3
 from concurrent.futures import Future, ThreadPoolExecutor
 
+from jobqueue.aio import run_last
+
 logger = logging.getLogger(__name__)
 
 
@@ -50,10 +52,7 @@ class Checkpointer:
             self._timer = None
         executor, self._executor = self._executor, None
         if executor is not None:
-            try:
-                await asyncio.wrap_future(executor.submit(self._disconnect))
-            finally:
-                executor.shutdown(wait=False)
+            await run_last(executor, self._disconnect)
 
     def _start(self) -> None:
         self._timer = None

@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 from urllib.parse import unquote
 
+from jobqueue.aio import run_last
 from jobqueue.errors import ConfigError, LeaseLost, StoreError, StoreUnavailable
 from jobqueue.models import Change, JobStatus
 from jobqueue.stores import _sqlite_ops as ops
@@ -153,10 +154,7 @@ class SQLiteStore(Store):
             await checkpointer.close()
         executor, self._executor = self._executor, None
         if executor is not None:
-            try:
-                await asyncio.wrap_future(executor.submit(self._disconnect))
-            finally:
-                executor.shutdown(wait=False)
+            await run_last(executor, self._disconnect)
 
     async def ping(self) -> None:
         """Run a trivial query."""

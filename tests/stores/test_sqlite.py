@@ -18,11 +18,11 @@ import pytest
 from jobqueue.clock import FakeClock
 from jobqueue.errors import ConfigError, StoreError, StoreUnavailable
 from jobqueue.models import JobStatus
-from jobqueue.stores import open_store
+from jobqueue.stores import _sqlite_wakeups, open_store
 from jobqueue.stores._sql import read_statements
 from jobqueue.stores._sqlite_wakeups import wakeup_folder
 from jobqueue.stores.sqlite import SCHEMA_VERSION, SQLiteStore, parse_url
-from tests.stores.conformance.helpers import Watcher, claim_one, submit
+from tests.stores.conformance.helpers import WAIT_SECONDS, Watcher, claim_one, submit
 
 pytestmark = pytest.mark.sqlite
 
@@ -192,6 +192,26 @@ async def test_a_change_made_by_another_process_arrives(
         job = await watched.get(job_id, clock.now())
         assert job is not None
         assert (await watcher.change_of(job)).status is JobStatus.QUEUED
+
+
+async def test_a_watcher_that_comes_later_is_woken_by_the_next_write(
+    path: str, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A writer keeps its listing of the sockets until the folder changes. With the listing's
+    # lifetime out of the way and a poll once a minute, only that check delivers the change.
+    monkeypatch.setattr(_sqlite_wakeups, "_LISTING_SECONDS", 3600.0)
+    folder = wakeup_folder(path)
+    folder.mkdir()
+    async with SQLiteStore(path) as writer:
+        await submit(writer, clock)  # lists the folder while it is empty
+        await asyncio.sleep(0.05)  # past the file system's timestamp granularity
+        watched = SQLiteStore(path, poll_interval_seconds=60.0)
+        async with watched, Watcher(watched) as watcher:
+            async with asyncio.timeout(WAIT_SECONDS):
+                while not any(folder.iterdir()):  # the watcher's socket is bound
+                    await asyncio.sleep(0.01)
+            job = await submit(writer, clock)
+            assert (await watcher.change_of(job)).status is JobStatus.QUEUED
 
 
 def _log_restarts(path: str) -> int:

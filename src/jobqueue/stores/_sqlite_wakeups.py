@@ -24,8 +24,8 @@ logger = logging.getLogger(__name__)
 
 #: The longest socket path every platform binds (macOS allows 104 bytes, Linux 108).
 _MAX_PATH_BYTES = 100
-#: How long a sender trusts its listing of the folder; a new watcher waits at most this
-#: long (polling meanwhile) before its first wake-up.
+#: How long a sender trusts its listing of the folder while the folder's modification
+#: time stays the same (a coarse clock on some file systems can hide a new socket).
 _LISTING_SECONDS = 1.0
 
 
@@ -99,13 +99,15 @@ class WakeupSender:
         self._socket: socket.socket | None = None
         self._targets: list[str] = []
         self._listed_at = float("-inf")
+        self._listed_version: int | None = None  # the folder's mtime when listed
 
     def send(self, own: Path | None) -> None:
         """Send one byte to each watcher's socket but *own*, removing stale ones."""
         if not hasattr(socket, "AF_UNIX"):
             return
-        if time.monotonic() - self._listed_at > _LISTING_SECONDS:
-            self._list()
+        version = self._folder_version()
+        if version != self._listed_version or time.monotonic() - self._listed_at > _LISTING_SECONDS:
+            self._list(version)
         if not self._targets:
             return
         if self._socket is None:
@@ -131,8 +133,15 @@ class WakeupSender:
             self._socket.close()
             self._socket = None
 
-    def _list(self) -> None:
-        self._listed_at = time.monotonic()
+    def _folder_version(self) -> int | None:
+        """The folder's modification time: it moves when a socket comes or goes."""
+        try:
+            return self._folder.stat().st_mtime_ns
+        except OSError:
+            return None
+
+    def _list(self, version: int | None) -> None:
+        self._listed_at, self._listed_version = time.monotonic(), version
         try:
             self._targets = [entry.path for entry in os.scandir(self._folder)]
         except OSError:

@@ -224,10 +224,12 @@ async def test_the_log_is_checkpointed_soon_after_writes(path: str, clock: FakeC
     async with SQLiteStore(path) as store:
         await submit(store, clock)
         first = _log_restarts(path)
-        # Fifty jobs write a few hundred pages, below the 1,000 at which SQLite checkpoints
-        # inside a commit: only the store's background checkpoint lets the log restart.
-        for _ in range(50):
-            await asyncio.sleep(0.05)
+        # A few jobs write far fewer pages than the 1,000 at which SQLite checkpoints inside
+        # a commit: only the store's background checkpoint lets the log restart. It restarts
+        # at the first write that begins after a checkpoint has ended; growing pauses keep
+        # the writes from always landing while one runs.
+        for pause in (0.1, 0.2, 0.4, 0.8, 1.6):
+            await asyncio.sleep(pause)
             await submit(store, clock)
             if _log_restarts(path) != first:
                 break

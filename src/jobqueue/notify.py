@@ -18,6 +18,7 @@ import logging
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
+from jobqueue.aio import wait_set
 from jobqueue.errors import StoreError
 from jobqueue.models import JobStatus
 from jobqueue.retry import reconnect_delay
@@ -63,9 +64,10 @@ class JobWatch:
         self._event.clear()
         self.may_be_terminal = False
 
-    async def changed(self) -> None:
-        """Return at the next change (at once if one was recorded since `clear`)."""
-        await self._event.wait()
+    async def changed(self, timeout: float | None = None) -> None:
+        """Return at the next change (at once if one was recorded since `clear`), or after
+        *timeout* seconds without one."""
+        await wait_set(self._event, timeout)
         self._event.clear()
 
 

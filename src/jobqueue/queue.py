@@ -410,9 +410,7 @@ class JobQueue:
                     return job
                 # The store's push is the normal path; the cap keeps a lost
                 # notification from stalling a waiter for long.
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(min(remaining, _SAFETY_SECONDS)):
-                        await watch.changed()
+                await watch.changed(min(remaining, _SAFETY_SECONDS))
 
     async def watch(self, job_id: str, since_version: int = 0) -> AsyncIterator[Job]:
         """The job now (if newer than *since_version*), then each newer version until terminal.

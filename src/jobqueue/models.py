@@ -164,6 +164,21 @@ class Lease:
 
 
 @dataclass(frozen=True, slots=True)
+class Claimant:
+    """Who claims and on what terms: the worker's side of `Store.claim`.
+
+    What a claim may take grows here (a worker's free capacity per concurrency key, say),
+    not in the store method's parameters.
+    """
+
+    worker_id: str
+    tasks: frozenset[str]
+    """The task names the worker serves; the claim looks at no other job."""
+    lease_seconds: float
+    """How long each claimed job's lease lasts without a heartbeat."""
+
+
+@dataclass(frozen=True, slots=True)
 class Claim:
     """A job handed to a worker, with the lease every later write must present."""
 
@@ -245,6 +260,7 @@ __all__ = [
     "TRANSITIONS",
     "Change",
     "Claim",
+    "Claimant",
     "HeartbeatResult",
     "JSONValue",
     "Job",

@@ -20,6 +20,7 @@ import orjson
 from jobqueue.clock import Clock, SystemClock
 from jobqueue.errors import InvalidRequest, JobNotFound
 from jobqueue.ids import new_job_id
+from jobqueue.lifecycle.maintenance import Maintenance
 from jobqueue.models import NUL, JobFilter, JobStatus, NewJob
 from jobqueue.notify import Hub, Interest
 from jobqueue.retry import Backoff
@@ -444,6 +445,17 @@ class JobQueue:
                         async with asyncio.timeout(_SAFETY_SECONDS):
                             while not watch.may_be_terminal:
                                 await watch.changed()
+
+    async def maintain(self, stopping: asyncio.Event, *, interval: float = 1.0) -> None:
+        """Recover lost leases and purge expired jobs every *interval* seconds (jittered)
+        until *stopping* is set; store errors are logged and the next pass tries again."""
+        await self.open()
+        await Maintenance(self, interval=interval).run(stopping)
+
+    async def maintain_once(self) -> tuple[int, int]:
+        """One maintenance pass at once; returns the numbers of jobs recovered and purged."""
+        await self.open()
+        return await Maintenance(self).run_once()
 
     async def _read(self, job_id: str, watch: JobWatch) -> Job:
         """The job, read after forgetting the changes *watch* recorded so far."""

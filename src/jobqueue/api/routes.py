@@ -33,7 +33,6 @@ from jobqueue.api.settings import ApiSettings
 from jobqueue.errors import StoreError
 from jobqueue.models import JobStatus
 from jobqueue.wire import job_to_wire, stats_to_wire
-from jobqueue.worker.maintenance import Maintenance
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -139,7 +138,7 @@ class JobsRouter(APIRouter):
         # workers do it every second, and stores make concurrent passes safe.
         stopping = asyncio.Event()
         maintenance = asyncio.create_task(
-            Maintenance(self.queue, interval=MAINTENANCE_SECONDS).run(stopping)
+            self.queue.maintain(stopping, interval=MAINTENANCE_SECONDS)
         )
         try:
             yield

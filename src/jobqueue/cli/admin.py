@@ -8,7 +8,6 @@ import click
 
 from jobqueue.queue import JobQueue
 from jobqueue.stores import DEFAULT_STORE_URL
-from jobqueue.worker import Maintenance
 
 _STORE = click.option(
     "--store",
@@ -40,7 +39,7 @@ def purge(store: str) -> None:
 
     async def run() -> tuple[int, int]:
         async with JobQueue(store) as queue:
-            return await Maintenance(queue).run_once()
+            return await queue.maintain_once()
 
     reaped, purged = asyncio.run(run())
     click.echo(f"Recovered {reaped} jobs, purged {purged} expired jobs.")

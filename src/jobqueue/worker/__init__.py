@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from jobqueue.worker.maintenance import Maintenance
 from jobqueue.worker.runner import Worker
 
-__all__ = ["Maintenance", "Worker"]
+__all__ = ["Worker"]

@@ -39,7 +39,6 @@ from jobqueue.notify import Interest
 from jobqueue.retry import reconnect_delay
 from jobqueue.worker.completions import CompletionBatcher
 from jobqueue.worker.execution import RemoteError, Stopped, run_attempt
-from jobqueue.worker.maintenance import Maintenance
 from jobqueue.worker.progress import ProgressReporter
 
 if TYPE_CHECKING:
@@ -106,7 +105,7 @@ class Worker:
         self.shutdown_grace_seconds = shutdown_grace_seconds
         self.worker_id = worker_id or new_worker_id()
         self.state = SimpleNamespace()
-        self._maintenance = Maintenance(queue, interval=maintenance_seconds)
+        self.maintenance_seconds = maintenance_seconds
         self._completions = CompletionBatcher(queue.store, queue.clock)
         self._running: dict[str, _Running] = {}
         self._recording = 0  # attempts in `_running` whose outcome is being written
@@ -147,7 +146,10 @@ class Worker:
             await self._call_hooks(queue.startup_hooks)
             helpers = [
                 asyncio.create_task(self._heartbeat_loop(), name="jobqueue-heartbeat"),
-                asyncio.create_task(self._maintenance.run(self._stopping), name="jobqueue-maint"),
+                asyncio.create_task(
+                    queue.maintain(self._stopping, interval=self.maintenance_seconds),
+                    name="jobqueue-maint",
+                ),
             ]
             try:
                 await self._claim_loop()

@@ -449,12 +449,10 @@ class JobQueue:
     async def maintain(self, stopping: asyncio.Event, *, interval: float = 1.0) -> None:
         """Recover lost leases and purge expired jobs every *interval* seconds (jittered)
         until *stopping* is set; store errors are logged and the next pass tries again."""
-        await self.open()
         await Maintenance(self, interval=interval).run(stopping)
 
     async def maintain_once(self) -> tuple[int, int]:
         """One maintenance pass at once; returns the numbers of jobs recovered and purged."""
-        await self.open()
         return await Maintenance(self).run_once()
 
     async def _read(self, job_id: str, watch: JobWatch) -> Job:

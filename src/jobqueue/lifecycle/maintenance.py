@@ -36,6 +36,7 @@ class Maintenance:
 
     async def run_once(self) -> tuple[int, int]:
         """One pass; returns the number of jobs reaped and purged."""
+        await self.queue.open()
         store, clock = self.queue.store, self.queue.clock
         reaped = purged = 0
         for _ in range(MAX_ROUNDS):

@@ -1,4 +1,5 @@
-"""What a running task receives (`JobContext`) and the signals it may raise (`Retry`, `Fail`)."""
+"""What a running task receives (`JobContext`) and the exceptions it raises on purpose
+(`Retry`, `Fail`)."""
 
 from __future__ import annotations
 

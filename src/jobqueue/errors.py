@@ -19,7 +19,7 @@
     └── ClientError
 
 `http_status` and `exit_code` let the HTTP layer and the CLI translate any of them
-generically. The signals a task raises on purpose (`Retry`, `Fail`) live in
+generically. The exceptions a task raises on purpose (`Retry`, `Fail`) live in
 `jobqueue.context`.
 """
 

@@ -4,7 +4,7 @@ SSE streams, long polls and worker wake-ups all wait here, so a thousand clients
 following jobs cost one store subscription, not a thousand pollers.
 
 The subscription is as narrow as the process allows: every change by default (it starts
-when the queue opens), the store's worker `signals` for a process that only runs a worker.
+when the queue opens), the changes a worker acts on for a process that only runs a worker.
 It only ever widens (a worker's task that calls `JobQueue.wait`, say), and the narrower
 subscription stays a moment so that nothing falls between the two.
 """
@@ -39,7 +39,7 @@ class Interest(enum.IntEnum):
     """What the hub subscribes to: the widest that any of its consumers needs."""
 
     NONE = 0
-    SIGNALS = 1  # jobs becoming queued, cancel requests: `Store.signals`
+    WORK = 1  # jobs becoming queued, cancel requests: `Store.worker_changes`
     CHANGES = 2  # every change: `Store.changes`
 
 
@@ -72,7 +72,7 @@ class JobWatch:
 
 
 class Hub:
-    """Dispatches `Change` signals to whoever waits for them in this process."""
+    """Hands each `Change` to whoever waits for it in this process."""
 
     def __init__(self, store: Store) -> None:
         self._store = store
@@ -173,7 +173,7 @@ class Hub:
     ) -> None:
         """Call *listener* (quick, not blocking) with every change of *interest*.
 
-        A listener of `Interest.SIGNALS` may be called with other changes too.
+        A listener of `Interest.WORK` may be called with other changes too.
         """
         self.need(interest)
         self._listeners.append(listener)
@@ -182,11 +182,11 @@ class Hub:
         """Stop calling *listener*."""
         self._listeners.remove(listener)
 
-    def add_work_signal(self, event: asyncio.Event) -> None:
+    def add_work_event(self, event: asyncio.Event) -> None:
         """Set *event* whenever a job becomes queued; the caller clears it."""
-        self.need(Interest.SIGNALS)
+        self.need(Interest.WORK)
         self._work_waiters.add(event)
 
-    def drop_work_signal(self, event: asyncio.Event) -> None:
+    def discard_work_event(self, event: asyncio.Event) -> None:
         """Stop setting *event*."""
         self._work_waiters.discard(event)

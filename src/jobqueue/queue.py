@@ -221,7 +221,7 @@ class JobQueue:
         """Open the store and subscribe to its changes; every use case calls it lazily.
 
         The subscription is to every change unless the first opener asks for less: a
-        worker opens with `Interest.SIGNALS`, and is then sent only new work and cancel
+        worker opens with `Interest.WORK`, and is then sent only new work and cancel
         requests (its tasks may submit jobs without widening it). Whatever needs more
         later (`wait`, an API server's streams) widens it.
         """

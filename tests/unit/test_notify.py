@@ -32,22 +32,22 @@ async def test_a_queue_follows_every_change_once_open() -> None:
         assert interest(queue) is Interest.CHANGES
 
 
-async def test_a_worker_that_submits_keeps_to_signals() -> None:
+async def test_a_worker_that_submits_keeps_to_work_changes() -> None:
     queue = make_queue()
-    await queue.open(interest=Interest.SIGNALS)
+    await queue.open(interest=Interest.WORK)
     async with queue:
         await queue.submit("echo", {"n": 1})
-        assert interest(queue) is Interest.SIGNALS
+        assert interest(queue) is Interest.WORK
 
 
-async def test_a_worker_follows_signals_and_a_waiter_widens_to_every_change() -> None:
+async def test_a_worker_follows_work_changes_and_a_waiter_widens_to_every_change() -> None:
     queue = make_queue()
-    await queue.open(interest=Interest.SIGNALS)
+    await queue.open(interest=Interest.WORK)
     async with queue:
         hub = queue.hub
         work = asyncio.Event()
-        hub.add_work_signal(work)
-        assert interest(queue) is Interest.SIGNALS
+        hub.add_work_event(work)
+        assert interest(queue) is Interest.WORK
         await asyncio.sleep(0)  # the hub subscribes when its task first runs
         await queue.submit("echo", {"n": 1})
         await asyncio.wait_for(work.wait(), WAIT_SECONDS)
@@ -62,17 +62,17 @@ async def test_a_worker_follows_signals_and_a_waiter_widens_to_every_change() ->
                     await watch.changed()
         assert cancelled.status is JobStatus.CANCELLED
 
-        # Work signals keep coming through the wider subscription.
+        # Work keeps being announced through the wider subscription.
         work.clear()
         await queue.submit("echo", {"n": 3})
         await asyncio.wait_for(work.wait(), WAIT_SECONDS)
-        hub.drop_work_signal(work)
+        hub.discard_work_event(work)
 
 
 async def test_closing_the_queue_unsubscribes() -> None:
     queue = make_queue()
     async with queue:
-        queue.hub.add_work_signal(asyncio.Event())
+        queue.hub.add_work_event(asyncio.Event())
         with queue.hub.watching("any"):
             pass
     assert interest(queue) is Interest.NONE

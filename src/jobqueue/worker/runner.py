@@ -139,7 +139,7 @@ class Worker:
         if not await self._connect():
             return
         # Subscribe first: the subscription is in place by the time the hooks are done.
-        with self._signals():
+        with self._following_work():
             await self._call_hooks(queue.startup_hooks)
             helpers = [
                 asyncio.create_task(self._heartbeat_loop(), name="jobqueue-heartbeat"),
@@ -160,16 +160,16 @@ class Worker:
                 await self._call_hooks(queue.shutdown_hooks)
 
     @contextlib.contextmanager
-    def _signals(self) -> Iterator[None]:
+    def _following_work(self) -> Iterator[None]:
         """Listen for work becoming ready and for cancel requests."""
         hub = self.queue.hub
-        hub.add_work_signal(self._work)
-        hub.add_listener(self._on_change, Interest.SIGNALS)
+        hub.add_work_event(self._work)
+        hub.add_listener(self._on_change, Interest.WORK)
         try:
             yield
         finally:
             hub.remove_listener(self._on_change)
-            hub.drop_work_signal(self._work)
+            hub.discard_work_event(self._work)
 
     async def _connect(self) -> bool:
         """Open the queue, waiting with backoff while the store is unavailable.
@@ -179,7 +179,7 @@ class Worker:
         failures = 0
         while not self._stopping.is_set():
             try:
-                await self.queue.open(interest=Interest.SIGNALS)
+                await self.queue.open(interest=Interest.WORK)
                 return True
             except StoreUnavailable as exc:
                 delay = reconnect_delay(failures)

@@ -50,23 +50,24 @@ def _lerp(a: RGB, b: RGB, t: float) -> RGB:
     )
 
 
+def _cell(position: float) -> tuple[int, float]:
+    """The lattice cell *position* falls in, and its smoothstep weight within the cell."""
+    cell = int(position)
+    t = position - cell
+    return cell, t * t * (3 - 2 * t)
+
+
 def _value_noise(rng: random.Random, size: int, cells: int) -> list[list[float]]:
     """A tileable size-by-size grid of smoothly interpolated random values in [0, 1]."""
     lattice = [[rng.random() for _ in range(cells)] for _ in range(cells)]
     scale = cells / size
     grid = []
     for y in range(size):
-        fy = y * scale
-        y0 = int(fy)
-        ty = fy - y0
-        ty = ty * ty * (3 - 2 * ty)
+        y0, ty = _cell(y * scale)
         row0, row1 = lattice[y0 % cells], lattice[(y0 + 1) % cells]
         row = []
         for x in range(size):
-            fx = x * scale
-            x0 = int(fx)
-            tx = fx - x0
-            tx = tx * tx * (3 - 2 * tx)
+            x0, tx = _cell(x * scale)
             x1 = (x0 + 1) % cells
             top = row0[x0 % cells] + (row0[x1] - row0[x0 % cells]) * tx
             bottom = row1[x0 % cells] + (row1[x1] - row1[x0 % cells]) * tx

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -122,46 +122,29 @@ def serve(app: str, host: str, port: int, store: str | None, log_level: str) -> 
 @click.argument("app", metavar="MODULE:ATTR")
 @_server_options
 @worker_options
-def dev(
-    app: str,
-    host: str,
-    port: int,
-    store: str | None,
-    log_level: str,
-    concurrency: int,
-    lease_seconds: float,
-    grace_seconds: float,
-) -> None:
+def dev(app: str, host: str, port: int, store: str | None, log_level: str, **worker: Any) -> None:
     """Serve the HTTP API of MODULE:ATTR with a worker in the same process (for development)."""
     queue = load_queue(app, store)
-    worker = build_worker(
-        queue, concurrency=concurrency, lease_seconds=lease_seconds, grace_seconds=grace_seconds
+    run_server(
+        queue, host=host, port=port, log_level=log_level, worker=build_worker(queue, **worker)
     )
-    run_server(queue, host=host, port=port, log_level=log_level, worker=worker)
 
 
 @click.command()
 @_server_options
 @worker_options
-def demo(
-    host: str,
-    port: int,
-    store: str | None,
-    log_level: str,
-    concurrency: int,
-    lease_seconds: float,
-    grace_seconds: float,
-) -> None:
+def demo(host: str, port: int, store: str | None, log_level: str, **worker: Any) -> None:
     """Run the demo image generator: its page at /, the API, and a worker, in one process."""
     from jobqueue.demo import demo_queue
 
     if store:
         demo_queue.use_store(store)
     click.echo(f"jobqueue demo: open http://{host}:{port}/ (dashboard at /dashboard)")
-    worker = build_worker(
+    run_server(
         demo_queue,
-        concurrency=concurrency,
-        lease_seconds=lease_seconds,
-        grace_seconds=grace_seconds,
+        host=host,
+        port=port,
+        log_level=log_level,
+        worker=build_worker(demo_queue, **worker),
+        demo=True,
     )
-    run_server(demo_queue, host=host, port=port, log_level=log_level, worker=worker, demo=True)

@@ -18,7 +18,7 @@ import logging
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
-from jobqueue.aio import wait_set
+from jobqueue.asyncutil import wait_set
 from jobqueue.errors import StoreError
 from jobqueue.models import JobStatus
 from jobqueue.retry import reconnect_delay

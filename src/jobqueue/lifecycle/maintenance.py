@@ -11,7 +11,7 @@ import logging
 import random
 from typing import TYPE_CHECKING
 
-from jobqueue.aio import wait_set
+from jobqueue.asyncutil import wait_set
 from jobqueue.errors import StoreError
 
 if TYPE_CHECKING:

@@ -16,7 +16,7 @@ import logging
 import sqlite3
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from jobqueue.aio import run_last
+from jobqueue.asyncutil import run_last
 
 logger = logging.getLogger(__name__)
 

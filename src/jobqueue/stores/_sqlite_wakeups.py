@@ -18,7 +18,7 @@ import socket
 import time
 from pathlib import Path
 
-from jobqueue.aio import wait_set
+from jobqueue.asyncutil import wait_set
 
 logger = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 from urllib.parse import unquote
 
-from jobqueue.aio import run_last
+from jobqueue.asyncutil import run_last
 from jobqueue.errors import ConfigError, LeaseLost, StoreError, StoreUnavailable
 from jobqueue.models import Change, JobStatus
 from jobqueue.stores import _sqlite_ops as ops

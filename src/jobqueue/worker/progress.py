@@ -13,7 +13,7 @@ import logging
 import threading
 from typing import TYPE_CHECKING
 
-from jobqueue.aio import wait_set
+from jobqueue.asyncutil import wait_set
 from jobqueue.errors import JobQueueError
 
 if TYPE_CHECKING:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-from jobqueue.aio import wait_set
+from jobqueue.asyncutil import wait_set
 from jobqueue.context import JobContext
 from jobqueue.errors import (
     JobQueueError,

@@ -1,4 +1,4 @@
-"""Small asyncio helpers shared by the worker and the stores."""
+"""Small asyncio helpers shared by the worker, the change hub and the stores."""
 
 from __future__ import annotations
 

@@ -244,6 +244,11 @@ class JobQueue:
             await self.hub.stop()
             await self.store.close()
 
+    async def ping(self) -> None:
+        """Return when the store answers; raise `StoreUnavailable` when it does not."""
+        await self.open()
+        await self.store.ping()
+
     async def __aenter__(self) -> JobQueue:
         await self.open()
         return self

@@ -17,6 +17,8 @@ from jobqueue.api.schemas import Problem, SubmitFields
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from pydantic import BaseModel
+
     from jobqueue.queue import JobQueue
     from jobqueue.tasks import Task
 
@@ -125,6 +127,16 @@ def problems(*statuses: int, descriptions: Mapping[int, str] | None = None) -> d
             response["headers"] = {"WWW-Authenticate": header("The scheme to use: Bearer.", True)}
         responses[status] = response
     return responses
+
+
+def answer(
+    model: type[BaseModel], description: str, headers: Mapping[str, JSONSchema] | None = None
+) -> dict[str, Any]:
+    """A response object whose JSON body *model* documents (FastAPI writes its schema)."""
+    response: dict[str, Any] = {"model": model, "description": description}
+    if headers:
+        response["headers"] = dict(headers)
+    return response
 
 
 def header(description: str, required: bool = False, *, integer: bool = False) -> JSONSchema:

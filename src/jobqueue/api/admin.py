@@ -9,9 +9,8 @@ from fastapi import Depends, Query
 from jobqueue.api import openapi
 from jobqueue.api.auth import Principal  # noqa: TC001 (FastAPI reads the annotations)
 from jobqueue.api.responses import json_response
-from jobqueue.api.schemas import JobPage, StatsOut
 from jobqueue.models import JobStatus
-from jobqueue.wire import job_to_wire, stats_to_wire
+from jobqueue.wire import JobPage, StatsOut, job_to_wire, stats_to_wire
 
 if TYPE_CHECKING:
     from starlette.responses import Response

@@ -15,9 +15,9 @@ from jobqueue.api.auth import Principal  # noqa: TC001 (FastAPI reads the annota
 from jobqueue.api.body import parse_submit, read_json
 from jobqueue.api.responses import etag, etag_matches, not_modified
 from jobqueue.api.router import JobId  # noqa: TC001 (FastAPI reads the annotations)
-from jobqueue.api.schemas import JobOut
 from jobqueue.api.streams import long_poll, wait_until_terminal
 from jobqueue.models import JobStatus
+from jobqueue.wire import JobOut
 
 if TYPE_CHECKING:
     from starlette.responses import Response

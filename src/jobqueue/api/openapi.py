@@ -99,7 +99,9 @@ def submit_request_body(queue: JobQueue) -> JSONSchema:
     }
 
 
-PROBLEM_SCHEMA = inline(Problem.model_json_schema())
+# Serialization mode: the schema of what the server sends (the job in it always has
+# every field).
+PROBLEM_SCHEMA = inline(Problem.model_json_schema(mode="serialization"))
 
 
 def problems(*statuses: int, descriptions: Mapping[int, str] | None = None) -> dict[int | str, Any]:

@@ -1,18 +1,15 @@
-"""The wire format: camelCase JSON bodies built from the snake_case models.
+"""The bodies only the HTTP service has: the submit options it validates, health and errors.
 
-The pydantic models document the bodies (they feed ``/openapi.json``) and validate the
-submit options; `jobqueue.wire` builds the response bodies directly, which is several
-times faster than validating a model per response. A test checks that the two agree.
+The job and stats representations are defined in `jobqueue.wire`, shared with the
+client; these models feed ``/openapi.json`` beside them.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from jobqueue.models import JobStatus
 from jobqueue.queue import (
     MAX_ATTEMPTS,
     MAX_DELAY_SECONDS,
@@ -20,6 +17,7 @@ from jobqueue.queue import (
     MAX_TIMEOUT_SECONDS,
     MAX_TTL_SECONDS,
 )
+from jobqueue.wire import JobOut
 
 # The wire models spell fields as the JSON does, so they are camelCase on purpose.
 
@@ -30,70 +28,6 @@ def _integral(value: Any) -> Any:
 
 JSON_INTEGER = BeforeValidator(_integral)
 """Put after a strict int's constraints to accept integers as JSON Schema does: ``3.0`` too."""
-
-
-class ProgressOut(BaseModel):
-    """The latest progress a running task reported."""
-
-    current: float
-    total: float | None
-    message: str | None
-
-
-class JobOut(BaseModel):
-    """A job as the API represents it."""
-
-    jobId: str
-    task: str
-    status: JobStatus
-    progress: ProgressOut | None
-    result: Any = Field(description="The task's return value once completed; any JSON.")
-    error: str | None
-    attempts: int = Field(ge=0)
-    maxAttempts: int = Field(ge=1)
-    createdAt: datetime
-    startedAt: datetime | None
-    completedAt: datetime | None
-    expiresAt: datetime | None
-    version: int = Field(ge=1)
-    cancelRequested: bool = Field(
-        description="True once cancellation of a processing job was asked for."
-    )
-
-
-class JobPage(BaseModel):
-    """One page of a listing, newest first."""
-
-    jobs: list[JobOut]
-    nextCursor: str | None
-
-
-class StatusCounts(BaseModel):
-    """How many jobs are in each status."""
-
-    queued: int = Field(ge=0)
-    processing: int = Field(ge=0)
-    completed: int = Field(ge=0)
-    failed: int = Field(ge=0)
-    cancelled: int = Field(ge=0)
-
-
-class WorkerOut(BaseModel):
-    """A worker seen lately."""
-
-    id: str
-    lastSeenAt: datetime
-    running: int = Field(ge=0)
-    host: str
-    pid: int
-
-
-class StatsOut(BaseModel):
-    """Counts per task and status, their totals, and the workers seen lately."""
-
-    tasks: dict[str, StatusCounts]
-    totals: StatusCounts
-    workers: list[WorkerOut]
 
 
 class HealthOut(BaseModel):

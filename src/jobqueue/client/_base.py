@@ -18,9 +18,9 @@ import orjson
 
 from jobqueue.client._errors import error_from_response, retry_after_seconds
 from jobqueue.client._sse import SSEDecoder
-from jobqueue.client._wire import parse_job, parse_page, parse_stats
 from jobqueue.errors import ClientError, InvalidRequest
 from jobqueue.models import SubmitOptions
+from jobqueue.wire import parse_job, parse_page, parse_stats
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping, Sequence

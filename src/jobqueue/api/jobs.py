@@ -16,6 +16,7 @@ from jobqueue.api.body import parse_submit, read_json
 from jobqueue.api.responses import etag, etag_matches, not_modified
 from jobqueue.api.router import JobId  # noqa: TC001 (FastAPI reads the annotations)
 from jobqueue.api.streams import long_poll, wait_until_terminal
+from jobqueue.bounds import MAX_IDEMPOTENCY_KEY_LENGTH
 from jobqueue.models import JobStatus
 from jobqueue.wire import JobOut
 
@@ -29,7 +30,7 @@ IdempotencyKey = Annotated[
     Header(
         alias="Idempotency-Key",
         min_length=1,
-        max_length=255,
+        max_length=MAX_IDEMPOTENCY_KEY_LENGTH,
         description="Repeat a submit safely: the same key and body return the first job.",
     ),
 ]

@@ -10,12 +10,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from jobqueue.queue import (
+from jobqueue.bounds import (
+    DELAY_SECONDS,
     MAX_ATTEMPTS,
-    MAX_DELAY_SECONDS,
-    MAX_PRIORITY,
-    MAX_TIMEOUT_SECONDS,
-    MAX_TTL_SECONDS,
+    MAX_TASK_NAME_LENGTH,
+    PRIORITY,
+    TIMEOUT_SECONDS,
+    TTL_SECONDS,
 )
 from jobqueue.wire import JobOut
 
@@ -58,28 +59,31 @@ class Problem(BaseModel):
 
 
 class SubmitFields(BaseModel):
-    """The submit fields other than ``payload``; validated strictly (``1.0`` is no integer)."""
+    """The submit fields other than ``payload``; validated strictly (``1.0`` is no integer).
+
+    The bounds are `jobqueue.bounds`'s, which `JobQueue.build` checks too.
+    """
 
     model_config = ConfigDict(strict=True, extra="ignore", allow_inf_nan=False)
 
     task: str | None = Field(
-        None, min_length=1, max_length=200, description="Default: the default task."
+        None,
+        min_length=1,
+        max_length=MAX_TASK_NAME_LENGTH,
+        description="Default: the default task.",
     )
-    priority: Annotated[int, Field(ge=-MAX_PRIORITY, le=MAX_PRIORITY), JSON_INTEGER] | None = Field(
+    priority: Annotated[int, PRIORITY.interval, JSON_INTEGER] | None = Field(
         None, description="Higher runs first among ready jobs; default 0."
     )
-    delaySeconds: float | None = Field(
-        None, ge=0, le=MAX_DELAY_SECONDS, description="Do not start before now + delay."
+    delaySeconds: Annotated[float, DELAY_SECONDS.interval] | None = Field(
+        None, description="Do not start before now + delay."
     )
-    timeoutSeconds: float | None = Field(
-        None,
-        gt=0,
-        le=MAX_TIMEOUT_SECONDS,
-        description="An attempt running longer is stopped and counts as failed.",
+    timeoutSeconds: Annotated[float, TIMEOUT_SECONDS.interval] | None = Field(
+        None, description="An attempt running longer is stopped and counts as failed."
     )
-    maxAttempts: Annotated[int, Field(ge=1, le=MAX_ATTEMPTS), JSON_INTEGER] | None = Field(
+    maxAttempts: Annotated[int, MAX_ATTEMPTS.interval, JSON_INTEGER] | None = Field(
         None, description="Attempts allowed."
     )
-    ttlSeconds: float | None = Field(
-        None, gt=0, le=MAX_TTL_SECONDS, description="How long a finished job is kept."
+    ttlSeconds: Annotated[float, TTL_SECONDS.interval] | None = Field(
+        None, description="How long a finished job is kept."
     )

@@ -22,8 +22,9 @@ from jobqueue.errors import (
     StoreUnavailable,
     UnknownTask,
 )
+from jobqueue.lifecycle import Submission
 from jobqueue.models import Job, JobStatus, Progress, SubmitOptions
-from jobqueue.queue import JobQueue, Submission
+from jobqueue.queue import JobQueue
 from jobqueue.retry import Backoff
 
 __version__ = "0.1.0"

@@ -54,11 +54,6 @@ TRANSITIONS: Mapping[JobStatus, frozenset[JobStatus]] = {
 NUL = "\0"
 
 
-def can_transition(source: JobStatus, target: JobStatus) -> bool:
-    """Whether the state machine allows moving a job from *source* to *target*."""
-    return target in TRANSITIONS[source]
-
-
 class SubmitOptions(TypedDict, total=False):
     """How to run a job, besides its task and payload: the keyword arguments of every
     ``submit``. An option left out (or None) takes the task's default, then the queue's.
@@ -272,6 +267,5 @@ __all__ = [
     "Progress",
     "Stats",
     "WorkerInfo",
-    "can_transition",
     "empty_counts",
 ]

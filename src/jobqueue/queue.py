@@ -11,7 +11,7 @@ import contextlib
 import hashlib
 import os
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, overload
 
 import orjson
@@ -30,6 +30,7 @@ from jobqueue.bounds import (
 from jobqueue.clock import Clock, SystemClock
 from jobqueue.errors import InvalidRequest, JobNotFound
 from jobqueue.ids import new_job_id
+from jobqueue.lifecycle import Lifecycle, Submission
 from jobqueue.lifecycle.maintenance import Maintenance
 from jobqueue.models import NUL, JobFilter, JobStatus, NewJob
 from jobqueue.notify import Hub, Interest
@@ -45,14 +46,6 @@ if TYPE_CHECKING:
     from jobqueue.notify import JobWatch
 
 StartupHook = Callable[..., Any]
-
-
-@dataclass(frozen=True, slots=True)
-class Submission:
-    """The outcome of a submit: the job, and whether this call created it."""
-
-    job: Job
-    created: bool
 
 
 def _integer(name: str, value: int | None, *, minimum: int, maximum: int) -> int | None:
@@ -96,6 +89,7 @@ class JobQueue:
         self.default_timeout_seconds = timeout_seconds
         self.default_backoff = backoff or Backoff()
         self._hub: Hub | None = None
+        self._lifecycle: Lifecycle | None = None
         self._opened = False
         self._open_lock: asyncio.Lock | None = None
 
@@ -182,6 +176,7 @@ class JobQueue:
         self.store_url = store if isinstance(store, str) else None
         self._store = store if isinstance(store, Store) else None
         self._hub = None
+        self._lifecycle = None
 
     @property
     def store(self) -> Store:
@@ -190,6 +185,13 @@ class JobQueue:
             assert self.store_url is not None
             self._store = open_store(self.store_url)
         return self._store
+
+    @property
+    def lifecycle(self) -> Lifecycle:
+        """The owner of every transition of this queue's jobs (what workers call)."""
+        if self._lifecycle is None:
+            self._lifecycle = Lifecycle(self.store, self.clock, self.tasks, self.default_backoff)
+        return self._lifecycle
 
     @property
     def hub(self) -> Hub:
@@ -297,8 +299,7 @@ class JobQueue:
     async def enqueue(self, new: NewJob) -> Submission:
         """Store a validated submission; replays an idempotent one instead of duplicating."""
         await self.open()
-        job, created = await self.store.create(new, self.clock.now())
-        return Submission(job, created)
+        return await self.lifecycle.create(new)
 
     async def submit(
         self, task: str | None, payload: JSONValue, **options: Unpack[SubmitOptions]
@@ -324,12 +325,12 @@ class JobQueue:
         is already terminal.
         """
         await self.open()
-        return await self.store.request_cancel(job_id, self.clock.now())
+        return await self.lifecycle.cancel(job_id)
 
     async def retry(self, job_id: str) -> Job:
         """Queue a ``failed`` or ``cancelled`` job again with a fresh attempt budget."""
         await self.open()
-        return await self.store.retry(job_id, self.clock.now())
+        return await self.lifecycle.retry(job_id)
 
     async def list(
         self,

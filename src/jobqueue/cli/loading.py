@@ -11,8 +11,9 @@ import click
 from jobqueue.queue import JobQueue
 
 
-def load_queue(spec: str) -> JobQueue:
-    """Import ``MODULE:ATTR`` (the current directory importable) and return the JobQueue."""
+def load_queue(spec: str, store: str | None = None) -> JobQueue:
+    """Import ``MODULE:ATTR`` (the current directory importable) and return the JobQueue,
+    switched to *store* when one is given."""
     module_name, _, attr = spec.partition(":")
     if not module_name or not attr:
         raise click.BadParameter(f"expected MODULE:ATTR, got {spec!r}", param_hint="APP")
@@ -35,4 +36,6 @@ def load_queue(spec: str) -> JobQueue:
         raise click.BadParameter(
             f"{spec} is a {type(target).__name__}, not a JobQueue", param_hint="APP"
         )
+    if store:
+        target.use_store(store)
     return target

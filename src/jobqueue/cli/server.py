@@ -10,6 +10,15 @@ from typing import TYPE_CHECKING
 import click
 
 from jobqueue.cli.loading import load_queue
+from jobqueue.cli.options import (
+    SERVER_OPTIONS,
+    build_worker,
+    configure_logging,
+    log_level,
+    store_override,
+    with_options,
+    worker_options,
+)
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
@@ -27,36 +36,7 @@ logger = logging.getLogger(__name__)
 
 
 def _server_options(command: Callable[..., None]) -> Callable[..., None]:
-    options = [
-        click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind."),
-        click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535)),
-        click.option("--store", metavar="URL", help="Store URL (overrides the application's)."),
-        click.option("--log-level", default="info", show_default=True),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
-
-
-def _worker_options(command: Callable[..., None]) -> Callable[..., None]:
-    options = [
-        click.option(
-            "--concurrency", "-c", default=10, show_default=True, type=click.IntRange(1, 10_000)
-        ),
-        click.option(
-            "--lease-seconds", default=30.0, show_default=True, type=click.FloatRange(0.1, 86400)
-        ),
-        click.option(
-            "--grace-seconds",
-            default=10.0,
-            show_default=True,
-            type=click.FloatRange(0),
-            help="On shutdown, how long running jobs may finish before they are handed back.",
-        ),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
+    return with_options(*SERVER_OPTIONS)(store_override(log_level(command)))
 
 
 def _run_worker(
@@ -114,9 +94,7 @@ def run_server(
 
     from jobqueue.api import ApiSettings, create_app
 
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(log_level)
     server: uvicorn.Server | None = None
 
     def stop_server() -> None:
@@ -132,38 +110,18 @@ def run_server(
         server.run()  # on uvloop when installed, like the uvicorn command
 
 
-def _queue(spec: str, store: str | None) -> JobQueue:
-    queue = load_queue(spec)
-    if store:
-        queue.use_store(store)
-    return queue
-
-
-def _worker(
-    queue: JobQueue, concurrency: int, lease_seconds: float, grace_seconds: float
-) -> Worker:
-    from jobqueue.worker import Worker
-
-    return Worker(
-        queue,
-        concurrency=concurrency,
-        lease_seconds=lease_seconds,
-        shutdown_grace_seconds=grace_seconds,
-    )
-
-
 @click.command()
 @click.argument("app", metavar="MODULE:ATTR")
 @_server_options
 def serve(app: str, host: str, port: int, store: str | None, log_level: str) -> None:
     """Serve the HTTP API of the JobQueue named MODULE:ATTR (run workers separately)."""
-    run_server(_queue(app, store), host=host, port=port, log_level=log_level)
+    run_server(load_queue(app, store), host=host, port=port, log_level=log_level)
 
 
 @click.command()
 @click.argument("app", metavar="MODULE:ATTR")
 @_server_options
-@_worker_options
+@worker_options
 def dev(
     app: str,
     host: str,
@@ -175,14 +133,16 @@ def dev(
     grace_seconds: float,
 ) -> None:
     """Serve the HTTP API of MODULE:ATTR with a worker in the same process (for development)."""
-    queue = _queue(app, store)
-    worker = _worker(queue, concurrency, lease_seconds, grace_seconds)
+    queue = load_queue(app, store)
+    worker = build_worker(
+        queue, concurrency=concurrency, lease_seconds=lease_seconds, grace_seconds=grace_seconds
+    )
     run_server(queue, host=host, port=port, log_level=log_level, worker=worker)
 
 
 @click.command()
 @_server_options
-@_worker_options
+@worker_options
 def demo(
     host: str,
     port: int,
@@ -198,5 +158,10 @@ def demo(
     if store:
         demo_queue.use_store(store)
     click.echo(f"jobqueue demo: open http://{host}:{port}/ (dashboard at /dashboard)")
-    worker = _worker(demo_queue, concurrency, lease_seconds, grace_seconds)
+    worker = build_worker(
+        demo_queue,
+        concurrency=concurrency,
+        lease_seconds=lease_seconds,
+        grace_seconds=grace_seconds,
+    )
     run_server(demo_queue, host=host, port=port, log_level=log_level, worker=worker, demo=True)

@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import signal
 from typing import TYPE_CHECKING
 
 import click
 
 from jobqueue.cli.loading import load_queue
-from jobqueue.worker import Worker
+from jobqueue.cli.options import (
+    build_worker,
+    configure_logging,
+    log_level,
+    store_override,
+    worker_options,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+    from jobqueue.worker import Worker
 
 
 def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
@@ -46,46 +53,27 @@ async def serve_worker(worker: Worker) -> None:
 
 @click.command()
 @click.argument("app", metavar="MODULE:ATTR")
-@click.option("--concurrency", "-c", default=10, show_default=True, type=click.IntRange(1, 10_000))
-@click.option("--store", metavar="URL", help="Store URL (overrides the application's).")
-@click.option(
-    "--lease-seconds",
-    default=30.0,
-    show_default=True,
-    type=click.FloatRange(0.1, 86400),
-    help="How long a job stays claimed without a heartbeat.",
-)
+@store_override
+@worker_options
 @click.option("--task", "tasks", multiple=True, metavar="NAME", help="Serve only these tasks.")
-@click.option(
-    "--grace-seconds",
-    default=10.0,
-    show_default=True,
-    type=click.FloatRange(0),
-    help="On SIGTERM, how long running jobs may finish before they are handed back.",
-)
-@click.option("--log-level", default="info", show_default=True)
+@log_level
 def worker(
     app: str,
-    concurrency: int,
     store: str | None,
+    concurrency: int,
     lease_seconds: float,
-    tasks: tuple[str, ...],
     grace_seconds: float,
+    tasks: tuple[str, ...],
     log_level: str,
 ) -> None:
     """Run the tasks of the JobQueue named MODULE:ATTR until SIGTERM or SIGINT."""
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    queue = load_queue(app)
-    if store:
-        queue.use_store(store)
-    runner = Worker(
-        queue,
+    configure_logging(log_level)
+    runner = build_worker(
+        load_queue(app, store),
         concurrency=concurrency,
         lease_seconds=lease_seconds,
-        tasks=list(tasks) or None,
-        shutdown_grace_seconds=grace_seconds,
+        grace_seconds=grace_seconds,
+        tasks=tasks,
     )
     with asyncio.Runner(loop_factory=loop_factory()) as loop:
         loop.run(serve_worker(runner))

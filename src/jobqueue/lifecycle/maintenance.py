@@ -1,6 +1,7 @@
-"""Periodic maintenance that workers run: recover expired leases, purge expired jobs.
+"""Periodic maintenance that workers and servers run: recover expired leases, purge
+expired jobs.
 
-Every worker runs it; each pass is a few bounded, indexed store calls, so many
+Every worker and server runs it; each pass is a few bounded, indexed store calls, so many
 workers doing it at once stay correct (each transition is atomic) and cheap.
 """
 
@@ -37,15 +38,15 @@ class Maintenance:
     async def run_once(self) -> tuple[int, int]:
         """One pass; returns the number of jobs reaped and purged."""
         await self.queue.open()
-        store, clock = self.queue.store, self.queue.clock
+        lifecycle = self.queue.lifecycle
         reaped = purged = 0
         for _ in range(MAX_ROUNDS):
-            batch = await store.reap_expired_leases(clock.now(), REAP_BATCH)
+            batch = await lifecycle.recover_lost_leases(REAP_BATCH)
             reaped += len(batch)
             if len(batch) < REAP_BATCH:
                 break
         for _ in range(MAX_ROUNDS):
-            count = await store.purge_expired(clock.now(), PURGE_BATCH)
+            count = await lifecycle.expire(PURGE_BATCH)
             purged += count
             if count < PURGE_BATCH:
                 break

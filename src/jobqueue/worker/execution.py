@@ -3,26 +3,34 @@
 Async functions run on the worker's loop and are cancelled. Sync functions run in a
 thread of their own: a thread cannot be killed, so a stopped one is abandoned (its
 context reports ``cancelled`` and its later writes are dropped) and its slot is freed
-at once. Process tasks run in a child process, which is killed.
+at once. Process tasks run in a child process, which is killed. `attempt_outcome` turns
+what the function did into the `Outcome` the lifecycle writes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import multiprocessing
 import threading
 import traceback
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from jobqueue.context import Fail, JobContext, Retry
+from jobqueue.lifecycle import Completed, Failed
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from multiprocessing.connection import Connection
 
+    from jobqueue.lifecycle import Outcome
     from jobqueue.models import Progress
     from jobqueue.tasks import Task
+
+logger = logging.getLogger(__name__)
 
 _SPAWN = multiprocessing.get_context("spawn")
 
@@ -40,6 +48,42 @@ def _arguments(
 ) -> tuple[list[Any], dict[str, Any]]:
     kwargs = {context_parameter: ctx} if context_parameter else {}
     return [payload], kwargs
+
+
+async def attempt_outcome(
+    task: Task, payload: Any, ctx: JobContext, stop: asyncio.Future[None]
+) -> Outcome:
+    """Run one attempt (see `run_attempt`) and say how it ended.
+
+    Raises `Stopped` when *stop* wins: the caller knows why it stopped the attempt.
+    """
+    try:
+        result = await run_attempt(task, payload, ctx, stop)
+    except Stopped:
+        raise
+    except Retry as exc:
+        return Failed(str(exc), retry_in=exc.delay_seconds)
+    except Fail as exc:
+        return Failed(f"{type(exc).__name__}: {exc}", is_final=True)
+    except RemoteError as exc:
+        return Failed(str(exc))
+    except Exception as exc:
+        logger.info("Job %s attempt %s failed", ctx.job_id, ctx.attempt, exc_info=True)
+        return Failed(_describe(exc))
+    try:
+        return Completed(orjson.loads(orjson.dumps(_jsonable(result))))
+    except TypeError as exc:
+        return Failed(f"The result is not JSON: {exc}", is_final=True)
+
+
+def _describe(exc: BaseException) -> str:
+    frames = traceback.format_exception(exc)
+    return f"{type(exc).__name__}: {exc}\n{''.join(frames[-6:])}".strip()
+
+
+def _jsonable(result: Any) -> Any:
+    dump = getattr(result, "model_dump", None)
+    return dump(mode="json") if callable(dump) else result
 
 
 async def run_attempt(task: Task, payload: Any, ctx: JobContext, stop: asyncio.Future[None]) -> Any:
@@ -126,8 +170,8 @@ def _child_main(
         result = function(*args, **kwargs)
         if asyncio.iscoroutine(result):
             result = asyncio.run(result)
-    except (Retry, Fail) as signal:
-        conn.send(("signal", signal))
+    except (Retry, Fail) as raised:  # raised on purpose: re-raised as they are in the worker
+        conn.send(("raised", raised))
     except BaseException as exc:
         conn.send(("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
     else:
@@ -170,7 +214,7 @@ async def _in_process(task: Task, payload: Any, ctx: JobContext) -> Any:
                 ctx.progress(value.current, value.total, value.message)
             elif kind == "result":
                 return value
-            elif kind == "signal":
+            elif kind == "raised":
                 raise value
             elif kind == "error":
                 raise RemoteError(value)

@@ -15,16 +15,12 @@ import inspect
 import logging
 import os
 import socket
-import traceback
 from dataclasses import dataclass
-from datetime import timedelta
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from jobqueue.aio import wait_set
-from jobqueue.context import Fail, JobContext, Retry
+from jobqueue.context import JobContext
 from jobqueue.errors import (
     JobQueueError,
     LeaseLost,
@@ -34,19 +30,19 @@ from jobqueue.errors import (
     UnknownTask,
 )
 from jobqueue.ids import new_worker_id
-from jobqueue.models import NUL, JobStatus, WorkerInfo
+from jobqueue.lifecycle import Cancelled, Failed, HandedBack, TimedOut
+from jobqueue.models import Claimant, JobStatus
 from jobqueue.notify import Interest
 from jobqueue.retry import reconnect_delay
-from jobqueue.worker.completions import CompletionBatcher
-from jobqueue.worker.execution import RemoteError, Stopped, run_attempt
+from jobqueue.worker.execution import Stopped, attempt_outcome
 from jobqueue.worker.progress import ProgressReporter
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from jobqueue.models import Change, Claim, Job, Lease, Progress
+    from jobqueue.lifecycle import Lifecycle, Outcome
+    from jobqueue.models import Change, Claim, Progress
     from jobqueue.queue import JobQueue
-    from jobqueue.tasks import Task
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +58,8 @@ class _Running:
     context: JobContext
     stop: asyncio.Future[None]
     task: asyncio.Task[None] | None = None
-    stop_reason: str = ""
+    stopped_as: Outcome | None = None
+    """Why the worker stopped the attempt; None (with `stop` done): its lease was lost."""
     version: int = 0
     is_recording: bool = False
     """The attempt ended and its outcome is being written (its lease still renewed)."""
@@ -104,9 +101,9 @@ class Worker:
             queue.tasks.resolve(name)  # UnknownTask early, not at the first claim
         self.shutdown_grace_seconds = shutdown_grace_seconds
         self.worker_id = worker_id or new_worker_id()
+        self.claimant = Claimant(self.worker_id, frozenset(self.task_names), lease_seconds)
         self.state = SimpleNamespace()
         self.maintenance_seconds = maintenance_seconds
-        self._completions = CompletionBatcher(queue.store, queue.clock)
         self._running: dict[str, _Running] = {}
         self._recording = 0  # attempts in `_running` whose outcome is being written
         self._stopping = asyncio.Event()
@@ -159,7 +156,7 @@ class Worker:
                     helper.cancel()
                 await asyncio.gather(*helpers, return_exceptions=True)
                 with contextlib.suppress(StoreError):
-                    await queue.store.unregister_worker(self.worker_id)
+                    await queue.lifecycle.worker_stopped(self.worker_id)
                 await self._call_hooks(queue.shutdown_hooks)
 
     @contextlib.contextmanager
@@ -199,8 +196,12 @@ class Worker:
 
     # -- claiming ------------------------------------------------------------------
 
+    @property
+    def _lifecycle(self) -> Lifecycle:
+        return self.queue.lifecycle
+
     async def _claim_loop(self) -> None:
-        store, clock = self.queue.store, self.queue.clock
+        lifecycle, clock = self._lifecycle, self.queue.clock
         failures = 0
         while not self._stopping.is_set():
             # A slot is free again as soon as its attempt ends: the outcome's write
@@ -212,10 +213,8 @@ class Worker:
                 continue
             self._work.clear()  # before claiming: a job queued from now on sets it again
             try:
-                claims = await store.claim(
-                    self.worker_id, self.task_names, free, self.lease_seconds, clock.now()
-                )
-                wake_at = None if claims else await store.next_run_at(self.task_names, clock.now())
+                claims = await lifecycle.claim(self.claimant, free)
+                wake_at = None if claims else await lifecycle.next_run_at(self.claimant.tasks)
             except StoreError as exc:
                 delay = reconnect_delay(failures)
                 failures += 1
@@ -251,82 +250,66 @@ class Worker:
 
     async def _record_progress(self, job_id: str, progress: Progress) -> None:
         running = self._running[job_id]
-        job = await self.queue.store.record_progress(
-            running.claim.lease, progress, self.queue.clock.now()
-        )
+        job = await self._lifecycle.record_progress(running.claim.lease, progress)
         running.version = job.version
 
     # -- running -------------------------------------------------------------------
 
     async def _attempt(self, running: _Running, reporter: ProgressReporter) -> None:
-        job, lease = running.claim.job, running.claim.lease
+        job_id = running.claim.job.job_id
         try:
             outcome = await self._execute(running)
             running.is_recording = True
             self._recording += 1
             self._slot_freed.set()
             await reporter.close()
-            await self._record(job, lease, outcome)
+            if outcome is not None:  # None: another attempt owns the job, write nothing
+                await self._record(running.claim, outcome)
         except LeaseLost:
-            logger.warning("Job %s: lease lost; another attempt owns it now", job.job_id)
+            logger.warning("Job %s: lease lost; another attempt owns it now", job_id)
         except JobQueueError as exc:
             # The outcome could not be written: the lease will expire and the job
             # will run again, so nothing is lost.
-            logger.error("Job %s: could not record the outcome: %s", job.job_id, exc)
+            logger.error("Job %s: could not record the outcome: %s", job_id, exc)
         finally:
             await reporter.close()
-            del self._running[job.job_id]
+            del self._running[job_id]
             if running.is_recording:
                 self._recording -= 1
             if not self._running:
                 self._report_activity()  # busy → idle
             self._slot_freed.set()
 
-    async def _execute(self, running: _Running) -> _Outcome:
+    async def _execute(self, running: _Running) -> Outcome | None:
         job = running.claim.job
         try:
             task = self.queue.tasks.resolve(job.task)
             payload = task.validate(job.payload)
         except (UnknownTask, PayloadInvalid) as exc:
-            return _Outcome("fail", error=str(exc), is_final=True)
+            return Failed(str(exc), is_final=True)
         stopper = self._arm_timeout(running, job.timeout_seconds)
         try:
-            result = await run_attempt(task, payload, running.context, running.stop)
+            return await attempt_outcome(task, payload, running.context, running.stop)
         except Stopped:
-            return _Outcome(running.stop_reason or "release")
-        except Retry as signal:
-            return _Outcome("fail", error=str(signal), retry_in=signal.delay_seconds)
-        except Fail as signal:
-            return _Outcome("fail", error=f"{type(signal).__name__}: {signal}", is_final=True)
-        except RemoteError as exc:
-            return _Outcome("fail", error=str(exc), task=task)
-        except Exception as exc:
-            logger.info("Job %s attempt %s failed", job.job_id, job.attempts, exc_info=True)
-            return _Outcome("fail", error=_describe(exc), task=task)
+            return running.stopped_as
         finally:
             if stopper is not None:
                 stopper.cancel()
-        try:
-            return _Outcome("complete", result=orjson.loads(orjson.dumps(_jsonable(result))))
-        except TypeError as exc:
-            return _Outcome("fail", error=f"The result is not JSON: {exc}", is_final=True)
 
     def _arm_timeout(self, running: _Running, timeout: float | None) -> asyncio.TimerHandle | None:
         if timeout is None:
             return None
+        loop = asyncio.get_running_loop()
+        return loop.call_later(timeout, self._stop_attempt, running, TimedOut(timeout))
 
-        def expire() -> None:
-            self._stop_attempt(running, f"timeout:{timeout:g}")
-
-        return asyncio.get_running_loop().call_later(timeout, expire)
-
-    def _stop_attempt(self, running: _Running, reason: str) -> None:
+    def _stop_attempt(self, running: _Running, outcome: Outcome | None) -> None:
+        """Stop *running*, to be written as *outcome* (None: write nothing, the lease is lost)."""
         if not running.stop.done():
-            running.stop_reason = reason
+            running.stopped_as = outcome
             running.context.mark_cancelled()
             running.stop.set_result(None)
 
-    async def _record(self, job: Job, lease: Lease, outcome: _Outcome) -> None:
+    async def _record(self, claim: Claim, outcome: Outcome) -> None:
         """Write *outcome*, retrying with backoff while the store is unavailable.
 
         The attempt keeps its slot and its lease meanwhile (the heartbeat goes on renewing
@@ -337,7 +320,7 @@ class Worker:
         failures = 0
         while True:
             try:
-                await self._finish(job, lease, outcome)
+                await self._lifecycle.finish(claim, outcome)
                 return
             except StoreUnavailable as exc:
                 if self._abandoning.is_set():
@@ -346,40 +329,11 @@ class Worker:
                 failures += 1
                 logger.warning(
                     "Job %s: could not record the outcome (%s); retrying in %.1fs",
-                    job.job_id,
+                    claim.job.job_id,
                     exc,
                     delay,
                 )
                 await wait_set(self._abandoning, delay)
-
-    async def _finish(self, job: Job, lease: Lease, outcome: _Outcome) -> None:
-        store, now = self.queue.store, self.queue.clock.now()
-        if outcome.kind == "lost":
-            return  # another attempt owns the job: write nothing
-        if outcome.kind == "complete":
-            await self._completions.complete(lease, outcome.result)
-        elif outcome.kind == "cancel":
-            await store.finish_cancelled(lease, now)
-        elif outcome.kind == "release":
-            await store.release(lease, now)
-        elif outcome.kind.startswith("timeout:"):
-            seconds = outcome.kind.partition(":")[2]
-            await store.fail(lease, f"Timed out after {seconds}s", self._retry_at(job), now)
-        else:
-            retry_at = None
-            if not outcome.is_final:
-                if outcome.retry_in is not None and job.attempts < job.max_attempts:
-                    retry_at = now + timedelta(seconds=outcome.retry_in)
-                else:
-                    retry_at = self._retry_at(job, outcome.task)
-            # An exception's text may hold anything, a job's error no NUL (see `NUL`).
-            await store.fail(lease, outcome.error.replace(NUL, "\ufffd"), retry_at, now)
-
-    def _retry_at(self, job: Job, task: Task | None = None) -> Any:
-        if job.attempts >= job.max_attempts:
-            return None
-        backoff = (task.options.backoff if task else None) or self.queue.default_backoff
-        return self.queue.clock.now() + timedelta(seconds=backoff.delay(job.attempts))
 
     # -- heartbeats ----------------------------------------------------------------
 
@@ -410,29 +364,19 @@ class Worker:
             await wait_set(self._beat_now, interval)
 
     async def _heartbeat(self) -> None:
-        store, now = self.queue.store, self.queue.clock.now()
-        await store.register_worker(
-            WorkerInfo(
-                worker_id=self.worker_id,
-                last_seen_at=now,
-                running=len(self._running),
-                host=socket.gethostname(),
-                pid=os.getpid(),
-            )
-        )
         leases = [running.claim.lease for running in self._running.values()]
-        if not leases:
-            return
-        result = await store.heartbeat(self.worker_id, leases, self.lease_seconds, now)
+        result = await self._lifecycle.heartbeat(
+            self.claimant, leases, host=socket.gethostname(), pid=os.getpid()
+        )
         for job_id in result.cancel_requested:
             if (running := self._running.get(job_id)) is not None:
-                self._stop_attempt(running, "cancel")
+                self._stop_attempt(running, Cancelled())
         for job_id in result.lost:
             running = self._running.get(job_id)
             # A lease "lost" while recording was most likely ended by that very write.
             if running is not None and not running.is_recording:
                 logger.warning("Job %s: lease lost; abandoning the attempt", job_id)
-                self._stop_attempt(running, "lost")
+                self._stop_attempt(running, None)
 
     # -- shutdown ------------------------------------------------------------------
 
@@ -444,27 +388,5 @@ class Worker:
         await asyncio.wait(attempts, timeout=self.shutdown_grace_seconds)
         self._abandoning.set()
         for running in list(self._running.values()):
-            self._stop_attempt(running, "release")
+            self._stop_attempt(running, HandedBack())
         await asyncio.gather(*attempts, return_exceptions=True)
-
-
-@dataclass(frozen=True, slots=True)
-class _Outcome:
-    """How an attempt ended, before it is written."""
-
-    kind: str  # complete | fail | cancel | release | lost | timeout:<seconds>
-    result: Any = None
-    error: str = ""
-    is_final: bool = False
-    retry_in: float | None = None
-    task: Task | None = None
-
-
-def _describe(exc: BaseException) -> str:
-    frames = traceback.format_exception(exc)
-    return f"{type(exc).__name__}: {exc}\n{''.join(frames[-6:])}".strip()
-
-
-def _jsonable(result: Any) -> Any:
-    dump = getattr(result, "model_dump", None)
-    return dump(mode="json") if callable(dump) else result

@@ -119,3 +119,19 @@ def test_the_documented_schema_requires_every_field_the_server_sends() -> None:
     schema = JobOut.model_json_schema(mode="serialization")
     assert set(schema["required"]) == set(job_to_wire(parse_job(JOB)))
     assert "default" not in schema["properties"]["cancelRequested"]
+
+
+def test_fields_api_md_does_not_promise_may_be_missing() -> None:
+    job = parse_job({k: v for k, v in JOB.items() if k != "cancelRequested"})
+    assert not job.is_cancel_requested
+    counts = {"queued": 0, "processing": 0, "completed": 0, "failed": 0, "cancelled": 0}
+    stats = parse_stats(
+        {
+            "tasks": {},
+            "totals": counts,
+            "workers": [{"id": "w1", "lastSeenAt": "2026-11-29T10:27:00.000Z", "running": 0}],
+        }
+    )
+    assert (stats.workers[0].host, stats.workers[0].pid) == ("", 0)
+    with pytest.raises(ClientError, match="Unexpected stats"):
+        parse_stats({"tasks": {}, "totals": counts, "workers": [{"id": "w1"}]})

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import math
 import os
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
@@ -17,6 +16,17 @@ from typing import TYPE_CHECKING, Any, overload
 
 import orjson
 
+from jobqueue.bounds import (
+    DELAY_SECONDS,
+    MAX_ATTEMPTS,
+    MAX_IDEMPOTENCY_KEY_LENGTH,
+    MAX_TASK_NAME_LENGTH,
+    PRIORITY,
+    TIMEOUT_SECONDS,
+    TTL_SECONDS,
+    Bound,
+    check_length,
+)
 from jobqueue.clock import Clock, SystemClock
 from jobqueue.errors import InvalidRequest, JobNotFound
 from jobqueue.ids import new_job_id
@@ -37,36 +47,10 @@ if TYPE_CHECKING:
 
 StartupHook = Callable[..., Any]
 
-#: Bounds on submit options: what is larger is a mistake, and would overflow some stores.
-MAX_PRIORITY = 2**31 - 1
-MAX_DELAY_SECONDS = 366 * 86400.0
-MAX_TIMEOUT_SECONDS = 7 * 86400.0
-MAX_TTL_SECONDS = 366 * 86400.0
-MAX_ATTEMPTS = 1000
-MAX_IDEMPOTENCY_KEY_LENGTH = 255
-
-
-def _number(
-    name: str, value: float | None, *, minimum: float, maximum: float, strict: bool
-) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise InvalidRequest(f"{name} must be a number")
-    if value < minimum or (strict and value == minimum) or value > maximum:
-        low = f"greater than {minimum:g}" if strict else f"at least {minimum:g}"
-        raise InvalidRequest(f"{name} must be {low} and at most {maximum:g}")
-    return float(value)
-
 
 def _integer(name: str, value: int | None, *, minimum: int, maximum: int) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidRequest(f"{name} must be an integer")
-    if not minimum <= value <= maximum:
-        raise InvalidRequest(f"{name} must be between {minimum} and {maximum}")
-    return value
+    # For the bounds of other calls (a page's size), checked as the submit options are.
+    return Bound(minimum, maximum).integer(name, value)
 
 
 class JobQueue:
@@ -154,12 +138,11 @@ class JobQueue:
                 cancellation can stop code that never yields (CPU-bound, C extensions).
             default: use this task when a submission names none.
         """
+        check_length("name", name, MAX_TASK_NAME_LENGTH)
         options = TaskOptions(
-            timeout_seconds=_number(
-                "timeout", timeout, minimum=0, maximum=MAX_TIMEOUT_SECONDS, strict=True
-            ),
-            max_attempts=_integer("max_attempts", max_attempts, minimum=1, maximum=MAX_ATTEMPTS),
-            ttl_seconds=_number("ttl", ttl, minimum=0, maximum=MAX_TTL_SECONDS, strict=True),
+            timeout_seconds=TIMEOUT_SECONDS.number("timeout", timeout),
+            max_attempts=MAX_ATTEMPTS.integer("max_attempts", max_attempts),
+            ttl_seconds=TTL_SECONDS.number("ttl", ttl),
             backoff=backoff,
             is_process=process,
         )
@@ -280,36 +263,23 @@ class JobQueue:
         except TypeError as exc:
             raise InvalidRequest(f"Payload is not JSON: {exc}") from None
         idempotency_key = options.get("idempotency_key")
-        if idempotency_key is not None and not 0 < len(idempotency_key) <= 255:
-            raise InvalidRequest("Idempotency-Key must be 1 to 255 characters")
+        check_length("Idempotency-Key", idempotency_key, MAX_IDEMPOTENCY_KEY_LENGTH)
         if NUL in (idempotency_key or "") or NUL in (owner or ""):
             raise InvalidRequest("Idempotency-Key and owner must not contain U+0000 (NUL)")
         defaults = resolved.options
         priority = options.get("priority") or 0
         delay_seconds = options.get("delay_seconds")
         timeout_seconds = options.get("timeout_seconds")
-        max_attempts = _integer(
-            "maxAttempts", options.get("max_attempts"), minimum=1, maximum=MAX_ATTEMPTS
-        )
+        max_attempts = MAX_ATTEMPTS.integer("maxAttempts", options.get("max_attempts"))
         ttl_seconds = options.get("ttl_seconds")
-        ttl = _number("ttlSeconds", ttl_seconds, minimum=0, maximum=MAX_TTL_SECONDS, strict=True)
+        ttl = TTL_SECONDS.number("ttlSeconds", ttl_seconds)
         new = NewJob(
             job_id=new_job_id(),
             task=resolved.name,
             payload=payload,
-            priority=_integer("priority", priority, minimum=-MAX_PRIORITY, maximum=MAX_PRIORITY)
-            or 0,
-            delay_seconds=_number(
-                "delaySeconds", delay_seconds, minimum=0, maximum=MAX_DELAY_SECONDS, strict=False
-            )
-            or 0.0,
-            timeout_seconds=_number(
-                "timeoutSeconds",
-                timeout_seconds,
-                minimum=0,
-                maximum=MAX_TIMEOUT_SECONDS,
-                strict=True,
-            )
+            priority=PRIORITY.integer("priority", priority) or 0,
+            delay_seconds=DELAY_SECONDS.number("delaySeconds", delay_seconds) or 0.0,
+            timeout_seconds=TIMEOUT_SECONDS.number("timeoutSeconds", timeout_seconds)
             or defaults.timeout_seconds
             or self.default_timeout_seconds,
             max_attempts=max_attempts or defaults.max_attempts or self.default_max_attempts,

@@ -1,20 +1,30 @@
-"""The API's JSON representation of jobs and stats, built from the models.
+"""The API's JSON representation of jobs and stats: defined once, here, for every side.
 
-Shared by the HTTP service (response bodies) and the command line (``--json``), and
-free of any web framework so the client side can use it too.
+The pydantic models are the definition: they document the bodies in ``/openapi.json``
+and the Python client validates answers with them. The server and the command line
+build bodies with `job_to_wire` and `stats_to_wire`, which write the same fields
+directly (several times faster than a model per response; a test holds them to the
+models). Free of any web framework, so the client side can use it too.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
-from jobqueue.models import JobStatus
+import pydantic
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict
+from pydantic.alias_generators import to_camel
+
+from jobqueue.errors import ClientError
+from jobqueue.models import Job, JobStatus, Page, Progress, Stats, WorkerInfo
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
-    from jobqueue.models import Job, Stats
+    from jobqueue.models import JSONValue
+
+M = TypeVar("M", bound=BaseModel)
 
 
 def timestamp(at: datetime | None) -> str | None:
@@ -25,8 +35,145 @@ def timestamp(at: datetime | None) -> str | None:
     return f"{at:%Y-%m-%dT%H:%M:%S}.{at.microsecond // 1000:03d}Z"
 
 
+def _utc(at: datetime) -> datetime:
+    return at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+#: An ISO-8601 string on the wire (the models are strict, times excepted), UTC in Python.
+Timestamp = Annotated[datetime, Strict(False), AfterValidator(_utc)]
+#: A status by its API string.
+Status = Annotated[JobStatus, Strict(False)]
+
+
+def _null_is_false(value: Any) -> Any:
+    return False if value is None else value
+
+
+def _always_sent(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+def _server_extra(default: Any, **field: Any) -> Any:
+    """A field the server always sends but API.md does not promise.
+
+    A client takes *default* when a server leaves it out; the schema documents it as
+    always sent (required, no default), which is what this server does.
+    """
+    return Field(default, json_schema_extra=_always_sent, **field)
+
+
+class _Wire(BaseModel):
+    # Attributes are named as in `jobqueue.models`; the JSON spells them in camelCase.
+    # Strict, so a wrong type is refused rather than coerced ("1" is no version), and
+    # unknown fields are ignored, so a newer server's additions never break a client.
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        strict=True,
+        extra="ignore",
+        json_schema_serialization_defaults_required=True,
+    )
+
+
+class ProgressOut(_Wire):
+    """The latest progress a running task reported."""
+
+    current: float
+    total: float | None
+    message: str | None
+
+
+class JobOut(_Wire):
+    """A job as the API represents it."""
+
+    job_id: str
+    task: str
+    status: Status
+    progress: ProgressOut | None
+    result: Any = Field(description="The task's return value once completed; any JSON.")
+    error: str | None
+    attempts: int = Field(ge=0)
+    max_attempts: int = Field(ge=1)
+    created_at: Timestamp
+    started_at: Timestamp | None
+    completed_at: Timestamp | None
+    expires_at: Timestamp | None
+    version: int = Field(ge=1)
+    is_cancel_requested: Annotated[bool, BeforeValidator(_null_is_false)] = _server_extra(
+        False,
+        alias="cancelRequested",
+        description="True once cancellation of a processing job was asked for.",
+    )
+
+    def to_job(self) -> Job:
+        """The `Job` this represents.
+
+        What the representation leaves out is defaulted (no payload; runnable since
+        its creation), and the TTL is derived from the expiry once there is one.
+        """
+        fields = dict(self)
+        if self.progress is not None:
+            fields["progress"] = Progress(**dict(self.progress))
+        ttl_seconds = 0.0
+        if self.completed_at is not None and self.expires_at is not None:
+            ttl_seconds = (self.expires_at - self.completed_at).total_seconds()
+        return Job(**fields, payload=None, run_at=self.created_at, ttl_seconds=ttl_seconds)
+
+
+class JobPage(_Wire):
+    """One page of a listing, newest first."""
+
+    jobs: list[JobOut]
+    next_cursor: str | None
+
+    def to_page(self) -> Page:
+        """The `Page` this represents."""
+        return Page(jobs=[job.to_job() for job in self.jobs], next_cursor=self.next_cursor)
+
+
+class StatusCounts(_Wire):
+    """How many jobs are in each status."""
+
+    queued: int = Field(ge=0)
+    processing: int = Field(ge=0)
+    completed: int = Field(ge=0)
+    failed: int = Field(ge=0)
+    cancelled: int = Field(ge=0)
+
+    def by_status(self) -> dict[JobStatus, int]:
+        """The counts keyed by `JobStatus`."""
+        return {JobStatus(status): count for status, count in self}
+
+
+class WorkerOut(_Wire):
+    """A worker seen lately."""
+
+    worker_id: str = Field(alias="id")
+    last_seen_at: Timestamp
+    running: int = Field(ge=0)
+    host: str = _server_extra("")
+    pid: int = _server_extra(0)
+
+
+class StatsOut(_Wire):
+    """Counts per task and status, their totals, and the workers seen lately."""
+
+    tasks: dict[str, StatusCounts]
+    totals: StatusCounts
+    workers: list[WorkerOut]
+
+    def to_stats(self) -> Stats:
+        """The `Stats` this represents (the totals follow from the tasks' counts)."""
+        return Stats(
+            tasks={task: counts.by_status() for task, counts in self.tasks.items()},
+            workers=[WorkerInfo(**dict(worker)) for worker in self.workers],
+        )
+
+
+# -- building bodies (the server's hot path, and the command line's --json) ------------
+
+
 def job_to_wire(job: Job) -> dict[str, Any]:
-    """The API's job representation of *job*."""
+    """The API's job representation of *job* (`JobOut` in JSON)."""
     progress = job.progress
     return {
         "jobId": job.job_id,
@@ -53,7 +200,9 @@ def _counts(counts: Mapping[JobStatus, int]) -> dict[str, int]:
 
 
 def stats_to_wire(stats: Stats, task_names: Iterable[str] = ()) -> dict[str, Any]:
-    """The stats body; the named tasks appear with zero counts when they have no jobs."""
+    """The stats body (`StatsOut` in JSON); the named tasks appear with zero counts when
+    they have no jobs.
+    """
     tasks = {name: _counts({}) for name in task_names}
     tasks.update({name: _counts(counts) for name, counts in stats.tasks.items()})
     return {
@@ -70,3 +219,32 @@ def stats_to_wire(stats: Stats, task_names: Iterable[str] = ()) -> dict[str, Any
             for worker in stats.workers
         ],
     }
+
+
+# -- reading answers (the Python client) ----------------------------------------------
+
+
+def _validated(model: type[M], value: JSONValue, what: str) -> M:
+    try:
+        return model.model_validate(value)
+    except pydantic.ValidationError as exc:
+        reasons = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']) or 'the answer'}: {error['msg']}"
+            for error in exc.errors()
+        )
+        raise ClientError(f"Unexpected {what} from the server: {reasons}") from None
+
+
+def parse_job(value: JSONValue) -> Job:
+    """A `Job` from the API's job representation; `ClientError` when it is malformed."""
+    return _validated(JobOut, value, "job representation").to_job()
+
+
+def parse_page(value: JSONValue) -> Page:
+    """A `Page` from a list answer (``{"jobs": [...], "nextCursor": ...}``)."""
+    return _validated(JobPage, value, "job list").to_page()
+
+
+def parse_stats(value: JSONValue) -> Stats:
+    """`Stats` from the stats answer; statuses the client does not know are ignored."""
+    return _validated(StatsOut, value, "stats").to_stats()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from jobqueue.api.schemas import JobPage, StatsOut
 from jobqueue.clock import FakeClock
+from jobqueue.wire import JobPage, StatsOut
 from tests.api.conftest import Jobs, assert_problem, submit
 
 

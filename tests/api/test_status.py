@@ -8,8 +8,8 @@ from collections.abc import Awaitable
 import httpx
 import pytest
 
-from jobqueue.api.schemas import JobOut
 from jobqueue.clock import FakeClock
+from jobqueue.wire import JobOut
 from tests.api.conftest import Jobs, assert_problem, submit
 
 

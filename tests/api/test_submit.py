@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from jobqueue import JobQueue
-from jobqueue.api.schemas import JobOut
+from jobqueue.wire import JobOut
 from tests.api.conftest import Jobs, assert_problem
 
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")

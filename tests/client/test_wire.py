@@ -1,4 +1,4 @@
-"""The client's wire format: the API's camelCase JSON to models and back."""
+"""The wire format: the API's camelCase JSON to models and back, and the builders agreeing."""
 
 from __future__ import annotations
 
@@ -7,9 +7,18 @@ from datetime import UTC, datetime
 import pytest
 
 from jobqueue import ClientError, JobStatus
-from jobqueue.client._wire import parse_job, parse_page, parse_stats
-from jobqueue.models import JSONValue
-from jobqueue.wire import job_to_wire, stats_to_wire, timestamp
+from jobqueue.models import JSONValue, Stats, WorkerInfo
+from jobqueue.wire import (
+    JobOut,
+    StatsOut,
+    WorkerOut,
+    job_to_wire,
+    parse_job,
+    parse_page,
+    parse_stats,
+    stats_to_wire,
+    timestamp,
+)
 
 JOB: dict[str, JSONValue] = {
     "jobId": "5f0c",
@@ -91,3 +100,38 @@ def test_times_are_written_as_the_api_writes_them() -> None:
         timestamp(datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)) == "2026-01-02T03:04:05.678Z"
     )
     assert timestamp(None) is None
+
+
+def test_the_builders_write_exactly_the_models_fields() -> None:
+    # The server builds bodies without the models (for speed); they must still agree.
+    job = parse_job(JOB)
+    body = job_to_wire(job)
+    assert set(body) == {field.alias for field in JobOut.model_fields.values()}
+    assert JobOut.model_validate(body).to_job() == job
+    stats = stats_to_wire(Stats(workers=[WorkerInfo("w1", job.created_at, 2, "h", 9)]), ["t"])
+    assert set(stats) == set(StatsOut.model_fields)
+    worker = stats["workers"][0]
+    assert set(worker) == {field.alias for field in WorkerOut.model_fields.values()}
+    assert StatsOut.model_validate(stats).to_stats().workers[0].worker_id == "w1"
+
+
+def test_the_documented_schema_requires_every_field_the_server_sends() -> None:
+    schema = JobOut.model_json_schema(mode="serialization")
+    assert set(schema["required"]) == set(job_to_wire(parse_job(JOB)))
+    assert "default" not in schema["properties"]["cancelRequested"]
+
+
+def test_fields_api_md_does_not_promise_may_be_missing() -> None:
+    job = parse_job({k: v for k, v in JOB.items() if k != "cancelRequested"})
+    assert not job.is_cancel_requested
+    counts = {"queued": 0, "processing": 0, "completed": 0, "failed": 0, "cancelled": 0}
+    stats = parse_stats(
+        {
+            "tasks": {},
+            "totals": counts,
+            "workers": [{"id": "w1", "lastSeenAt": "2026-11-29T10:27:00.000Z", "running": 0}],
+        }
+    )
+    assert (stats.workers[0].host, stats.workers[0].pid) == ("", 0)
+    with pytest.raises(ClientError, match="Unexpected stats"):
+        parse_stats({"tasks": {}, "totals": counts, "workers": [{"id": "w1"}]})

@@ -22,10 +22,13 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
 from jobqueue import __version__
+from jobqueue.api.admin import add_admin_routes
+from jobqueue.api.events import add_event_routes
 from jobqueue.api.handling import answer_error
+from jobqueue.api.jobs import add_job_routes
 from jobqueue.api.pages import add_pages
 from jobqueue.api.problems import problem_response
-from jobqueue.api.routes import JobsRouter, create_router
+from jobqueue.api.router import JobsRouter
 from jobqueue.api.service import create_service_router
 from jobqueue.api.settings import ApiSettings
 
@@ -36,6 +39,7 @@ if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.responses import Response
 
+    from jobqueue.api.metrics import Metrics
     from jobqueue.queue import JobQueue
 
     Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -86,6 +90,22 @@ async def _http_problem(request: Request, exc: Exception) -> Response:
 
 async def _server_problem(request: Request, exc: Exception) -> Response:
     return answer_error(exc, request)
+
+
+def create_router(
+    queue: JobQueue, settings: ApiSettings | None = None, *, metrics: Metrics | None = None
+) -> JobsRouter:
+    """The job endpoints for *queue*, to serve alone (`create_app`) or include in an app.
+
+    Register the queue's tasks before calling it: their payload schemas are written
+    into the OpenAPI document here. *settings* default to the ``JOBQUEUE_*`` variables.
+    """
+    router = JobsRouter(queue, settings or ApiSettings.from_env(), metrics)
+    # Routes match in the order they are added: `/stats` must come before `/{jobId}`.
+    add_admin_routes(router)
+    add_job_routes(router)
+    add_event_routes(router)
+    return router
 
 
 def create_app(

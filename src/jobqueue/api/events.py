@@ -1,228 +1,76 @@
-"""Live updates: Server-Sent Events streams and long polls, built on `JobQueue.watch`.
+"""A job's push updates: ``GET {prefix}/{jobId}/events``, Server-Sent Events.
 
-Both wait on the process's change hub (one store subscription fanned out), never by
-polling the store per client. The event streams of one job share a single follower
-(`_Feed`): a change costs one store read and one serialisation however many clients
-watch the job. `Streams` also ends every stream and long poll at once when the server
-shuts down, so they do not hold the shutdown up.
+The stream itself (shared followers, keep-alives, closing at shutdown) is built in
+`jobqueue.api.streams`; this endpoint decides whether there is anything to stream.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
-import orjson
+from fastapi import Depends, Header
+from starlette.responses import Response, StreamingResponse
 
-from jobqueue.errors import JobNotFound, StoreError
-from jobqueue.wire import job_to_wire
+from jobqueue.api import openapi
+from jobqueue.api.auth import Principal  # noqa: TC001 (FastAPI reads the annotations)
+from jobqueue.api.router import JobId  # noqa: TC001 (FastAPI reads the annotations)
+from jobqueue.api.streams import job_events
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Awaitable, Iterator
+    from jobqueue.api.router import JobsRouter
 
-    from jobqueue.models import Job
-    from jobqueue.queue import JobQueue
-
-logger = logging.getLogger(__name__)
-
-KEEPALIVE = b": keep-alive\n\n"
-_STORE_RETRY_SECONDS = 1.0
+LastEventId = Annotated[
+    str | None,
+    Header(alias="Last-Event-ID", description="The id (version) of the last event received."),
+]
 
 
-def job_event(job: Job) -> bytes:
-    """One SSE event carrying *job*; its id is the version."""
-    return b"id: %d\nevent: job\ndata: %s\n\n" % (job.version, orjson.dumps(job_to_wire(job)))
+def add_event_routes(router: JobsRouter) -> None:
+    """Add ``GET {prefix}/{jobId}/events`` to *router*."""
+    queue = router.queue
+    settings = router.settings
 
-
-class _Subscriber:
-    """What one stream has yet to send: the newest event only (older unsent ones are dropped)."""
-
-    def __init__(self, wake: asyncio.Event, version: int) -> None:
-        self.wake = wake
-        self.version = version
-        self.pending: tuple[Job, bytes] | None = None
-        self.is_done = False
-
-    def offer(self, job: Job, event: bytes) -> None:
-        if job.version > self.version:
-            self.version = job.version
-            self.pending = (job, event)
-            self.wake.set()
-
-    def finish(self) -> None:
-        self.is_done = True
-        self.wake.set()
-
-    def take(self) -> tuple[Job, bytes] | None:
-        pending, self.pending = self.pending, None
-        return pending
-
-
-class _Feed:
-    """Follows one job for every stream of it in this process."""
-
-    def __init__(self, queue: JobQueue, job_id: str, version: int) -> None:
-        self.subscribers: set[_Subscriber] = set()
-        self.last: tuple[Job, bytes] | None = None
-        self.task = asyncio.get_running_loop().create_task(
-            self._follow(queue, job_id, version), name=f"jobqueue-feed-{job_id}"
+    @router.get(
+        "/{jobId}/events",
+        name="jobqueue_events",
+        summary="Follow a job (Server-Sent Events)",
+        description="`event: job` with `id: <version>` and the job as one line of JSON, "
+        "for the current state and every change; the stream closes after a terminal state.",
+        response_class=StreamingResponse,
+        responses={
+            200: {
+                "description": "The event stream.",
+                "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            },
+            204: {"description": "Finished: the client already has the terminal state."},
+            **openapi.problems(*router.guarded, 404, 503),
+        },
+    )
+    async def events(
+        job_id: JobId,
+        last_event_id: LastEventId = None,
+        principal: Principal = Depends(router.auth),
+    ) -> Response:
+        job = principal.check_visible(await queue.get(job_id), job_id)
+        last = parse_event_id(last_event_id)
+        if last is not None and job.is_terminal and last >= job.version:
+            return Response(status_code=204)
+        stream = job_events(
+            job,
+            last,
+            retry_ms=settings.sse_retry_ms,
+            keepalive_seconds=settings.keepalive_seconds,
+            streams=router.streams,
+        )
+        return StreamingResponse(
+            stream,
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )
 
-    async def _follow(self, queue: JobQueue, job_id: str, version: int) -> None:
-        try:
-            while True:
-                try:
-                    async for job in queue.watch(job_id, version):
-                        version = job.version
-                        self.last = (job, job_event(job))
-                        for subscriber in self.subscribers:
-                            subscriber.offer(*self.last)
-                    return
-                except StoreError as exc:
-                    logger.warning("Following %s: the store failed (%s); retrying", job_id, exc)
-                    await asyncio.sleep(_STORE_RETRY_SECONDS)
-        except JobNotFound:
-            return  # deleted (expired): there is nothing more to say
-        finally:
-            for subscriber in self.subscribers:
-                subscriber.finish()
 
-
-class Streams:
-    """The open streams and long polls of one router: shared feeds, and closing them all."""
-
-    def __init__(self, queue: JobQueue) -> None:
-        self._queue = queue
-        self._wakes: set[asyncio.Event] = set()
-        self._feeds: dict[str, _Feed] = {}
-        self.is_closed = False
-
-    @contextlib.contextmanager
-    def open(self) -> Iterator[asyncio.Event]:
-        """An event that is set when the router closes (and that the holder may set too)."""
-        wake = asyncio.Event()
-        if self.is_closed:
-            wake.set()
-        self._wakes.add(wake)
-        try:
-            yield wake
-        finally:
-            self._wakes.discard(wake)
-
-    @contextlib.contextmanager
-    def follow(self, job: Job) -> Iterator[_Subscriber]:
-        """Every version of *job* newer than this one, through the job's shared feed."""
-        with self.open() as wake:
-            subscriber = _Subscriber(wake, job.version)
-            feed = self._feeds.get(job.job_id)
-            if feed is None or feed.task.done():
-                feed = self._feeds[job.job_id] = _Feed(self._queue, job.job_id, job.version)
-            elif feed.last is not None:
-                subscriber.offer(*feed.last)  # what the feed saw before this stream joined
-            feed.subscribers.add(subscriber)
-            try:
-                yield subscriber
-            finally:
-                feed.subscribers.discard(subscriber)
-                if not feed.subscribers:
-                    feed.task.cancel()
-                    if self._feeds.get(job.job_id) is feed:
-                        del self._feeds[job.job_id]
-
-    def close(self) -> None:
-        """End every open stream and long poll (they answer with what they have)."""
-        self.is_closed = True
-        for wake in self._wakes:
-            wake.set()
-
-    def __len__(self) -> int:
-        return len(self._wakes)
-
-
-async def _unless_closed(streams: Streams, awaitable: Awaitable[Job]) -> Job | None:
-    """The result of *awaitable*, or None when *streams* closes first."""
-    with streams.open() as closing:
-        waiter = asyncio.ensure_future(awaitable)
-        closer = asyncio.ensure_future(closing.wait())
-        try:
-            await asyncio.wait({waiter, closer}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            closer.cancel()
-            if not waiter.done():
-                waiter.cancel()
-        return waiter.result() if not waiter.cancelled() else None
-
-
-async def long_poll(
-    queue: JobQueue, job: Job, since: int | None, seconds: float, streams: Streams
-) -> Job:
-    """*job* once its version exceeds *since* (default: its version now) or it is terminal.
-
-    Returns the job as it is after *seconds* without a change. Raises `JobNotFound`
-    if the job is deleted meanwhile.
-    """
-    since = job.version if since is None else since
-    if job.is_terminal or job.version > since or seconds <= 0:
-        return job
-    changed = await _unless_closed(streams, queue.wait_for_change(job.job_id, since, seconds))
-    return job if changed is None else changed
-
-
-async def wait_until_terminal(queue: JobQueue, job: Job, seconds: float, streams: Streams) -> Job:
-    """*job* once terminal, or as it is after *seconds* (the ``Prefer: wait`` hold).
-
-    The job exists by now, so a failure while waiting answers with what is known rather
-    than an error that would invite the client to submit again.
-    """
-    if job.is_terminal or seconds <= 0:
-        return job
-    try:
-        try:
-            finished = await _unless_closed(streams, queue.wait(job.job_id, seconds))
-        except TimeoutError:
-            finished = await queue.get(job.job_id)
-    except (StoreError, JobNotFound) as exc:
-        logger.warning("Waiting for %s: %s", job.job_id, exc)
-        return job
-    return finished or job
-
-
-async def job_events(
-    job: Job,
-    last_event_id: int | None,
-    *,
-    retry_ms: int,
-    keepalive_seconds: float,
-    streams: Streams,
-) -> AsyncIterator[bytes]:
-    """The body of an event stream: *job* now (unless the client has it), then each change.
-
-    Ends after a terminal state. The first chunk always carries the ``retry:`` field; a
-    comment is sent whenever *keepalive_seconds* pass without an event.
-    """
-    retry = b"retry: %d\n" % retry_ms
-    if last_event_id is None or job.version > last_event_id:
-        yield retry + job_event(job)
-        if job.is_terminal:
-            return
-    else:
-        yield retry + b"\n"
-    loop = asyncio.get_running_loop()
-    with streams.follow(job) as subscriber:
-        while not streams.is_closed:
-            # A timer rather than wait_for: no task per wait, with a thousand streams.
-            silence = loop.call_later(keepalive_seconds, subscriber.wake.set)
-            await subscriber.wake.wait()
-            silence.cancel()
-            subscriber.wake.clear()
-            if (pending := subscriber.take()) is not None:
-                update, event = pending
-                yield event
-                if update.is_terminal:
-                    return
-            elif subscriber.is_done:
-                return
-            elif not streams.is_closed:
-                yield KEEPALIVE
+def parse_event_id(value: str | None) -> int | None:
+    """The version a ``Last-Event-ID`` names; None when absent or not ours."""
+    if value is None or not value.strip().isdigit():
+        return None
+    return int(value)

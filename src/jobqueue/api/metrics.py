@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections import OrderedDict
 from typing import TYPE_CHECKING
@@ -40,49 +41,40 @@ class Metrics:
     """The metrics of one app, in their own registry (so several apps never collide)."""
 
     def __init__(self) -> None:
-        registry = self.registry = CollectorRegistry(auto_describe=True)
-        self.submitted = Counter(
-            "jobqueue_jobs_submitted", "Jobs accepted by this server.", ["task"], registry=registry
+        self.registry = CollectorRegistry(auto_describe=True)
+        counter = functools.partial(Counter, registry=self.registry)
+        gauge = functools.partial(Gauge, registry=self.registry)
+        histogram = functools.partial(Histogram, registry=self.registry)
+        self.submitted = counter(
+            "jobqueue_jobs_submitted", "Jobs accepted by this server.", ["task"]
         )
-        self.started = Counter(
-            "jobqueue_jobs_started", "Attempts started, by any worker.", ["task"], registry=registry
+        self.started = counter(
+            "jobqueue_jobs_started", "Attempts started, by any worker.", ["task"]
         )
-        self.finished = Counter(
+        self.finished = counter(
             "jobqueue_jobs_finished",
             "Jobs that reached a terminal status, by any worker.",
             ["task", "status"],
-            registry=registry,
         )
-        self.duration = Histogram(
+        self.duration = histogram(
             "jobqueue_job_duration_seconds",
             "From the start of a job's last attempt to its terminal status.",
             ["task", "status"],
             buckets=_JOB_BUCKETS,
-            registry=registry,
         )
-        self.depth = Gauge(
-            "jobqueue_queue_depth", "Jobs waiting to run (queued).", ["task"], registry=registry
-        )
-        self.jobs = Gauge(
-            "jobqueue_jobs", "Jobs kept in the store.", ["task", "status"], registry=registry
-        )
-        self.workers = Gauge(
-            "jobqueue_workers", "Workers seen in the last minute.", registry=registry
-        )
-        self.store_up = Gauge(
-            "jobqueue_store_up", "1 when the store answered the last scrape.", registry=registry
-        )
-        self.requests = Counter(
+        self.depth = gauge("jobqueue_queue_depth", "Jobs waiting to run (queued).", ["task"])
+        self.jobs = gauge("jobqueue_jobs", "Jobs kept in the store.", ["task", "status"])
+        self.workers = gauge("jobqueue_workers", "Workers seen in the last minute.")
+        self.store_up = gauge("jobqueue_store_up", "1 when the store answered the last scrape.")
+        self.requests = counter(
             "jobqueue_http_requests",
             "HTTP requests answered by the job API.",
             ["method", "route", "status"],
-            registry=registry,
         )
-        self.request_seconds = Histogram(
+        self.request_seconds = histogram(
             "jobqueue_http_request_duration_seconds",
             "Time to answer a job API request (to the first byte of a stream).",
             ["method", "route"],
-            registry=registry,
         )
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:

@@ -17,6 +17,8 @@ from jobqueue.api.schemas import Problem, SubmitFields
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from pydantic import BaseModel
+
     from jobqueue.queue import JobQueue
     from jobqueue.tasks import Task
 
@@ -97,7 +99,9 @@ def submit_request_body(queue: JobQueue) -> JSONSchema:
     }
 
 
-PROBLEM_SCHEMA = inline(Problem.model_json_schema())
+# Serialization mode: the schema of what the server sends (the job in it always has
+# every field).
+PROBLEM_SCHEMA = inline(Problem.model_json_schema(mode="serialization"))
 
 
 def problems(*statuses: int, descriptions: Mapping[int, str] | None = None) -> dict[int | str, Any]:
@@ -125,6 +129,16 @@ def problems(*statuses: int, descriptions: Mapping[int, str] | None = None) -> d
             response["headers"] = {"WWW-Authenticate": header("The scheme to use: Bearer.", True)}
         responses[status] = response
     return responses
+
+
+def answer(
+    model: type[BaseModel], description: str, headers: Mapping[str, JSONSchema] | None = None
+) -> dict[str, Any]:
+    """A response object whose JSON body *model* documents (FastAPI writes its schema)."""
+    response: dict[str, Any] = {"model": model, "description": description}
+    if headers:
+        response["headers"] = dict(headers)
+    return response
 
 
 def header(description: str, required: bool = False, *, integer: bool = False) -> JSONSchema:

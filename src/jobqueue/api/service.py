@@ -47,7 +47,7 @@ def create_service_router(queue: JobQueue, metrics: Metrics) -> APIRouter:
         summary="Whether the service and its store answer",
         response_model=None,
         responses={
-            200: {"model": HealthOut, "description": "The store answers."},
+            200: openapi.answer(HealthOut, "The store answers."),
             **openapi.problems(503, descriptions={503: "The store does not answer."}),
         },
     )

@@ -7,7 +7,6 @@ programs. The progress bar goes to stderr, so stdout holds only the result.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
@@ -16,43 +15,22 @@ import orjson
 from rich import box
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    Progress,
-    SpinnerColumn,
-    TaskProgressColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
 from rich.table import Table
 
+from jobqueue.cli.follow import exit_with_outcome, follow, print_job, print_json, styled_status
 from jobqueue.client import Client
 from jobqueue.client._base import DEFAULT_SERVER
-from jobqueue.errors import ClientError, JobQueueError
+from jobqueue.errors import JobQueueError
 from jobqueue.models import JobStatus
 from jobqueue.wire import job_to_wire, stats_to_wire, timestamp
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from rich.progress import TaskID
-
     from jobqueue.models import Job, JSONValue
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-#: Exit codes of ``submit --wait`` and ``watch``: the job's outcome.
-EXIT_FAILED = 1
-EXIT_CANCELLED = 3
-
-_STATUS_STYLES = {
-    JobStatus.QUEUED: "cyan",
-    JobStatus.PROCESSING: "yellow",
-    JobStatus.COMPLETED: "green",
-    JobStatus.FAILED: "red",
-    JobStatus.CANCELLED: "magenta",
-}
 
 
 def remote_command(name: str) -> Callable[[Callable[P, R]], click.Command]:
@@ -93,12 +71,8 @@ def _remote_command(function: Callable[P, R], name: str) -> click.Command:
     return click.command(name)(command)
 
 
-def _print_json(value: JSONValue) -> None:
-    click.echo(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode())
-
-
-def _status(job: Job) -> str:
-    return f"[{_STATUS_STYLES[job.status]}]{job.status.value}[/]"
+JOB_ID = click.argument("job_id", metavar="ID")
+"""The job a command acts on."""
 
 
 def _abridged(value: JSONValue, limit: int = 500) -> str:
@@ -122,90 +96,6 @@ def _progress_text(job: Job) -> str:
         else (f"{progress.current:g}/{progress.total:g}")
     )
     return f"{amount} {progress.message or ''}".strip()
-
-
-class ProgressView:
-    """A rich progress bar on stderr that follows a job's states until it is terminal."""
-
-    def __init__(self, job_id: str) -> None:
-        self._job_id = job_id
-        self._progress = Progress(
-            SpinnerColumn(finished_text="•"),
-            TextColumn("{task.description}"),
-            BarColumn(),
-            TaskProgressColumn(),
-            TextColumn("{task.fields[message]}"),
-            TimeElapsedColumn(),
-            console=Console(stderr=True),
-        )
-        self._bar: TaskID = self._progress.add_task("", total=None, message="")
-
-    def show(self, job: Job) -> None:
-        """Draw *job*'s status, progress and message."""
-        task = self._progress.tasks[0]
-        progress = job.progress
-        if progress is not None and progress.total:
-            task.total = progress.total
-        message = progress.message if progress and progress.message else ""
-        completed = progress.current if progress else 0
-        if job.status is JobStatus.COMPLETED:
-            task.total = task.total or 1  # a full bar, even when the task gave no total
-            completed = task.total
-        elif job.status is JobStatus.QUEUED and job.error:
-            message = f"retrying after: {job.error}"
-        self._progress.update(
-            self._bar,
-            completed=completed,
-            description=f"{escape(job.task)} {_status(job)}",
-            message=escape(message),
-        )
-        if job.is_terminal:
-            self._progress.stop_task(self._bar)
-
-    def __enter__(self) -> ProgressView:
-        self._progress.console.print(f"[dim]Job {self._job_id}[/]")
-        self._progress.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._progress.stop()
-
-
-def follow(client: Client, job_id: str, *, as_json_lines: bool = False) -> Job:
-    """Show the job's states from its event stream until it is terminal; return that state.
-
-    With *as_json_lines*, each state is printed as one line of JSON instead of a bar.
-    """
-    job = None
-    view = None if as_json_lines else ProgressView(job_id)
-    try:
-        with view or contextlib.nullcontext():
-            for job in client.stream(job_id):
-                if view is None:
-                    click.echo(orjson.dumps(job_to_wire(job)).decode())
-                else:
-                    view.show(job)
-    except KeyboardInterrupt:
-        click.echo(f"Stopped following; the job goes on (jobqueue watch {job_id}).", err=True)
-        click.get_current_context().exit(130)
-    if job is None:
-        raise ClientError(f"The event stream of job {job_id} ended without a state")
-    return job
-
-
-def exit_with_outcome(job: Job, *, print_result: bool) -> None:
-    """End the command with a terminal job's outcome: its result (when *print_result*)
-    and exit code 0 when it completed, else its error on stderr and a non-zero code.
-    """
-    if job.status is JobStatus.COMPLETED:
-        if print_result:
-            _print_json(job.result)
-    else:
-        click.echo(
-            f"Job {job.job_id} {job.status.value}: {job.error or 'no reason given'}", err=True
-        )
-        code = EXIT_CANCELLED if job.status is JobStatus.CANCELLED else EXIT_FAILED
-        click.get_current_context().exit(code)
 
 
 def _payload(_ctx: click.Context, _param: click.Parameter, value: str) -> JSONValue:
@@ -267,23 +157,23 @@ def submit(
     )
     if not wait:
         if as_json:
-            _print_json(job_to_wire(job))
+            print_job(job)
         else:
             click.echo(job.job_id)
         return
     job = follow(client, job.job_id)
     if as_json:
-        _print_json(job_to_wire(job))
+        print_job(job)
     exit_with_outcome(job, print_result=not as_json)
 
 
 @remote_command("status")
-@click.argument("job_id", metavar="ID")
+@JOB_ID
 def status(client: Client, as_json: bool, job_id: str) -> None:
     """Show a job: status, progress, attempts, times, result or error."""
     job = client.get(job_id)
     if as_json:
-        _print_json(job_to_wire(job))
+        print_job(job)
         return
     table = Table(show_header=False, box=None)
     table.add_column(style="bold")
@@ -291,7 +181,7 @@ def status(client: Client, as_json: bool, job_id: str) -> None:
     rows = {
         "Job": job.job_id,
         "Task": escape(job.task),
-        "Status": _status(job) + (" (cancel requested)" if job.is_cancel_requested else ""),
+        "Status": styled_status(job) + (" (cancel requested)" if job.is_cancel_requested else ""),
         "Progress": escape(_progress_text(job)),
         "Attempts": f"{job.attempts}/{job.max_attempts}",
         "Created": timestamp(job.created_at),
@@ -308,7 +198,7 @@ def status(client: Client, as_json: bool, job_id: str) -> None:
 
 
 @remote_command("watch")
-@click.argument("job_id", metavar="ID")
+@JOB_ID
 def watch(client: Client, as_json: bool, job_id: str) -> None:
     """Follow a job's progress until it ends.
 
@@ -320,12 +210,12 @@ def watch(client: Client, as_json: bool, job_id: str) -> None:
 
 
 @remote_command("cancel")
-@click.argument("job_id", metavar="ID")
+@JOB_ID
 def cancel(client: Client, as_json: bool, job_id: str) -> None:
     """Cancel a job; a running one is asked to stop."""
     job = client.cancel(job_id)
     if as_json:
-        _print_json(job_to_wire(job))
+        print_job(job)
     elif job.is_terminal:
         click.echo(f"Job {job.job_id} cancelled.")
     else:
@@ -333,12 +223,12 @@ def cancel(client: Client, as_json: bool, job_id: str) -> None:
 
 
 @remote_command("retry")
-@click.argument("job_id", metavar="ID")
+@JOB_ID
 def retry(client: Client, as_json: bool, job_id: str) -> None:
     """Run a failed or cancelled job again, with a fresh attempt budget."""
     job = client.retry(job_id)
     if as_json:
-        _print_json(job_to_wire(job))
+        print_job(job)
     else:
         click.echo(f"Job {job.job_id} is {job.status.value} again.")
 
@@ -361,7 +251,7 @@ def list_jobs(
     """List jobs, newest first (--status and --task may repeat)."""
     jobs = client.list(statuses=statuses, tasks=tasks, limit=limit)
     if as_json:
-        _print_json([job_to_wire(job) for job in jobs])
+        print_json([job_to_wire(job) for job in jobs])
         return
     console = Console()
     # A job id is 36 characters and is copied from here, so it is never cut; on a
@@ -376,7 +266,9 @@ def list_jobs(
     table.add_column("Progress or error", ratio=1)
     for job in jobs:
         created = [f"{job.created_at:%m-%d %H:%M:%S}"] if is_wide else []
-        table.add_row(job.job_id, escape(job.task), _status(job), *created, escape(_detail(job)))
+        table.add_row(
+            job.job_id, escape(job.task), styled_status(job), *created, escape(_detail(job))
+        )
     console.print(table)
 
 
@@ -385,7 +277,7 @@ def stats(client: Client, as_json: bool) -> None:
     """Count jobs per task and status; show the workers seen lately."""
     result = client.stats()
     if as_json:
-        _print_json(stats_to_wire(result))
+        print_json(stats_to_wire(result))
         return
     table = Table("Task", *(s.value for s in JobStatus), title="Jobs")
     for task, counts in sorted(result.tasks.items()):

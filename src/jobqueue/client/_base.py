@@ -18,9 +18,9 @@ import orjson
 
 from jobqueue.client._errors import error_from_response, retry_after_seconds
 from jobqueue.client._sse import SSEDecoder
-from jobqueue.client._wire import parse_job, parse_page, parse_stats
 from jobqueue.errors import ClientError, InvalidRequest
 from jobqueue.models import SubmitOptions
+from jobqueue.wire import parse_job, parse_page, parse_stats
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -342,8 +342,26 @@ class EventStream:
         self.pause = min(1.0 if retry_ms is None else retry_ms / 1000, self._retry.max_wait)
 
 
-class BaseClient:
-    """Configuration shared by `Client` and `AsyncClient` (see `Client` for the arguments)."""
+HttpT = TypeVar("HttpT", httpx.Client, httpx.AsyncClient)
+TransportT = TypeVar("TransportT", httpx.BaseTransport, httpx.AsyncBaseTransport)
+
+
+class BaseClient(Generic[HttpT, TransportT]):
+    """What `Client` and `AsyncClient` share: their arguments and configuration.
+
+    Args:
+        server: the service's base URL.
+        api_key: sent as ``Authorization: Bearer <key>`` when given.
+        prefix: the path the job endpoints are mounted under.
+        timeout: seconds to connect, and to wait for an ordinary answer.
+        retries: how often an answer of ``429``/``503`` is retried, and how often in a
+            row a dropped event stream is resumed.
+        max_retry_wait: the longest ``Retry-After`` waited for; a longer one raises at once.
+        transport: an httpx transport to send requests through (tests, proxies).
+    """
+
+    _http_class: Callable[..., HttpT]
+    """``httpx.Client`` or ``httpx.AsyncClient``: what moves the bytes."""
 
     def __init__(
         self,
@@ -354,13 +372,17 @@ class BaseClient:
         timeout: float = 10.0,
         retries: int = 3,
         max_retry_wait: float = 30.0,
+        transport: TransportT | None = None,
     ) -> None:
         self.server = server.rstrip("/")
         self._calls = Calls(prefix, timeout)
         self._retry = RetryPolicy(retries, max_retry_wait)
-        self._headers = {"Accept": "application/json"}
+        headers = {"Accept": "application/json"}
         if api_key:
-            self._headers["Authorization"] = f"Bearer {api_key}"
+            headers["Authorization"] = f"Bearer {api_key}"
+        self._http: HttpT = self._http_class(
+            base_url=self.server, headers=headers, timeout=timeout, transport=transport
+        )
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.server!r})"

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from jobqueue.client._wire import parse_job
 from jobqueue.errors import (
     ClientError,
     IdempotencyConflict,
@@ -25,6 +24,7 @@ from jobqueue.errors import (
     RateLimited,
     StoreUnavailable,
 )
+from jobqueue.wire import parse_job
 
 if TYPE_CHECKING:
     import httpx

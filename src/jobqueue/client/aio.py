@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import httpx
 
-from jobqueue.client._base import DEFAULT_SERVER, BaseClient, EventStream, LongPoll, Pager
+from jobqueue.client._base import BaseClient, EventStream, LongPoll, Pager
 from jobqueue.client._errors import unreachable
 
 if TYPE_CHECKING:
@@ -21,45 +21,16 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-class AsyncClient(BaseClient):
+class AsyncClient(BaseClient[httpx.AsyncClient, httpx.AsyncBaseTransport]):
     """`Client`'s asyncio twin: the same methods, awaited, with the same guarantees.
 
     `stream` and `list` are async generators: when leaving one early, close it (for
     example with ``contextlib.aclosing``) so its connection is released at once.
 
-    Args:
-        server: the service's base URL.
-        api_key: sent as ``Authorization: Bearer <key>`` when given.
-        prefix: the path the job endpoints are mounted under.
-        timeout: seconds to connect, and to wait for an ordinary answer.
-        retries: how often an answer of ``429``/``503`` is retried, and how often in a
-            row a dropped event stream is resumed.
-        max_retry_wait: the longest ``Retry-After`` waited for; a longer one raises at once.
-        transport: an httpx transport to send requests through (tests, proxies).
+    Takes the arguments of `BaseClient`.
     """
 
-    def __init__(
-        self,
-        server: str = DEFAULT_SERVER,
-        *,
-        api_key: str | None = None,
-        prefix: str = "/api/jobs",
-        timeout: float = 10.0,
-        retries: int = 3,
-        max_retry_wait: float = 30.0,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        super().__init__(
-            server,
-            api_key=api_key,
-            prefix=prefix,
-            timeout=timeout,
-            retries=retries,
-            max_retry_wait=max_retry_wait,
-        )
-        self._http = httpx.AsyncClient(
-            base_url=self.server, headers=self._headers, timeout=timeout, transport=transport
-        )
+    _http_class = httpx.AsyncClient
 
     async def submit(
         self, task: str | None, payload: JSONValue, **options: Unpack[ClientSubmitOptions]

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import httpx
 
-from jobqueue.client._base import DEFAULT_SERVER, BaseClient, EventStream, LongPoll, Pager
+from jobqueue.client._base import BaseClient, EventStream, LongPoll, Pager
 from jobqueue.client._errors import unreachable
 
 if TYPE_CHECKING:
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-class Client(BaseClient):
+class Client(BaseClient[httpx.Client, httpx.BaseTransport]):
     """Submit, follow and manage jobs on a jobqueue server (API.md) from blocking code.
 
     Every method raises the `jobqueue.errors` class of an error answer (`JobNotFound`,
@@ -30,39 +30,10 @@ class Client(BaseClient):
     ``429`` and ``503`` are retried after their ``Retry-After``, within the bounds the
     constructor sets. Use it as a context manager, or call `close`.
 
-    Args:
-        server: the service's base URL.
-        api_key: sent as ``Authorization: Bearer <key>`` when given.
-        prefix: the path the job endpoints are mounted under.
-        timeout: seconds to connect, and to wait for an ordinary answer.
-        retries: how often an answer of ``429``/``503`` is retried, and how often in a
-            row a dropped event stream is resumed.
-        max_retry_wait: the longest ``Retry-After`` waited for; a longer one raises at once.
-        transport: an httpx transport to send requests through (tests, proxies).
+    Takes the arguments of `BaseClient`.
     """
 
-    def __init__(
-        self,
-        server: str = DEFAULT_SERVER,
-        *,
-        api_key: str | None = None,
-        prefix: str = "/api/jobs",
-        timeout: float = 10.0,
-        retries: int = 3,
-        max_retry_wait: float = 30.0,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        super().__init__(
-            server,
-            api_key=api_key,
-            prefix=prefix,
-            timeout=timeout,
-            retries=retries,
-            max_retry_wait=max_retry_wait,
-        )
-        self._http = httpx.Client(
-            base_url=self.server, headers=self._headers, timeout=timeout, transport=transport
-        )
+    _http_class = httpx.Client
 
     def submit(
         self, task: str | None, payload: JSONValue, **options: Unpack[ClientSubmitOptions]

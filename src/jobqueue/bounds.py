@@ -1,0 +1,87 @@
+"""The bounds of submit options, defined once.
+
+`JobQueue` checks them on every submit, whoever the caller, and the HTTP API writes the
+same bounds into its submit schema, so both refuse the same values. What lies outside
+them is a mistake, and would overflow some stores.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from annotated_types import Interval
+
+from jobqueue.errors import InvalidRequest
+
+MAX_TASK_NAME_LENGTH = 200
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
+
+
+def check_length(name: str, value: str | None, maximum: int) -> None:
+    """`InvalidRequest` naming *name* unless *value* is None or 1 to *maximum* characters."""
+    if value is not None and not 0 < len(value) <= maximum:
+        raise InvalidRequest(f"{name} must be 1 to {maximum} characters")
+
+
+@dataclass(frozen=True, slots=True)
+class Bound:
+    """The range a numeric option accepts: *minimum* to *maximum*, both included unless
+    *is_minimum_excluded*.
+    """
+
+    minimum: float
+    maximum: float
+    is_minimum_excluded: bool = False
+
+    @property
+    def interval(self) -> Interval:
+        """The bound as pydantic's constraints (which also write it into a JSON schema)."""
+        if self.is_minimum_excluded:
+            return Interval(gt=self.minimum, le=self.maximum)
+        return Interval(ge=self.minimum, le=self.maximum)
+
+    def number(self, name: str, value: float | None) -> float | None:
+        """*value* (None passes) as a float; `InvalidRequest` naming *name* unless it is a
+        finite number within the bound.
+        """
+        if value is None:
+            return None
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
+            raise InvalidRequest(f"{name} must be a number")
+        if not self._contains(value):
+            low = "greater than" if self.is_minimum_excluded else "at least"
+            raise InvalidRequest(
+                f"{name} must be {low} {self.minimum:g} and at most {self.maximum:g}"
+            )
+        return float(value)
+
+    def integer(self, name: str, value: int | None) -> int | None:
+        """*value* (None passes); `InvalidRequest` naming *name* unless it is an integer
+        within the bound.
+        """
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidRequest(f"{name} must be an integer")
+        if not self._contains(value):
+            raise InvalidRequest(f"{name} must be between {self.minimum} and {self.maximum}")
+        return value
+
+    def _contains(self, value: float) -> bool:
+        if self.is_minimum_excluded and value == self.minimum:
+            return False
+        return self.minimum <= value <= self.maximum
+
+
+_DAY = 86400.0
+
+PRIORITY = Bound(-(2**31 - 1), 2**31 - 1)
+DELAY_SECONDS = Bound(0, 366 * _DAY)
+TIMEOUT_SECONDS = Bound(0, 7 * _DAY, is_minimum_excluded=True)
+MAX_ATTEMPTS = Bound(1, 1000)
+TTL_SECONDS = Bound(0, 366 * _DAY, is_minimum_excluded=True)

@@ -8,35 +8,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import os
 from collections.abc import AsyncIterator, Callable
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any, overload
 
-import orjson
-
 from jobqueue.bounds import (
-    DELAY_SECONDS,
-    MAX_ATTEMPTS,
-    MAX_IDEMPOTENCY_KEY_LENGTH,
-    MAX_TASK_NAME_LENGTH,
-    PRIORITY,
-    TIMEOUT_SECONDS,
-    TTL_SECONDS,
     Bound,
-    check_length,
 )
 from jobqueue.clock import Clock, SystemClock
 from jobqueue.errors import InvalidRequest, JobNotFound
-from jobqueue.ids import new_job_id
 from jobqueue.lifecycle import Lifecycle, Submission
 from jobqueue.lifecycle.maintenance import Maintenance
-from jobqueue.models import NUL, JobFilter, JobStatus, NewJob
+from jobqueue.models import JobFilter, JobStatus, NewJob
 from jobqueue.notify import Hub, Interest
 from jobqueue.retry import Backoff
 from jobqueue.stores import DEFAULT_STORE_URL, Store, open_store
-from jobqueue.tasks import TaskFunction, TaskOptions, TaskRegistry, describe
+from jobqueue.submission import build_new_job
+from jobqueue.tasks import QueueDefaults, TaskFunction, TaskRegistry, describe, task_options
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -44,6 +32,7 @@ if TYPE_CHECKING:
 
     from jobqueue.models import Job, JSONValue, Page, Stats, SubmitOptions
     from jobqueue.notify import JobWatch
+    from jobqueue.tasks import TaskSettings
 
 StartupHook = Callable[..., Any]
 
@@ -84,10 +73,13 @@ class JobQueue:
         self.tasks = TaskRegistry()
         self.startup_hooks: list[StartupHook] = []
         self.shutdown_hooks: list[StartupHook] = []
-        self.default_max_attempts = max_attempts
-        self.default_ttl_seconds = ttl_seconds
-        self.default_timeout_seconds = timeout_seconds
-        self.default_backoff = backoff or Backoff()
+        self.defaults = QueueDefaults(
+            max_attempts=max_attempts,
+            ttl_seconds=ttl_seconds,
+            timeout_seconds=timeout_seconds,
+            backoff=backoff or Backoff(),
+        )
+        """What a job gets when neither its submit nor its task says otherwise."""
         self._hub: Hub | None = None
         self._lifecycle: Lifecycle | None = None
         self._opened = False
@@ -100,31 +92,11 @@ class JobQueue:
 
     @overload
     def task(
-        self,
-        function: None = None,
-        /,
-        *,
-        name: str | None = None,
-        timeout: float | None = None,
-        max_attempts: int | None = None,
-        ttl: float | None = None,
-        backoff: Backoff | None = None,
-        process: bool = False,
-        default: bool = False,
+        self, function: None = None, /, **settings: Unpack[TaskSettings]
     ) -> Callable[[TaskFunction], TaskFunction]: ...
 
     def task(
-        self,
-        function: TaskFunction | None = None,
-        /,
-        *,
-        name: str | None = None,
-        timeout: float | None = None,
-        max_attempts: int | None = None,
-        ttl: float | None = None,
-        backoff: Backoff | None = None,
-        process: bool = False,
-        default: bool = False,
+        self, function: TaskFunction | None = None, /, **settings: Unpack[TaskSettings]
     ) -> TaskFunction | Callable[[TaskFunction], TaskFunction]:
         """Register a task function (``async def`` or plain ``def``); usable bare or called.
 
@@ -138,17 +110,11 @@ class JobQueue:
                 cancellation can stop code that never yields (CPU-bound, C extensions).
             default: use this task when a submission names none.
         """
-        check_length("name", name, MAX_TASK_NAME_LENGTH)
-        options = TaskOptions(
-            timeout_seconds=TIMEOUT_SECONDS.number("timeout", timeout),
-            max_attempts=MAX_ATTEMPTS.integer("max_attempts", max_attempts),
-            ttl_seconds=TTL_SECONDS.number("ttl", ttl),
-            backoff=backoff,
-            is_process=process,
-        )
+        options = task_options(settings)
 
         def register(fn: TaskFunction) -> TaskFunction:
-            self.tasks.add(describe(fn, name, options), is_default=default)
+            task = describe(fn, settings.get("name"), options)
+            self.tasks.add(task, is_default=settings.get("default", False))
             return fn
 
         return register if function is None else register(function)
@@ -190,7 +156,7 @@ class JobQueue:
     def lifecycle(self) -> Lifecycle:
         """The owner of every transition of this queue's jobs (what workers call)."""
         if self._lifecycle is None:
-            self._lifecycle = Lifecycle(self.store, self.clock, self.tasks, self.default_backoff)
+            self._lifecycle = Lifecycle(self.store, self.clock, self.tasks, self.defaults.backoff)
         return self._lifecycle
 
     @property
@@ -254,52 +220,9 @@ class JobQueue:
         Checks the task exists, the options are in range, and the payload is JSON and
         passes the task's payload type.
         """
-        resolved = self.tasks.resolve(task)
-        if payload is None:
-            raise InvalidRequest("Payload required")
-        resolved.validate(payload)
-        try:
-            canonical = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
-        except TypeError as exc:
-            raise InvalidRequest(f"Payload is not JSON: {exc}") from None
-        idempotency_key = options.get("idempotency_key")
-        check_length("Idempotency-Key", idempotency_key, MAX_IDEMPOTENCY_KEY_LENGTH)
-        if NUL in (idempotency_key or "") or NUL in (owner or ""):
-            raise InvalidRequest("Idempotency-Key and owner must not contain U+0000 (NUL)")
-        defaults = resolved.options
-        priority = options.get("priority") or 0
-        delay_seconds = options.get("delay_seconds")
-        timeout_seconds = options.get("timeout_seconds")
-        max_attempts = MAX_ATTEMPTS.integer("maxAttempts", options.get("max_attempts"))
-        ttl_seconds = options.get("ttl_seconds")
-        ttl = TTL_SECONDS.number("ttlSeconds", ttl_seconds)
-        new = NewJob(
-            job_id=new_job_id(),
-            task=resolved.name,
-            payload=payload,
-            priority=PRIORITY.integer("priority", priority) or 0,
-            delay_seconds=DELAY_SECONDS.number("delaySeconds", delay_seconds) or 0.0,
-            timeout_seconds=TIMEOUT_SECONDS.number("timeoutSeconds", timeout_seconds)
-            or defaults.timeout_seconds
-            or self.default_timeout_seconds,
-            max_attempts=max_attempts or defaults.max_attempts or self.default_max_attempts,
-            ttl_seconds=ttl or defaults.ttl_seconds or self.default_ttl_seconds,
-            idempotency_key=_scoped(idempotency_key, owner),
-            owner=owner,
+        return build_new_job(
+            self.tasks.resolve(task), payload, options, owner=owner, fallback=self.defaults
         )
-        if idempotency_key is None:
-            return new
-        request = [
-            new.task,
-            priority,
-            delay_seconds,
-            timeout_seconds,
-            max_attempts,
-            ttl_seconds,
-            owner,
-        ]
-        digest = hashlib.sha256(orjson.dumps(request) + canonical).hexdigest()
-        return replace(new, fingerprint=digest)
 
     async def enqueue(self, new: NewJob) -> Submission:
         """Store a validated submission; replays an idempotent one instead of duplicating."""
@@ -442,11 +365,3 @@ class JobQueue:
 
 #: The longest a waiter trusts the change notifications alone before reading the job again.
 _SAFETY_SECONDS = 5.0
-
-
-def _scoped(idempotency_key: str | None, owner: str | None) -> str | None:
-    """Idempotency keys are per owner: another API key's use of a key neither clashes
-    with it nor learns that it exists."""
-    if idempotency_key is None or owner is None:
-        return idempotency_key
-    return f"{len(owner)}:{owner}:{idempotency_key}"

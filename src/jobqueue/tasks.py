@@ -9,7 +9,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pydantic
+from typing_extensions import TypedDict
 
+from jobqueue.bounds import (
+    MAX_ATTEMPTS,
+    MAX_TASK_NAME_LENGTH,
+    TIMEOUT_SECONDS,
+    TTL_SECONDS,
+    check_length,
+)
 from jobqueue.context import JobContext
 from jobqueue.errors import ConfigError, PayloadInvalid, UnknownTask
 
@@ -30,6 +38,40 @@ class TaskOptions:
     backoff: Backoff | None = None
     is_process: bool = False
     """Run each attempt in a child process, which timeouts and cancellation can kill."""
+
+
+class TaskSettings(TypedDict, total=False):
+    """The keyword arguments of `JobQueue.task` (documented there)."""
+
+    name: str | None
+    timeout: float | None
+    max_attempts: int | None
+    ttl: float | None
+    backoff: Backoff | None
+    process: bool
+    default: bool
+
+
+def task_options(settings: TaskSettings) -> TaskOptions:
+    """The options *settings* ask for; `InvalidRequest` when one is out of bounds."""
+    check_length("name", settings.get("name"), MAX_TASK_NAME_LENGTH)
+    return TaskOptions(
+        timeout_seconds=TIMEOUT_SECONDS.number("timeout", settings.get("timeout")),
+        max_attempts=MAX_ATTEMPTS.integer("max_attempts", settings.get("max_attempts")),
+        ttl_seconds=TTL_SECONDS.number("ttl", settings.get("ttl")),
+        backoff=settings.get("backoff"),
+        is_process=settings.get("process", False),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class QueueDefaults:
+    """What a job gets when neither its submit nor its task says otherwise."""
+
+    max_attempts: int
+    ttl_seconds: float
+    timeout_seconds: float | None
+    backoff: Backoff
 
 
 @dataclass(frozen=True, slots=True)

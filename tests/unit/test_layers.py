@@ -82,6 +82,16 @@ def test_only_the_lifecycle_writes_to_a_store() -> None:
     assert sorted(writers) == []
 
 
+def test_the_http_layer_reaches_the_store_only_through_the_queue() -> None:
+    reaches = [
+        f"{_name(path)}:{node.lineno}"
+        for path in _modules("api")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Attribute) and node.attr in {"store", "lifecycle"}
+    ]
+    assert reaches == []
+
+
 def test_no_module_is_longer_than_the_limit() -> None:
     lengths = {_name(path): len(path.read_text().splitlines()) for path in _modules()}
     assert {path: n for path, n in lengths.items() if n > MAX_MODULE_LINES} == {}

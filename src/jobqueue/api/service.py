@@ -33,8 +33,7 @@ def create_service_router(queue: JobQueue, metrics: Metrics) -> APIRouter:
         try:
             # A health check must answer quickly: a store that takes longer is unavailable.
             async with asyncio.timeout(HEALTH_TIMEOUT_SECONDS):
-                await queue.open()
-                await queue.store.ping()
+                await queue.ping()
         except TimeoutError:
             raise StoreUnavailable("The store did not answer in time") from None
         return json_response({"status": "ok"}, headers={"Cache-Control": "no-store"})

@@ -110,7 +110,7 @@ class Filler:
 
         assert isinstance(self.store, RedisStore)
         template_id = await _submit(self.store)
-        lib = resources.files("jobqueue.stores").joinpath("lua", "_lib.lua").read_text()
+        lib = resources.files("jobqueue.stores.redis").joinpath("lua", "_lib.lua").read_text()
         async with Redis.from_url(REDIS_URL, decode_responses=True) as redis:
             prefix = self.store.prefix
             fields = await redis.hgetall(f"{prefix}job:{template_id}")

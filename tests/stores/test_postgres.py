@@ -17,8 +17,8 @@ from psycopg import sql
 
 from jobqueue.errors import ConfigError, StoreError, StoreUnavailable
 from jobqueue.stores import open_store
-from jobqueue.stores._sql import read_statements
 from jobqueue.stores.postgres import PostgresStore, migrate, migrations
+from jobqueue.stores.statements import read_statements
 from tests.conftest import POSTGRES_URL, require_service
 from tests.stores.conformance.helpers import (
     LEASE_SECONDS,
@@ -152,7 +152,7 @@ async def test_a_claim_walks_the_partial_ready_index(stores, admin, clock: FakeC
         {"now": clock.now()},
     )
     await admin.execute("ANALYZE jobs")
-    claim = read_statements("postgres/queries.sql")["claim"]
+    claim = read_statements("jobqueue.stores.postgres", "queries.sql")["claim"]
     params = {
         "tasks": ["task-1", "task-2"],
         "limit": 5,

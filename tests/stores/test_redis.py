@@ -20,9 +20,9 @@ import redis.asyncio as aioredis
 from jobqueue.errors import JobQueueError, StoreUnavailable
 from jobqueue.models import Claim, JobFilter, JobStatus, Lease, Progress, WorkerInfo
 from jobqueue.stores import open_store
-from jobqueue.stores import redis as redis_store
 from jobqueue.stores.memory import MemoryStore
 from jobqueue.stores.redis import RedisStore
+from jobqueue.stores.redis import _store as redis_store
 from tests.conftest import REDIS_URL
 from tests.stores.conformance.helpers import (
     LEASE_SECONDS,

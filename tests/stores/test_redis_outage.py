@@ -13,8 +13,8 @@ import pytest
 
 from jobqueue.errors import StoreUnavailable
 from jobqueue.models import JobFilter, JobStatus
-from jobqueue.stores import redis as redis_store
 from jobqueue.stores.redis import RedisStore
+from jobqueue.stores.redis import _store as redis_store
 from tests.stores.conformance.helpers import LEASE_SECONDS, TASK, WAIT_SECONDS, Watcher, submit
 from tests.stores.private_servers import PrivateRedis
 

@@ -18,10 +18,10 @@ import pytest
 from jobqueue.clock import FakeClock
 from jobqueue.errors import ConfigError, StoreError, StoreUnavailable
 from jobqueue.models import JobStatus
-from jobqueue.stores import _sqlite_wakeups, open_store
-from jobqueue.stores._sql import read_statements
-from jobqueue.stores._sqlite_wakeups import wakeup_folder
-from jobqueue.stores.sqlite import SCHEMA_VERSION, SQLiteStore, parse_url
+from jobqueue.stores import open_store
+from jobqueue.stores.sqlite import SCHEMA_VERSION, SQLiteStore, _wakeups, parse_url
+from jobqueue.stores.sqlite._wakeups import wakeup_folder
+from jobqueue.stores.statements import read_statements
 from tests.stores.conformance.helpers import WAIT_SECONDS, Watcher, claim_one, submit
 
 pytestmark = pytest.mark.sqlite
@@ -199,7 +199,7 @@ async def test_a_watcher_that_comes_later_is_woken_by_the_next_write(
 ) -> None:
     # A writer keeps its listing of the sockets until the folder changes. With the listing's
     # lifetime out of the way and a poll once a minute, only that check delivers the change.
-    monkeypatch.setattr(_sqlite_wakeups, "_LISTING_SECONDS", 3600.0)
+    monkeypatch.setattr(_wakeups, "_LISTING_SECONDS", 3600.0)
     folder = wakeup_folder(path)
     folder.mkdir()
     async with SQLiteStore(path) as writer:
@@ -262,7 +262,7 @@ async def test_a_path_too_long_for_a_socket_still_gets_changes_by_polling(
 async def test_claims_walk_the_ready_index_without_sorting(sqlite_store: SQLiteStore, path: str):
     # Left to the planner, the run_at range picks another index and sorts every ready job:
     # a claim then costs time in proportion to the queue (40x at 300k jobs).
-    statement = read_statements("sqlite_queries.sql")["ready_jobs"]
+    statement = read_statements("jobqueue.stores.sqlite", "queries.sql")["ready_jobs"]
     with closing(sqlite3.connect(path)) as conn:
         plan = " ".join(
             str(row[3])

@@ -1,7 +1,7 @@
 """The SQLite store's operations: one synchronous function per `Store` method.
 
 Each runs on the store's thread inside one transaction that `SQLiteStore` opens, and
-mirrors `MemoryStore` exactly; the SQL lives in ``sql/sqlite_queries.sql``. Timestamps
+mirrors `MemoryStore` exactly; the SQL lives in ``queries.sql`` beside it. Timestamps
 are stored as integer microseconds since the epoch.
 """
 
@@ -26,8 +26,8 @@ from jobqueue.models import (
     WorkerInfo,
     empty_counts,
 )
-from jobqueue.stores._sql import read_statements
 from jobqueue.stores.base import CANCELLED_ERROR, LOST_WORKER_ERROR, encode_cursor
+from jobqueue.stores.statements import read_statements
 
 if TYPE_CHECKING:
     import sqlite3
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
     from jobqueue.models import JobFilter, JSONValue, NewJob
 
-STATEMENTS = read_statements("sqlite_queries.sql")
+STATEMENTS = read_statements("jobqueue.stores.sqlite", "queries.sql")
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from jobqueue.stores._subscription import SharedSubscription
 from jobqueue.stores.base import parse_change
+from jobqueue.stores.subscription import SharedSubscription
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -35,8 +35,6 @@ from jobqueue.models import (
     Stats,
     empty_counts,
 )
-from jobqueue.stores import _redis_codec as codec
-from jobqueue.stores._redis_feed import ChangeFeed
 from jobqueue.stores.base import (
     CANCELLED_ERROR,
     LOST_WORKER_ERROR,
@@ -46,6 +44,8 @@ from jobqueue.stores.base import (
     encode_cursor,
     pop_query,
 )
+from jobqueue.stores.redis import _codec as codec
+from jobqueue.stores.redis._feed import ChangeFeed
 
 try:
     import redis.asyncio as aioredis
@@ -94,7 +94,7 @@ _LIST_SCAN_BUDGET = 1000
 
 @functools.cache
 def _script_texts() -> dict[str, str]:
-    folder = resources.files("jobqueue.stores").joinpath("lua")
+    folder = resources.files("jobqueue.stores.redis").joinpath("lua")
     lib = folder.joinpath("_lib.lua").read_text(encoding="utf-8")
     return {
         name: lib + folder.joinpath(f"{name}.lua").read_text(encoding="utf-8") for name in _SCRIPTS

@@ -2,7 +2,7 @@
 
 Claims take ready jobs with ``FOR UPDATE SKIP LOCKED``, so any number of workers in any
 number of processes share one queue; changes travel by LISTEN/NOTIFY. The SQL lives in
-``sql/postgres/``: numbered migrations and the named statements of ``queries.sql``.
+``migrations/`` (numbered) and the named statements of ``queries.sql``, beside this module.
 """
 
 from __future__ import annotations
@@ -44,15 +44,6 @@ from jobqueue.models import (
     WorkerInfo,
     empty_counts,
 )
-from jobqueue.stores._postgres_listener import Listener
-from jobqueue.stores._postgres_migrations import apply_migrations, migrate, migrations
-from jobqueue.stores._postgres_support import (
-    Connection,
-    Settings,
-    configure,
-    translated,
-)
-from jobqueue.stores._sql import read_statements
 from jobqueue.stores.base import (
     CANCELLED_ERROR,
     LOST_WORKER_ERROR,
@@ -62,6 +53,15 @@ from jobqueue.stores.base import (
     encode_cursor,
     pop_query,
 )
+from jobqueue.stores.postgres._connection import (
+    Connection,
+    Settings,
+    configure,
+    translated,
+)
+from jobqueue.stores.postgres._listener import Listener
+from jobqueue.stores.postgres._migrations import apply_migrations
+from jobqueue.stores.statements import read_statements
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Collection, Mapping, Sequence
@@ -70,7 +70,7 @@ if TYPE_CHECKING:
 
     from jobqueue.models import Change, JobFilter, JSONValue, NewJob
 
-_QUERIES = read_statements("postgres/queries.sql")
+_QUERIES = read_statements("jobqueue.stores.postgres", "queries.sql")
 _JOB_FIELDS = tuple(field.name for field in fields(Job))
 # A key can vanish (purged) between the conflicting insert and the read of its job.
 _KEY_RACE_ATTEMPTS = 3
@@ -509,6 +509,3 @@ class PostgresStore(Store):
 async def _check_pool(pool: AsyncConnectionPool[Connection]) -> None:
     with contextlib.suppress(DriverError):
         await pool.check()
-
-
-__all__ = ["PostgresStore", "migrate", "migrations"]

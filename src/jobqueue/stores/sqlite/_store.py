@@ -5,9 +5,9 @@ that thread running one transaction. Writes take the write lock up front
 (``BEGIN IMMEDIATE``), so every transition, a batched claim included, is atomic across
 processes. This process's changes are published as they commit; other processes' are
 found by a cheap poll of ``PRAGMA data_version`` and a change counter, at once when the
-committing process wakes the poller (`jobqueue.stores._sqlite_wakeups`). A second
+committing process wakes the poller (`jobqueue.stores.sqlite._wakeups`). A second
 thread checkpoints the write-ahead log soon after writes, so that no commit pays for it
-(`jobqueue.stores._sqlite_checkpoints`).
+(`jobqueue.stores.sqlite._checkpoints`).
 """
 
 from __future__ import annotations
@@ -22,10 +22,6 @@ from urllib.parse import unquote
 from jobqueue.aio import run_last
 from jobqueue.errors import ConfigError, LeaseLost, StoreError, StoreUnavailable
 from jobqueue.models import Change, JobStatus
-from jobqueue.stores import _sqlite_ops as ops
-from jobqueue.stores._sql import read_script
-from jobqueue.stores._sqlite_checkpoints import Checkpointer
-from jobqueue.stores._sqlite_wakeups import WakeupListener, WakeupSender, wakeup_folder
 from jobqueue.stores.base import (
     CANCELLED_ERROR,
     Broadcaster,
@@ -33,6 +29,10 @@ from jobqueue.stores.base import (
     StoreCapabilities,
     decode_cursor,
 )
+from jobqueue.stores.sqlite import _ops as ops
+from jobqueue.stores.sqlite._checkpoints import Checkpointer
+from jobqueue.stores.sqlite._wakeups import WakeupListener, WakeupSender, wakeup_folder
+from jobqueue.stores.statements import read_script
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Collection, Sequence
@@ -402,7 +402,7 @@ class SQLiteStore(Store):
                 f"knows ({SCHEMA_VERSION}); upgrade jobqueue"
             )
         # Idempotent statements, under the write lock: racing processes are harmless.
-        script = read_script("sqlite_schema.sql")
+        script = read_script("jobqueue.stores.sqlite", "schema.sql")
         try:
             connection.executescript(f"BEGIN IMMEDIATE;\n{script}\nCOMMIT;")
         except BaseException:

@@ -1,0 +1,9 @@
+"""The SQLite backend: `SQLiteStore`, jobs in one file that every process on the machine
+can share.
+"""
+
+from __future__ import annotations
+
+from jobqueue.stores.sqlite._store import SCHEMA_VERSION, SQLiteStore, parse_url
+
+__all__ = ["SCHEMA_VERSION", "SQLiteStore", "parse_url"]

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from jobqueue.errors import StoreUnavailable
-from jobqueue.models import JobFilter, JobStatus
+from jobqueue.models import Claimant, JobFilter, JobStatus
 from jobqueue.stores.redis import RedisStore
 from jobqueue.stores.redis import _store as redis_store
 from tests.stores.conformance.helpers import LEASE_SECONDS, TASK, WAIT_SECONDS, Watcher, submit
@@ -45,7 +45,7 @@ async def test_an_outage_fails_fast_and_the_store_recovers_every_job(
     await other.open()
     try:
         jobs = [await submit(store, clock, payload={"n": n}) for n in range(5)]
-        [claim] = await store.claim("w", [TASK], 1, LEASE_SECONDS, clock.now())
+        [claim] = await store.claim(Claimant("w", frozenset({TASK}), LEASE_SECONDS), 1, clock.now())
         async with Watcher(store) as watcher:
             await watcher.prime(lambda: submit(other, clock))
 
@@ -54,7 +54,9 @@ async def test_an_outage_fails_fast_and_the_store_recovers_every_job(
                 store.ping,
                 lambda: store.get(jobs[0].job_id, clock.now()),
                 lambda: submit(store, clock),
-                lambda: store.claim("w", [TASK], 1, LEASE_SECONDS, clock.now()),
+                lambda: store.claim(
+                    Claimant("w", frozenset({TASK}), LEASE_SECONDS), 1, clock.now()
+                ),
                 lambda: store.complete(claim.lease, "done", clock.now()),
                 lambda: store.list_jobs(JobFilter(), 10, None, clock.now()),
                 lambda: store.stats(clock.now()),
@@ -101,7 +103,7 @@ async def test_a_frozen_server_times_calls_out_and_the_store_carries_on_after(
         finally:
             server.signal(signal.SIGCONT)
         assert await store.get(job.job_id, clock.now()) == job
-        [claim] = await store.claim("w", [TASK], 1, LEASE_SECONDS, clock.now())
+        [claim] = await store.claim(Claimant("w", frozenset({TASK}), LEASE_SECONDS), 1, clock.now())
         assert claim.job.job_id == job.job_id
     finally:
         await store.close()

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
     from jobqueue.models import (
         Claim,
+        Claimant,
         HeartbeatResult,
         Job,
         JobFilter,
@@ -133,21 +134,23 @@ class Store(abc.ABC):
     # -- worker path -------------------------------------------------------------
 
     @abc.abstractmethod
-    async def claim(
-        self,
-        worker_id: str,
-        tasks: Collection[str],
-        limit: int,
-        lease_seconds: float,
-        now: datetime,
-    ) -> list[Claim]:
-        """Hand up to *limit* ready jobs of *tasks* to the worker, in one round trip.
+    async def claim(self, claimant: Claimant, limit: int, now: datetime) -> list[Claim]:
+        """Hand up to *limit* ready jobs of the claimant's tasks to it, in one round trip.
 
         Ready means ``queued`` with ``run_at <= now``; the highest priority goes first,
         then the oldest ``run_at``, then the oldest ``created_at``. Each job becomes
-        ``processing`` with ``attempts + 1``, ``started_at = now``, a lease expiring at
-        ``now + lease_seconds`` and a fresh fencing token. Atomic against every other
-        claimer, in any process: no job is ever handed to two workers.
+        ``processing`` with ``attempts + 1``, ``started_at = now``, ``worker_id`` the
+        claimant's, a lease expiring at ``now + claimant.lease_seconds`` and a fresh
+        fencing token. Atomic against every other claimer, in any process: no job is ever
+        handed to two workers.
+
+        Args:
+            claimant: The worker, the tasks it serves and the length of its leases.
+            limit: The most jobs to hand out; zero or less hands out none.
+            now: The caller's clock.
+
+        Returns:
+            The claims, best job first; empty when nothing is ready.
         """
 
     @abc.abstractmethod
@@ -273,7 +276,7 @@ class Store(abc.ABC):
         (`jobqueue.notify.Hub`) and fans out. The iterator ends when the store closes.
         """
 
-    def signals(self) -> AsyncIterator[Change | None]:
+    def worker_changes(self) -> AsyncIterator[Change | None]:
         """The changes a worker acts on: jobs that became ``queued`` (work is ready) and
         running jobs whose cancellation was requested; like `changes` otherwise.
 
@@ -281,19 +284,19 @@ class Store(abc.ABC):
         compares versions). This default filters `changes`; a store that can send a
         worker less traffic than every change of every job does so.
         """
-        return _signals_among(self.changes())
+        return _worker_changes_among(self.changes())
 
 
-async def _signals_among(
+async def _worker_changes_among(
     changes: AsyncIterator[Change | None],
 ) -> AsyncIterator[Change | None]:
     async with contextlib.aclosing(cast("AsyncGenerator[Change | None]", changes)) as source:
         async for change in source:
-            if change is None or change.status in _SIGNAL_STATUSES:
+            if change is None or change.status in _WORKER_STATUSES:
                 yield change
 
 
-_SIGNAL_STATUSES = frozenset({JobStatus.QUEUED, JobStatus.PROCESSING})
+_WORKER_STATUSES = frozenset({JobStatus.QUEUED, JobStatus.PROCESSING})
 
 
 def parse_change(text: str) -> Change | None:

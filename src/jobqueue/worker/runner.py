@@ -34,7 +34,7 @@ from jobqueue.errors import (
     UnknownTask,
 )
 from jobqueue.ids import new_worker_id
-from jobqueue.models import NUL, JobStatus, WorkerInfo
+from jobqueue.models import NUL, Claimant, JobStatus, WorkerInfo
 from jobqueue.notify import Interest
 from jobqueue.retry import reconnect_delay
 from jobqueue.worker.completions import CompletionBatcher
@@ -213,7 +213,9 @@ class Worker:
             self._work.clear()  # before claiming: a job queued from now on sets it again
             try:
                 claims = await store.claim(
-                    self.worker_id, self.task_names, free, self.lease_seconds, clock.now()
+                    Claimant(self.worker_id, frozenset(self.task_names), self.lease_seconds),
+                    free,
+                    clock.now(),
                 )
                 wake_at = None if claims else await store.next_run_at(self.task_names, clock.now())
             except StoreError as exc:

@@ -8,7 +8,7 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 from jobqueue.ids import new_job_id
-from jobqueue.models import Change, Claim, Job, JobStatus, Lease, NewJob
+from jobqueue.models import Change, Claim, Claimant, Job, JobStatus, Lease, NewJob
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -53,7 +53,9 @@ async def claim_one(
     lease_seconds: float = LEASE_SECONDS,
 ) -> Claim:
     """Claim exactly one job of *task*."""
-    claims = await store.claim(worker_id, [task], 1, lease_seconds, clock.now())
+    claims = await store.claim(
+        Claimant(worker_id, frozenset({task}), lease_seconds), 1, clock.now()
+    )
     assert len(claims) == 1
     return claims[0]
 
@@ -96,16 +98,16 @@ async def current(store: Store, clock: FakeClock, job_id: str) -> Job:
 
 
 class Watcher:
-    """Collects `Store.changes` (or `Store.signals`) in a background task while the
+    """Collects `Store.changes` (or `Store.worker_changes`) in a background task while the
     ``async with`` block runs.
 
     Entering yields to the loop once, so the iterator is subscribed before the block's
     first change.
     """
 
-    def __init__(self, store: Store, *, signals: bool = False) -> None:
+    def __init__(self, store: Store, *, worker_changes: bool = False) -> None:
         self._store = store
-        self._signals = signals
+        self._worker_changes = worker_changes
         self._changes: asyncio.Queue[Change] = asyncio.Queue()
         self._resynced = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -127,7 +129,7 @@ class Watcher:
         assert done, "the changes() iterator did not end when cancelled"
 
     async def _consume(self) -> None:
-        feed = self._store.signals() if self._signals else self._store.changes()
+        feed = self._store.worker_changes() if self._worker_changes else self._store.changes()
         async for change in feed:
             if change is None:
                 self._resynced.set()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 
-from jobqueue.models import JobFilter
+from jobqueue.models import Claimant, JobFilter
 from jobqueue.stores import Store
 from tests.stores.conformance.helpers import LEASE_SECONDS, TASK, new_job, submit
 
@@ -15,7 +15,9 @@ CLAIMERS = 6
 
 async def _claim_everything(store: Store, clock, worker_id: str) -> list[str]:
     claimed: list[str] = []
-    while batch := await store.claim(worker_id, [TASK], 3, LEASE_SECONDS, clock.now()):
+    while batch := await store.claim(
+        Claimant(worker_id, frozenset({TASK}), LEASE_SECONDS), 3, clock.now()
+    ):
         claimed += [claim.job.job_id for claim in batch]
         await asyncio.sleep(0)
     return claimed

@@ -68,7 +68,7 @@ if TYPE_CHECKING:
 
     from psycopg.rows import DictRow
 
-    from jobqueue.models import Change, JobFilter, JSONValue, NewJob
+    from jobqueue.models import Change, Claimant, JobFilter, JSONValue, NewJob
 
 _QUERIES = read_statements("jobqueue.stores.postgres", "queries.sql")
 _JOB_FIELDS = tuple(field.name for field in fields(Job))
@@ -302,25 +302,18 @@ class PostgresStore(Store):
 
     # -- worker path -----------------------------------------------------------
 
-    async def claim(
-        self,
-        worker_id: str,
-        tasks: Collection[str],
-        limit: int,
-        lease_seconds: float,
-        now: datetime,
-    ) -> list[Claim]:
+    async def claim(self, claimant: Claimant, limit: int, now: datetime) -> list[Claim]:
         """Take up to *limit* ready jobs, best first, in one statement."""
-        if limit <= 0 or not tasks:
+        if limit <= 0 or not claimant.tasks:
             return []
         rows = await self._fetch_all(
             "claim",
             {
-                "tasks": sorted(set(tasks)),
+                "tasks": sorted(claimant.tasks),
                 "limit": limit,
                 "now": now,
-                "worker_id": worker_id,
-                "lease_expires_at": now + timedelta(seconds=lease_seconds),
+                "worker_id": claimant.worker_id,
+                "lease_expires_at": now + timedelta(seconds=claimant.lease_seconds),
             },
         )
         # RETURNING has no order: restore the claim order.

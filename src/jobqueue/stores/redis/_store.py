@@ -63,7 +63,15 @@ if TYPE_CHECKING:
 
     from redis.commands.core import AsyncScript
 
-    from jobqueue.models import Job, JobFilter, JSONValue, NewJob, Progress, WorkerInfo
+    from jobqueue.models import (
+        Claimant,
+        Job,
+        JobFilter,
+        JSONValue,
+        NewJob,
+        Progress,
+        WorkerInfo,
+    )
 
 logger = logging.getLogger(__name__)
 
@@ -131,7 +139,9 @@ class RedisStore(Store):
         self._client: aioredis.Redis | None = None
         self._scripts: dict[str, AsyncScript] = {}
         self._changes = ChangeFeed(self._key("changes"))
-        self._signals = ChangeFeed(self._key("signals"))
+        # The channel keeps its first name, so processes of older and newer versions
+        # sharing a server keep waking each other's workers.
+        self._worker_changes = ChangeFeed(self._key("signals"))
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> Self:
@@ -168,13 +178,13 @@ class RedisStore(Store):
             }
             self._client = client
             self._changes.connect(client)
-            self._signals.connect(client)
+            self._worker_changes.connect(client)
         await self.ping()
 
     async def close(self) -> None:
         """Stop listening, end every `changes` iterator and disconnect."""
         await self._changes.close()
-        await self._signals.close()
+        await self._worker_changes.close()
         if self._client is not None:
             client, self._client = self._client, None
             await client.aclose()
@@ -213,7 +223,7 @@ class RedisStore(Store):
         if job.status is JobStatus.QUEUED or (
             job.status is JobStatus.PROCESSING and job.is_cancel_requested
         ):
-            self._signals.deliver(change)
+            self._worker_changes.deliver(change)
         return job
 
     def _job(self, reply: Sequence[Any], job_id: str) -> Job:
@@ -317,25 +327,18 @@ class RedisStore(Store):
 
     # -- worker path -----------------------------------------------------------
 
-    async def claim(
-        self,
-        worker_id: str,
-        tasks: Collection[str],
-        limit: int,
-        lease_seconds: float,
-        now: datetime,
-    ) -> list[Claim]:
+    async def claim(self, claimant: Claimant, limit: int, now: datetime) -> list[Claim]:
         """Take up to *limit* ready jobs, best first, in one script call."""
-        if limit <= 0 or not tasks:
+        if limit <= 0 or not claimant.tasks:
             return []
         tokens = [new_token() for _ in range(limit)]
         claimed = await self._run(
             "claim",
             now,
-            codec.micros(now + timedelta(seconds=lease_seconds)),
-            worker_id,
-            len(tasks),
-            *tasks,
+            codec.micros(now + timedelta(seconds=claimant.lease_seconds)),
+            claimant.worker_id,
+            len(claimant.tasks),
+            *claimant.tasks,
             *tokens,
         )
         return [
@@ -466,10 +469,10 @@ class RedisStore(Store):
         """
         return self._changes.follow()
 
-    def signals(self) -> AsyncIterator[Change | None]:
+    def worker_changes(self) -> AsyncIterator[Change | None]:
         """Jobs that became ``queued`` and cancel requests of running jobs, nothing else.
 
         The scripts publish these on a channel of their own, so a busy worker is not
         sent every claim, progress report and completion of the whole cluster.
         """
-        return self._signals.follow()
+        return self._worker_changes.follow()

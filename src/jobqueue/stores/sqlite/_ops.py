@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     import sqlite3
     from collections.abc import Collection, Sequence
 
-    from jobqueue.models import JobFilter, JSONValue, NewJob
+    from jobqueue.models import Claimant, JobFilter, JSONValue, NewJob
 
 STATEMENTS = read_statements("jobqueue.stores.sqlite", "queries.sql")
 
@@ -221,19 +221,12 @@ def stats(tx: Transaction, now: datetime, worker_horizon_seconds: float) -> Stat
 # -- worker path ----------------------------------------------------------------
 
 
-def claim(
-    tx: Transaction,
-    worker_id: str,
-    tasks: Collection[str],
-    limit: int,
-    lease_seconds: float,
-    now: datetime,
-) -> list[Claim]:
+def claim(tx: Transaction, claimant: Claimant, limit: int, now: datetime) -> list[Claim]:
     """See `Store.claim`."""
     now_us = to_us(now)
     candidates = [
         row
-        for task in set(tasks)
+        for task in claimant.tasks
         for row in tx.rows("ready_jobs", task=task, now=now_us, limit=max(limit, 0))
     ]
     candidates.sort(key=lambda row: (-row["priority"], row["run_at"], row["created_at"]))
@@ -244,8 +237,8 @@ def claim(
         "claim_job",
         job_ids=_json(chosen),
         now=now_us,
-        worker_id=worker_id,
-        lease_expires_at=to_us(now + timedelta(seconds=lease_seconds)),
+        worker_id=claimant.worker_id,
+        lease_expires_at=to_us(now + timedelta(seconds=claimant.lease_seconds)),
         seq=tx.next_seq(),
     )
     # RETURNING comes in no particular order; hand the jobs out best first.

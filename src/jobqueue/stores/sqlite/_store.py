@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
     from jobqueue.models import (
         Claim,
+        Claimant,
         HeartbeatResult,
         Job,
         JobFilter,
@@ -183,18 +184,9 @@ class SQLiteStore(Store):
 
     # -- worker path -------------------------------------------------------------
 
-    async def claim(
-        self,
-        worker_id: str,
-        tasks: Collection[str],
-        limit: int,
-        lease_seconds: float,
-        now: datetime,
-    ) -> list[Claim]:
+    async def claim(self, claimant: Claimant, limit: int, now: datetime) -> list[Claim]:
         """Take up to *limit* ready jobs, best first, in one transaction."""
-        return await self._write(
-            lambda tx: ops.claim(tx, worker_id, tasks, limit, lease_seconds, now)
-        )
+        return await self._write(lambda tx: ops.claim(tx, claimant, limit, now))
 
     async def heartbeat(
         self, worker_id: str, leases: Sequence[Lease], lease_seconds: float, now: datetime

@@ -154,8 +154,10 @@ local function requeue(id, job, run_at)
 end
 
 -- Tell every process that the job is now at *version* with *status*; and the workers, on a
--- channel of their own, when it is work (queued) or a running job whose cancellation was
--- requested (*cancel* '1'). `RedisStore._announced` applies the same rule in-process.
+-- channel of their own (`RedisStore.worker_changes`; its name stays 'signals' so that
+-- versions before the rename still hear it), when it is work (queued) or a running job
+-- whose cancellation was requested (*cancel* '1'). `RedisStore._announced` applies the
+-- same rule in-process.
 local function announce_status(id, version, status, cancel)
   local change = id .. ':' .. int(version) .. ':' .. status
   redis.call('PUBLISH', prefix .. 'changes', change)

@@ -14,29 +14,21 @@ This fencing is what keeps a worker that lost its lease from overwriting newer s
 from __future__ import annotations
 
 import abc
-import asyncio
-import base64
 import contextlib
-import logging
 from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Self, cast
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import orjson
-
-from jobqueue.errors import InvalidRequest, LeaseLost
+from jobqueue.errors import LeaseLost
 from jobqueue.models import Change, JobStatus
 
 if TYPE_CHECKING:
     from collections.abc import (
         AsyncGenerator,
         AsyncIterator,
-        Awaitable,
-        Callable,
         Collection,
         Sequence,
     )
+    from datetime import datetime
 
     from jobqueue.models import (
         Claim,
@@ -55,9 +47,6 @@ if TYPE_CHECKING:
 
 LOST_WORKER_ERROR = "Worker lost: its lease expired before the job finished"
 CANCELLED_ERROR = "Cancelled"
-
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,87 +286,3 @@ async def _worker_changes_among(
 
 
 _WORKER_STATUSES = frozenset({JobStatus.QUEUED, JobStatus.PROCESSING})
-
-
-def parse_change(text: str) -> Change | None:
-    """The change a backend announced as ``job_id:version:status``; None if malformed."""
-    try:
-        job_id, version, status = text.rsplit(":", 2)
-        return Change(job_id, int(version), JobStatus(status))
-    except ValueError:
-        logger.warning("Ignoring a malformed change notification: %r", text)
-        return None
-
-
-class _Closed:
-    """What a `Broadcaster` queues to end a subscription."""
-
-
-_CLOSED = _Closed()
-
-
-class Broadcaster:
-    """Fans one process's changes out to every `Store.changes` iterator."""
-
-    def __init__(self) -> None:
-        self._queues: set[asyncio.Queue[Change | _Closed | None]] = set()
-
-    def publish(self, change: Change | None) -> None:
-        """Deliver *change* (None: changes may have been missed) to every subscriber."""
-        for queue in self._queues:
-            queue.put_nowait(change)
-
-    def close(self) -> None:
-        """End every subscription."""
-        for queue in self._queues:
-            queue.put_nowait(_CLOSED)
-
-    async def subscribe(
-        self, ready: Callable[[], Awaitable[None]] | None = None
-    ) -> AsyncIterator[Change | None]:
-        """Changes published from now on, until `close`.
-
-        *ready* is awaited once the subscription is in place, before the first change is
-        awaited: a store that must fetch a starting point (a poller's position) does it
-        there, so nothing published meanwhile is lost.
-        """
-        queue: asyncio.Queue[Change | _Closed | None] = asyncio.Queue()
-        self._queues.add(queue)
-        try:
-            if ready is not None:
-                await ready()
-            while not isinstance(change := await queue.get(), _Closed):
-                yield change
-        finally:
-            self._queues.discard(queue)
-
-
-def pop_query(url: str, *names: str) -> tuple[str, dict[str, str]]:
-    """Take jobqueue's own options (``?schema=``, ``?prefix=``) out of a store URL.
-
-    Returns the URL without them, for the driver, and the options found.
-    """
-    parts = urlsplit(url)
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    options = {key: value for key, value in query if key in names}
-    rest = urlencode([(key, value) for key, value in query if key not in names])
-    return urlunsplit(parts._replace(query=rest)), options
-
-
-def encode_cursor(created_at: datetime, job_id: str) -> str:
-    """An opaque cursor pointing just past the job (*created_at*, *job_id*)."""
-    raw = orjson.dumps([created_at.isoformat(), job_id])
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    """The position an `encode_cursor` cursor names; `InvalidRequest` when malformed."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        created, job_id = orjson.loads(raw)
-        at = datetime.fromisoformat(created)
-        if at.tzinfo is None or not isinstance(job_id, str):
-            raise ValueError(cursor)
-    except (ValueError, TypeError) as exc:
-        raise InvalidRequest("Invalid cursor") from exc
-    return at, job_id

@@ -29,15 +29,9 @@ from jobqueue.models import (
     WorkerInfo,
     empty_counts,
 )
-from jobqueue.stores.base import (
-    CANCELLED_ERROR,
-    LOST_WORKER_ERROR,
-    Broadcaster,
-    Store,
-    StoreCapabilities,
-    decode_cursor,
-    encode_cursor,
-)
+from jobqueue.stores.base import CANCELLED_ERROR, LOST_WORKER_ERROR, Store, StoreCapabilities
+from jobqueue.stores.codec import decode_cursor, encode_cursor
+from jobqueue.stores.subscription import Broadcaster
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Collection, Sequence

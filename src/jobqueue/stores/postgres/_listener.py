@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from psycopg import AsyncConnection, Error, sql
 
-from jobqueue.stores.base import parse_change
+from jobqueue.stores.codec import parse_change
 from jobqueue.stores.subscription import SharedSubscription
 
 if TYPE_CHECKING:

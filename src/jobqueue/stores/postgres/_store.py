@@ -44,15 +44,8 @@ from jobqueue.models import (
     WorkerInfo,
     empty_counts,
 )
-from jobqueue.stores.base import (
-    CANCELLED_ERROR,
-    LOST_WORKER_ERROR,
-    Store,
-    StoreCapabilities,
-    decode_cursor,
-    encode_cursor,
-    pop_query,
-)
+from jobqueue.stores.base import CANCELLED_ERROR, LOST_WORKER_ERROR, Store, StoreCapabilities
+from jobqueue.stores.codec import decode_cursor, encode_cursor
 from jobqueue.stores.postgres._connection import (
     Connection,
     Settings,
@@ -62,6 +55,7 @@ from jobqueue.stores.postgres._connection import (
 from jobqueue.stores.postgres._listener import Listener
 from jobqueue.stores.postgres._migrations import apply_migrations
 from jobqueue.stores.statements import read_statements
+from jobqueue.stores.urls import pop_query
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Collection, Mapping, Sequence

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from jobqueue.stores.base import parse_change
+from jobqueue.stores.codec import parse_change
 from jobqueue.stores.subscription import SharedSubscription
 
 if TYPE_CHECKING:

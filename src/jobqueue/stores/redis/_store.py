@@ -35,17 +35,12 @@ from jobqueue.models import (
     Stats,
     empty_counts,
 )
-from jobqueue.stores.base import (
-    CANCELLED_ERROR,
-    LOST_WORKER_ERROR,
-    Store,
-    StoreCapabilities,
-    decode_cursor,
-    encode_cursor,
-    pop_query,
-)
-from jobqueue.stores.redis import _codec as codec
+from jobqueue.stores import codec
+from jobqueue.stores.base import CANCELLED_ERROR, LOST_WORKER_ERROR, Store, StoreCapabilities
+from jobqueue.stores.codec import decode_cursor, encode_cursor
+from jobqueue.stores.redis import _hashes as hashes
 from jobqueue.stores.redis._feed import ChangeFeed
+from jobqueue.stores.urls import pop_query
 
 try:
     import redis.asyncio as aioredis
@@ -210,7 +205,7 @@ class RedisStore(Store):
 
     def _changed(self, flat: Sequence[str]) -> Job:
         """The job a script changed and returned as flat fields; see `_announced`."""
-        return self._announced(codec.decode_job(flat))
+        return self._announced(hashes.decode_job(flat))
 
     def _announced(self, job: Job) -> Job:
         """*job*, which a script changed, announced to this process's iterators at once.
@@ -232,32 +227,32 @@ class RedisStore(Store):
         if outcome == "ok":
             return self._changed(reply[1])
         if outcome == "same":
-            return codec.decode_job(reply[1])
+            return hashes.decode_job(reply[1])
         if outcome == "lost":
             raise LeaseLost(job_id)
         if outcome == "missing":
             raise JobNotFound(job_id)
-        raise InvalidTransition(codec.decode_job(reply[1]))
+        raise InvalidTransition(hashes.decode_job(reply[1]))
 
     # -- submitting and reading ---------------------------------------------------
 
     async def create(self, new: NewJob, now: datetime) -> tuple[Job, bool]:
         """Insert a queued job, or replay the live one created under the same key."""
         job = new.build(now)
-        fields = codec.encode_job(job)
+        fields = hashes.encode_job(job)
         reply = await self._run(
             "create",
             now,
             job.job_id,
-            codec.optional(new.idempotency_key),
-            codec.optional(new.fingerprint),
+            hashes.optional(new.idempotency_key),
+            hashes.optional(new.fingerprint),
             fields,
         )
         if reply[0] == "conflict":
             raise IdempotencyConflict
         if reply[0] == "created":
             return self._announced(job), True
-        return codec.decode_job(reply[1]), False
+        return hashes.decode_job(reply[1]), False
 
     async def get(self, job_id: str, now: datetime) -> Job | None:
         """One job, unless unknown or expired."""
@@ -265,7 +260,7 @@ class RedisStore(Store):
             fields = await self._redis.hgetall(self._key("job", job_id))
         if not fields:
             return None
-        job = codec.decode_fields(cast("dict[str, str]", fields))
+        job = hashes.decode_fields(cast("dict[str, str]", fields))
         if job.expires_at is not None and job.expires_at <= now:
             return None
         return job
@@ -292,9 +287,9 @@ class RedisStore(Store):
                 *statuses,
                 len(tasks),
                 *tasks,
-                codec.optional(where.owner),
+                hashes.optional(where.owner),
             )
-            jobs.extend(codec.decode_job(flat) for flat in found)
+            jobs.extend(hashes.decode_job(flat) for flat in found)
             if len(jobs) > limit or not last:
                 break
             start = f"({last}"
@@ -312,14 +307,14 @@ class RedisStore(Store):
         """Counts per task and status from the counters the scripts keep, and recent workers."""
         counts, expired, workers = await self._run("stats", now)
         tasks: defaultdict[str, dict[JobStatus, int]] = defaultdict(empty_counts)
-        for field, value in codec.pairs(counts).items():
+        for field, value in hashes.pairs(counts).items():
             status, _, task = field.partition(":")
             tasks[task][JobStatus(status)] += int(value)
         for field in expired:
             status, _, task = field.partition(":")
             tasks[task][JobStatus(status)] -= 1
         horizon = now - timedelta(seconds=worker_horizon_seconds)
-        seen = (codec.decode_worker(raw) for raw in codec.pairs(workers).values())
+        seen = (hashes.decode_worker(raw) for raw in hashes.pairs(workers).values())
         return Stats(
             tasks={task: counts for task, counts in tasks.items() if any(counts.values())},
             workers=[worker for worker in seen if worker.last_seen_at >= horizon],
@@ -343,10 +338,10 @@ class RedisStore(Store):
         )
         return [
             Claim(
-                self._announced(codec.decode_fields(fields)),
+                self._announced(hashes.decode_fields(fields)),
                 Lease(fields["job_id"], fields["token"]),
             )
-            for fields in map(codec.pairs, claimed)
+            for fields in map(hashes.pairs, claimed)
         ]
 
     async def heartbeat(
@@ -366,7 +361,7 @@ class RedisStore(Store):
     async def record_progress(self, lease: Lease, progress: Progress, now: datetime) -> Job:
         """Store the latest progress."""
         reply = await self._run(
-            "progress", now, lease.job_id, lease.token, codec.encode_progress(progress)
+            "progress", now, lease.job_id, lease.token, hashes.encode_progress(progress)
         )
         return self._job(reply, lease.job_id)
 
@@ -403,7 +398,7 @@ class RedisStore(Store):
         """Finish the attempt with an error; retry or fail for good."""
         retry = None if retry_at is None else str(codec.micros(retry_at))
         reply = await self._run(
-            "fail", now, lease.job_id, lease.token, error, codec.optional(retry)
+            "fail", now, lease.job_id, lease.token, error, hashes.optional(retry)
         )
         return self._job(reply, lease.job_id)
 
@@ -448,7 +443,7 @@ class RedisStore(Store):
     async def register_worker(self, info: WorkerInfo) -> None:
         """Remember the worker."""
         async with _guarded():
-            await self._redis.hset(self._key("workers"), info.worker_id, codec.encode_worker(info))
+            await self._redis.hset(self._key("workers"), info.worker_id, hashes.encode_worker(info))
 
     async def unregister_worker(self, worker_id: str) -> None:
         """Forget the worker."""

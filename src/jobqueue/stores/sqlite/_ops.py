@@ -7,7 +7,7 @@ are stored as integer microseconds since the epoch.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import orjson
@@ -26,37 +26,27 @@ from jobqueue.models import (
     WorkerInfo,
     empty_counts,
 )
-from jobqueue.stores.base import CANCELLED_ERROR, LOST_WORKER_ERROR, encode_cursor
+from jobqueue.stores.base import CANCELLED_ERROR, LOST_WORKER_ERROR
+from jobqueue.stores.codec import (
+    encode_cursor,
+    from_micros,
+    from_micros_or_none,
+    json_text,
+    micros,
+    seconds_as_micros,
+)
 from jobqueue.stores.statements import read_statements
 
 if TYPE_CHECKING:
     import sqlite3
     from collections.abc import Collection, Sequence
+    from datetime import datetime
 
     from jobqueue.models import Claimant, JobFilter, JSONValue, NewJob
 
 STATEMENTS = read_statements("jobqueue.stores.sqlite", "queries.sql")
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
 _END_OF_TIME = 2**63 - 1
-
-
-def to_us(at: datetime) -> int:
-    """*at* as integer microseconds since the epoch."""
-    return (at - _EPOCH) // _MICROSECOND
-
-
-def _from_us(us: int | None) -> datetime | None:
-    return None if us is None else _EPOCH + timedelta(microseconds=us)
-
-
-def _at(us: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=us)
-
-
-def _json(value: JSONValue) -> str:
-    return orjson.dumps(value).decode()
 
 
 def _progress(raw: str | None) -> Progress | None:
@@ -73,8 +63,8 @@ def job_from_row(row: sqlite3.Row) -> Job:
         task=row["task"],
         status=JobStatus(row["status"]),
         payload=orjson.loads(row["payload"]),
-        created_at=_at(row["created_at"]),
-        run_at=_at(row["run_at"]),
+        created_at=from_micros(row["created_at"]),
+        run_at=from_micros(row["run_at"]),
         max_attempts=row["max_attempts"],
         # float(): RETURNING reports values before the column's REAL affinity applies.
         ttl_seconds=float(row["ttl_seconds"]),
@@ -85,14 +75,14 @@ def job_from_row(row: sqlite3.Row) -> Job:
         result=None if row["result"] is None else orjson.loads(row["result"]),
         error=row["error"],
         attempts=row["attempts"],
-        started_at=_from_us(row["started_at"]),
-        completed_at=_from_us(row["completed_at"]),
-        expires_at=_from_us(row["expires_at"]),
+        started_at=from_micros_or_none(row["started_at"]),
+        completed_at=from_micros_or_none(row["completed_at"]),
+        expires_at=from_micros_or_none(row["expires_at"]),
         is_cancel_requested=bool(row["is_cancel_requested"]),
         idempotency_key=row["idempotency_key"],
         owner=row["owner"],
         worker_id=row["worker_id"],
-        lease_expires_at=_from_us(row["lease_expires_at"]),
+        lease_expires_at=from_micros_or_none(row["lease_expires_at"]),
     )
 
 
@@ -141,7 +131,7 @@ class Transaction:
 def create(tx: Transaction, new: NewJob, now: datetime) -> tuple[Job, bool]:
     """See `Store.create`."""
     if new.idempotency_key is not None:
-        known = tx.row("find_key", key=new.idempotency_key, now=to_us(now))
+        known = tx.row("find_key", key=new.idempotency_key, now=micros(now))
         if known is not None:
             if known["key_fingerprint"] != new.fingerprint:
                 raise IdempotencyConflict
@@ -151,12 +141,12 @@ def create(tx: Transaction, new: NewJob, now: datetime) -> tuple[Job, bool]:
         "insert_job",
         job_id=job.job_id,
         task=job.task,
-        payload=_json(job.payload),
-        created_at=to_us(job.created_at),
-        run_at=to_us(job.run_at),
+        payload=json_text(job.payload),
+        created_at=micros(job.created_at),
+        run_at=micros(job.run_at),
         max_attempts=job.max_attempts,
         ttl_seconds=job.ttl_seconds,
-        ttl_us=timedelta(seconds=job.ttl_seconds) // _MICROSECOND,
+        ttl_us=seconds_as_micros(job.ttl_seconds),
         priority=job.priority,
         timeout_seconds=job.timeout_seconds,
         idempotency_key=job.idempotency_key,
@@ -171,7 +161,7 @@ def create(tx: Transaction, new: NewJob, now: datetime) -> tuple[Job, bool]:
 
 def get(tx: Transaction, job_id: str, now: datetime) -> Job | None:
     """See `Store.get`."""
-    row = tx.row("get_job", job_id=job_id, now=to_us(now))
+    row = tx.row("get_job", job_id=job_id, now=micros(now))
     return None if row is None else job_from_row(row)
 
 
@@ -185,11 +175,11 @@ def list_jobs(
     """See `Store.list_jobs`; *after* is the decoded cursor."""
     rows = tx.rows(
         "list_jobs",
-        before_created_at=_END_OF_TIME if after is None else to_us(after[0]),
+        before_created_at=_END_OF_TIME if after is None else micros(after[0]),
         before_job_id="" if after is None else after[1],
-        now=to_us(now),
-        statuses=_json(sorted(where.statuses)) if where.statuses else None,
-        tasks=_json(sorted(where.tasks)) if where.tasks else None,
+        now=micros(now),
+        statuses=json_text(sorted(where.statuses)) if where.statuses else None,
+        tasks=json_text(sorted(where.tasks)) if where.tasks else None,
         owner=where.owner,
         limit=limit + 1,
     )
@@ -202,13 +192,13 @@ def list_jobs(
 def stats(tx: Transaction, now: datetime, worker_horizon_seconds: float) -> Stats:
     """See `Store.stats`."""
     tasks: dict[str, dict[JobStatus, int]] = {}
-    for row in tx.rows("count_jobs", now=to_us(now)):
+    for row in tx.rows("count_jobs", now=micros(now)):
         tasks.setdefault(row["task"], empty_counts())[JobStatus(row["status"])] = row["n"]
-    since = to_us(now - timedelta(seconds=worker_horizon_seconds))
+    since = micros(now - timedelta(seconds=worker_horizon_seconds))
     workers = [
         WorkerInfo(
             worker_id=row["worker_id"],
-            last_seen_at=_at(row["last_seen_at"]),
+            last_seen_at=from_micros(row["last_seen_at"]),
             running=row["running"],
             host=row["host"],
             pid=row["pid"],
@@ -223,7 +213,7 @@ def stats(tx: Transaction, now: datetime, worker_horizon_seconds: float) -> Stat
 
 def claim(tx: Transaction, claimant: Claimant, limit: int, now: datetime) -> list[Claim]:
     """See `Store.claim`."""
-    now_us = to_us(now)
+    now_us = micros(now)
     candidates = [
         row
         for task in claimant.tasks
@@ -235,10 +225,10 @@ def claim(tx: Transaction, claimant: Claimant, limit: int, now: datetime) -> lis
         return []
     rows = tx.rows(
         "claim_job",
-        job_ids=_json(chosen),
+        job_ids=json_text(chosen),
         now=now_us,
         worker_id=claimant.worker_id,
-        lease_expires_at=to_us(now + timedelta(seconds=claimant.lease_seconds)),
+        lease_expires_at=micros(now + timedelta(seconds=claimant.lease_seconds)),
         seq=tx.next_seq(),
     )
     # RETURNING comes in no particular order; hand the jobs out best first.
@@ -253,7 +243,7 @@ def heartbeat(
     tx: Transaction, leases: Sequence[Lease], lease_seconds: float, now: datetime
 ) -> HeartbeatResult:
     """See `Store.heartbeat`."""
-    until = to_us(now + timedelta(seconds=lease_seconds))
+    until = micros(now + timedelta(seconds=lease_seconds))
     lost: set[str] = set()
     cancel: set[str] = set()
     for lease in leases:
@@ -270,7 +260,7 @@ def record_progress(tx: Transaction, lease: Lease, progress: Progress) -> Job:
     fields = {"current": progress.current, "total": progress.total, "message": progress.message}
     row = tx.row(
         "record_progress",
-        progress=_json(fields),
+        progress=json_text(fields),
         job_id=lease.job_id,
         token=lease.token,
         seq=tx.next_seq(),
@@ -293,7 +283,7 @@ def end_attempt(
         status=status.value,
         result=result,
         error=error,
-        now=to_us(now),
+        now=micros(now),
         job_id=lease.job_id,
         token=lease.token,
         seq=tx.next_seq(),
@@ -303,7 +293,7 @@ def end_attempt(
 
 def complete(tx: Transaction, lease: Lease, result: JSONValue, now: datetime) -> Job:
     """See `Store.complete`."""
-    return end_attempt(tx, lease, JobStatus.COMPLETED, now, result=_json(result))
+    return end_attempt(tx, lease, JobStatus.COMPLETED, now, result=json_text(result))
 
 
 def requeue_attempt(
@@ -312,7 +302,7 @@ def requeue_attempt(
     """Put the leased job back to ``queued``; an attempt not counted is given back."""
     row = tx.row(
         "requeue_attempt",
-        run_at=to_us(run_at),
+        run_at=micros(run_at),
         error=error,
         uncount=0 if is_counted else 1,
         job_id=lease.job_id,
@@ -338,14 +328,14 @@ def next_run_at(tx: Transaction, tasks: Collection[str]) -> datetime | None:
         for task in set(tasks)
         if (row := tx.row("next_run_at", task=task)) is not None and row[0] is not None
     ]
-    return _from_us(min(times, default=None))
+    return from_micros_or_none(min(times, default=None))
 
 
 # -- operator actions -------------------------------------------------------------
 
 
 def _live(tx: Transaction, job_id: str, now: datetime) -> Job:
-    row = tx.row("get_job", job_id=job_id, now=to_us(now))
+    row = tx.row("get_job", job_id=job_id, now=micros(now))
     if row is None:
         raise JobNotFound(job_id)
     return job_from_row(row)
@@ -356,7 +346,7 @@ def request_cancel(tx: Transaction, job_id: str, now: datetime) -> Job:
     job = _live(tx, job_id, now)
     if job.status is JobStatus.QUEUED:
         name = "cancel_queued"
-        params: dict[str, object] = {"error": CANCELLED_ERROR, "now": to_us(now)}
+        params: dict[str, object] = {"error": CANCELLED_ERROR, "now": micros(now)}
     elif job.status is JobStatus.PROCESSING:
         if job.is_cancel_requested:
             return job
@@ -373,7 +363,7 @@ def retry(tx: Transaction, job_id: str, now: datetime) -> Job:
     job = _live(tx, job_id, now)
     if job.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
         raise InvalidTransition(job)
-    row = tx.row("retry_job", job_id=job_id, now=to_us(now), seq=tx.next_seq())
+    row = tx.row("retry_job", job_id=job_id, now=micros(now), seq=tx.next_seq())
     assert row is not None
     return tx.changed(row)
 
@@ -383,13 +373,13 @@ def retry(tx: Transaction, job_id: str, now: datetime) -> Job:
 
 def reap_expired_leases(tx: Transaction, now: datetime, limit: int) -> list[Job]:
     """See `Store.reap_expired_leases`."""
-    now_us = to_us(now)
+    now_us = micros(now)
     expired = [row["job_id"] for row in tx.rows("expired_leases", now=now_us, limit=limit)]
     if not expired:
         return []
     rows = tx.rows(
         "reap_leases",
-        job_ids=_json(expired),
+        job_ids=json_text(expired),
         now=now_us,
         cancelled_error=CANCELLED_ERROR,
         lost_error=LOST_WORKER_ERROR,
@@ -400,7 +390,7 @@ def reap_expired_leases(tx: Transaction, now: datetime, limit: int) -> list[Job]
 
 def purge_expired(tx: Transaction, now: datetime, limit: int) -> int:
     """See `Store.purge_expired`."""
-    purged = tx.rows("purge_jobs", now=to_us(now), limit=limit)
+    purged = tx.rows("purge_jobs", now=micros(now), limit=limit)
     for row in purged:
         if row["idempotency_key"] is not None:
             tx.rows("forget_key", key=row["idempotency_key"], job_id=row["job_id"])
@@ -415,7 +405,7 @@ def register_worker(tx: Transaction, info: WorkerInfo) -> None:
         host=info.host,
         pid=info.pid,
         running=info.running,
-        last_seen_at=to_us(info.last_seen_at),
+        last_seen_at=micros(info.last_seen_at),
     )
 
 

@@ -22,17 +22,13 @@ from urllib.parse import unquote
 from jobqueue.aio import run_last
 from jobqueue.errors import ConfigError, LeaseLost, StoreError, StoreUnavailable
 from jobqueue.models import Change, JobStatus
-from jobqueue.stores.base import (
-    CANCELLED_ERROR,
-    Broadcaster,
-    Store,
-    StoreCapabilities,
-    decode_cursor,
-)
+from jobqueue.stores.base import CANCELLED_ERROR, Store, StoreCapabilities
+from jobqueue.stores.codec import decode_cursor
 from jobqueue.stores.sqlite import _ops as ops
 from jobqueue.stores.sqlite._checkpoints import Checkpointer
 from jobqueue.stores.sqlite._wakeups import WakeupListener, WakeupSender, wakeup_folder
 from jobqueue.stores.statements import read_script
+from jobqueue.stores.subscription import Broadcaster
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Collection, Sequence

@@ -1,8 +1,8 @@
 """The SQLite store's operations: one synchronous function per `Store` method.
 
-Each runs on the store's thread inside one transaction that `SQLiteStore` opens, and
+Each runs on the store's thread inside the `Transaction` that `SQLiteStore` opens, and
 mirrors `MemoryStore` exactly; the SQL lives in ``queries.sql`` beside it. Timestamps
-are stored as integer microseconds since the epoch.
+are stored as integer microseconds since the epoch (`jobqueue.stores.codec`).
 """
 
 from __future__ import annotations
@@ -10,11 +10,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-import orjson
-
-from jobqueue.errors import IdempotencyConflict, InvalidTransition, JobNotFound, LeaseLost
+from jobqueue.errors import IdempotencyConflict, InvalidTransition, JobNotFound
 from jobqueue.models import (
-    Change,
     Claim,
     HeartbeatResult,
     Job,
@@ -35,94 +32,15 @@ from jobqueue.stores.codec import (
     micros,
     seconds_as_micros,
 )
-from jobqueue.stores.statements import read_statements
+from jobqueue.stores.sqlite._transaction import Transaction, job_from_row
 
 if TYPE_CHECKING:
-    import sqlite3
     from collections.abc import Collection, Sequence
     from datetime import datetime
 
     from jobqueue.models import Claimant, JobFilter, JSONValue, NewJob
 
-STATEMENTS = read_statements("jobqueue.stores.sqlite", "queries.sql")
-
 _END_OF_TIME = 2**63 - 1
-
-
-def _progress(raw: str | None) -> Progress | None:
-    if raw is None:
-        return None
-    fields = orjson.loads(raw)
-    return Progress(fields["current"], fields["total"], fields["message"])
-
-
-def job_from_row(row: sqlite3.Row) -> Job:
-    """The `Job` a ``jobs`` row holds."""
-    return Job(
-        job_id=row["job_id"],
-        task=row["task"],
-        status=JobStatus(row["status"]),
-        payload=orjson.loads(row["payload"]),
-        created_at=from_micros(row["created_at"]),
-        run_at=from_micros(row["run_at"]),
-        max_attempts=row["max_attempts"],
-        # float(): RETURNING reports values before the column's REAL affinity applies.
-        ttl_seconds=float(row["ttl_seconds"]),
-        version=row["version"],
-        priority=row["priority"],
-        timeout_seconds=None if row["timeout_seconds"] is None else float(row["timeout_seconds"]),
-        progress=_progress(row["progress"]),
-        result=None if row["result"] is None else orjson.loads(row["result"]),
-        error=row["error"],
-        attempts=row["attempts"],
-        started_at=from_micros_or_none(row["started_at"]),
-        completed_at=from_micros_or_none(row["completed_at"]),
-        expires_at=from_micros_or_none(row["expires_at"]),
-        is_cancel_requested=bool(row["is_cancel_requested"]),
-        idempotency_key=row["idempotency_key"],
-        owner=row["owner"],
-        worker_id=row["worker_id"],
-        lease_expires_at=from_micros_or_none(row["lease_expires_at"]),
-    )
-
-
-class Transaction:
-    """One open transaction on the store's connection; it records the changes it makes."""
-
-    def __init__(self, connection: sqlite3.Connection) -> None:
-        self._connection = connection
-        self.changes: list[Change] = []
-        self.seq: int | None = None
-        """The change counter value this transaction stamps on the rows it changes."""
-
-    def rows(self, name: str, **params: object) -> list[sqlite3.Row]:
-        """Run the named statement and return every row."""
-        return self._connection.execute(STATEMENTS[name], params).fetchall()
-
-    def row(self, name: str, **params: object) -> sqlite3.Row | None:
-        """Run the named statement and return its first row, if any."""
-        rows = self.rows(name, **params)  # fetch all: a RETURNING statement must finish
-        return rows[0] if rows else None
-
-    def next_seq(self) -> int:
-        """Bump the change counter once for this transaction."""
-        if self.seq is None:
-            row = self.row("next_seq")
-            assert row is not None
-            self.seq = int(row[0])
-        return self.seq
-
-    def changed(self, row: sqlite3.Row) -> Job:
-        """The job a changed row holds, recorded for publication after commit."""
-        job = job_from_row(row)
-        self.changes.append(Change(job.job_id, job.version, job.status))
-        return job
-
-    def leased(self, lease: Lease, row: sqlite3.Row | None) -> Job:
-        """The job a lease-fenced statement changed; `LeaseLost` when it matched nothing."""
-        if row is None:
-            raise LeaseLost(lease.job_id)
-        return self.changed(row)
 
 
 # -- submitting and reading -------------------------------------------------------
@@ -223,13 +141,12 @@ def claim(tx: Transaction, claimant: Claimant, limit: int, now: datetime) -> lis
     chosen = [row["job_id"] for row in candidates[: max(limit, 0)]]
     if not chosen:
         return []
-    rows = tx.rows(
+    rows = tx.change_jobs(
         "claim_job",
-        job_ids=json_text(chosen),
+        chosen,
         now=now_us,
         worker_id=claimant.worker_id,
         lease_expires_at=micros(now + timedelta(seconds=claimant.lease_seconds)),
-        seq=tx.next_seq(),
     )
     # RETURNING comes in no particular order; hand the jobs out best first.
     by_id = {row["job_id"]: row for row in rows}
@@ -377,13 +294,12 @@ def reap_expired_leases(tx: Transaction, now: datetime, limit: int) -> list[Job]
     expired = [row["job_id"] for row in tx.rows("expired_leases", now=now_us, limit=limit)]
     if not expired:
         return []
-    rows = tx.rows(
+    rows = tx.change_jobs(
         "reap_leases",
-        job_ids=json_text(expired),
+        expired,
         now=now_us,
         cancelled_error=CANCELLED_ERROR,
         lost_error=LOST_WORKER_ERROR,
-        seq=tx.next_seq(),
     )
     return [tx.changed(row) for row in rows]
 

@@ -15,12 +15,18 @@ from datetime import timedelta
 from importlib import resources
 from typing import TYPE_CHECKING, Any, ClassVar, Self, cast
 
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
 from jobqueue.errors import (
     IdempotencyConflict,
     InvalidTransition,
     JobNotFound,
     LeaseLost,
-    MissingDependency,
     StoreError,
     StoreUnavailable,
 )
@@ -41,16 +47,6 @@ from jobqueue.stores.codec import decode_cursor, encode_cursor
 from jobqueue.stores.redis import _hashes as hashes
 from jobqueue.stores.redis._feed import ChangeFeed
 from jobqueue.stores.urls import pop_query
-
-try:
-    import redis.asyncio as aioredis
-    from redis.asyncio.retry import Retry
-    from redis.backoff import NoBackoff
-    from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import RedisError
-    from redis.exceptions import TimeoutError as RedisTimeoutError
-except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise MissingDependency("redis", "redis") from exc
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Collection, Sequence

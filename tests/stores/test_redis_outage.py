@@ -14,7 +14,7 @@ import pytest
 from jobqueue.errors import StoreUnavailable
 from jobqueue.models import Claimant, JobFilter, JobStatus
 from jobqueue.stores.redis import RedisStore
-from jobqueue.stores.redis import _store as redis_store
+from jobqueue.stores.redis import _client as redis_client
 from tests.stores.conformance.helpers import LEASE_SECONDS, TASK, WAIT_SECONDS, Watcher, submit
 from tests.stores.private_servers import PrivateRedis
 
@@ -85,7 +85,7 @@ async def test_an_outage_fails_fast_and_the_store_recovers_every_job(
 async def test_a_frozen_server_times_calls_out_and_the_store_carries_on_after(
     server: PrivateRedis, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(redis_store, "_CALL_TIMEOUT_SECONDS", 0.2)
+    monkeypatch.setattr(redis_client, "_CALL_TIMEOUT_SECONDS", 0.2)
     store = RedisStore(server.url)
     await store.open()
     try:

@@ -6,21 +6,9 @@ from that prefix, so the store needs a single Redis server, not a Redis Cluster.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import functools
-import logging
 from collections import defaultdict
 from datetime import timedelta
-from importlib import resources
 from typing import TYPE_CHECKING, Any, ClassVar, Self, cast
-
-import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from jobqueue.errors import (
     IdempotencyConflict,
@@ -28,7 +16,6 @@ from jobqueue.errors import (
     JobNotFound,
     LeaseLost,
     StoreError,
-    StoreUnavailable,
 )
 from jobqueue.ids import new_token
 from jobqueue.models import (
@@ -45,6 +32,7 @@ from jobqueue.stores import codec
 from jobqueue.stores.base import CANCELLED_ERROR, LOST_WORKER_ERROR, Store, StoreCapabilities
 from jobqueue.stores.codec import decode_cursor, encode_cursor
 from jobqueue.stores.redis import _hashes as hashes
+from jobqueue.stores.redis._client import connect, guarded, register_scripts
 from jobqueue.stores.redis._feed import ChangeFeed
 from jobqueue.stores.urls import pop_query
 
@@ -52,6 +40,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Collection, Sequence
     from datetime import datetime
 
+    import redis.asyncio as aioredis
     from redis.commands.core import AsyncScript
 
     from jobqueue.models import (
@@ -64,57 +53,8 @@ if TYPE_CHECKING:
         WorkerInfo,
     )
 
-logger = logging.getLogger(__name__)
-
-_SCRIPTS = (
-    "create",
-    "claim",
-    "heartbeat",
-    "progress",
-    "complete",
-    "complete_many",
-    "fail",
-    "finish_cancelled",
-    "release",
-    "request_cancel",
-    "retry",
-    "reap",
-    "purge",
-    "list",
-    "stats",
-    "next_run_at",
-)
-# An outage should surface as StoreUnavailable in seconds, not hang a request.
-_CONNECT_TIMEOUT_SECONDS = 2.0
-_CALL_TIMEOUT_SECONDS = 5.0
 # How many index entries one `list` script call may examine before yielding to others.
 _LIST_SCAN_BUDGET = 1000
-
-
-@functools.cache
-def _script_texts() -> dict[str, str]:
-    folder = resources.files("jobqueue.stores.redis").joinpath("lua")
-    lib = folder.joinpath("_lib.lua").read_text(encoding="utf-8")
-    return {
-        name: lib + folder.joinpath(f"{name}.lua").read_text(encoding="utf-8") for name in _SCRIPTS
-    }
-
-
-@contextlib.asynccontextmanager
-async def _guarded() -> AsyncIterator[None]:
-    """The backend's one choke point for driver errors, which leave as store errors, and
-    for the time limit of one call to Redis.
-
-    The limit is asyncio's rather than redis-py's socket timeout: on Python 3.11 that
-    one goes through asyncio.wait_for, which can swallow the caller's cancellation.
-    """
-    try:
-        async with asyncio.timeout(_CALL_TIMEOUT_SECONDS):
-            yield
-    except (RedisConnectionError, RedisTimeoutError, TimeoutError) as exc:
-        raise StoreUnavailable from exc
-    except RedisError as exc:
-        raise StoreError(f"Redis failed: {exc}") from exc
 
 
 class RedisStore(Store):
@@ -153,20 +93,8 @@ class RedisStore(Store):
     async def open(self) -> None:
         """Connect and check that the server answers."""
         if self._client is None:
-            client = aioredis.Redis.from_url(
-                self._url,
-                decode_responses=True,
-                socket_connect_timeout=_CONNECT_TIMEOUT_SECONDS,
-                socket_timeout=None,  # see _guarded
-                # RESP2: any Redis answers it, and redis-py then checks a pooled connection
-                # for having been closed (say, by a server restart) before reusing it.
-                protocol=2,
-                # No silent retries: a script whose reply was lost must not run twice.
-                retry=Retry(NoBackoff(), 0),
-            )
-            self._scripts = {
-                name: client.register_script(text) for name, text in _script_texts().items()
-            }
+            client = connect(self._url)
+            self._scripts = register_scripts(client)
             self._client = client
             self._changes.connect(client)
             self._worker_changes.connect(client)
@@ -182,7 +110,7 @@ class RedisStore(Store):
 
     async def ping(self) -> None:
         """Round-trip a PING."""
-        async with _guarded():
+        async with guarded():
             await self._redis.ping()
 
     @property
@@ -194,7 +122,7 @@ class RedisStore(Store):
     async def _run(self, script: str, now: datetime, *args: str | int | bytes) -> Any:
         """Run one script; its first two arguments are always the prefix and *now*."""
         client = self._redis
-        async with _guarded():
+        async with guarded():
             return await self._scripts[script](
                 args=[self._prefix, codec.micros(now), *args], client=client
             )
@@ -252,7 +180,7 @@ class RedisStore(Store):
 
     async def get(self, job_id: str, now: datetime) -> Job | None:
         """One job, unless unknown or expired."""
-        async with _guarded():
+        async with guarded():
             fields = await self._redis.hgetall(self._key("job", job_id))
         if not fields:
             return None
@@ -438,12 +366,12 @@ class RedisStore(Store):
 
     async def register_worker(self, info: WorkerInfo) -> None:
         """Remember the worker."""
-        async with _guarded():
+        async with guarded():
             await self._redis.hset(self._key("workers"), info.worker_id, hashes.encode_worker(info))
 
     async def unregister_worker(self, worker_id: str) -> None:
         """Forget the worker."""
-        async with _guarded():
+        async with guarded():
             await self._redis.hdel(self._key("workers"), worker_id)
 
     def _key(self, *parts: str) -> str:

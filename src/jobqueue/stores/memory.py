@@ -41,6 +41,12 @@ if TYPE_CHECKING:
 _ReadyEntry = tuple[int, datetime, datetime, int, str]
 _WaitingEntry = tuple[datetime, int, str]
 
+_LAST_RUN: dict[str, object] = dict.fromkeys(
+    ("error", "result", "progress", "started_at", "completed_at", "expires_at")
+)
+"""What a retry clears (to None), besides the attempts and the cancel request: the job
+starts over as it was submitted."""
+
 
 class MemoryStore(Store):
     """Jobs in this process's memory; fast, and gone when the process ends."""
@@ -305,18 +311,7 @@ class MemoryStore(Store):
             raise JobNotFound(job_id)
         if job.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
             raise InvalidTransition(job)
-        return self._requeue(
-            job,
-            now,
-            attempts=0,
-            error=None,
-            result=None,
-            progress=None,
-            started_at=None,
-            completed_at=None,
-            expires_at=None,
-            is_cancel_requested=False,
-        )
+        return self._requeue(job, now, attempts=0, is_cancel_requested=False, **_LAST_RUN)
 
     # -- maintenance -------------------------------------------------------------
 

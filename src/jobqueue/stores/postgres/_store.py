@@ -18,17 +18,7 @@ from psycopg.types.json import Json
 from psycopg_pool import AsyncConnectionPool
 
 from jobqueue.errors import LeaseLost, StoreError, StoreUnavailable
-from jobqueue.models import (
-    Claim,
-    HeartbeatResult,
-    Job,
-    JobStatus,
-    Lease,
-    Page,
-    Progress,
-    Stats,
-    WorkerInfo,
-)
+from jobqueue.models import Claim, HeartbeatResult, JobStatus, Lease
 from jobqueue.stores.base import CANCELLED_ERROR, LOST_WORKER_ERROR, Store, StoreCapabilities
 from jobqueue.stores.postgres import _reads as reads
 from jobqueue.stores.postgres import _transactions as transactions
@@ -48,7 +38,18 @@ if TYPE_CHECKING:
 
     from psycopg.rows import DictRow
 
-    from jobqueue.models import Change, Claimant, JobFilter, JSONValue, NewJob
+    from jobqueue.models import (
+        Change,
+        Claimant,
+        Job,
+        JobFilter,
+        JSONValue,
+        NewJob,
+        Page,
+        Progress,
+        Stats,
+        WorkerInfo,
+    )
 
 
 class PostgresStore(Store):

@@ -26,13 +26,12 @@ from jobqueue.models import (
 from jobqueue.stores.base import CANCELLED_ERROR, LOST_WORKER_ERROR
 from jobqueue.stores.codec import (
     encode_cursor,
-    from_micros,
     from_micros_or_none,
     json_text,
     micros,
     seconds_as_micros,
 )
-from jobqueue.stores.sqlite._transaction import Transaction, job_from_row
+from jobqueue.stores.sqlite._transaction import Transaction, job_from_row, worker_from_row
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Sequence
@@ -113,16 +112,7 @@ def stats(tx: Transaction, now: datetime, worker_horizon_seconds: float) -> Stat
     for row in tx.rows("count_jobs", now=micros(now)):
         tasks.setdefault(row["task"], empty_counts())[JobStatus(row["status"])] = row["n"]
     since = micros(now - timedelta(seconds=worker_horizon_seconds))
-    workers = [
-        WorkerInfo(
-            worker_id=row["worker_id"],
-            last_seen_at=from_micros(row["last_seen_at"]),
-            running=row["running"],
-            host=row["host"],
-            pid=row["pid"],
-        )
-        for row in tx.rows("recent_workers", since=since)
-    ]
+    workers = [worker_from_row(row) for row in tx.rows("recent_workers", since=since)]
     return Stats(tasks=tasks, workers=workers)
 
 

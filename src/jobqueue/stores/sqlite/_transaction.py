@@ -1,6 +1,6 @@
 """The SQLite store's transactions: a `Transaction` runs the named statements of
 ``queries.sql`` on the store's connection and records the changes it makes; the rows it
-returns become `Job` values here.
+returns become `Job` and `WorkerInfo` values here.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import orjson
 
 from jobqueue.errors import LeaseLost
-from jobqueue.models import Change, Job, JobStatus, Progress
+from jobqueue.models import Change, Job, JobStatus, Progress, WorkerInfo
 from jobqueue.stores.codec import from_micros, from_micros_or_none, json_text
 from jobqueue.stores.statements import read_statements
 
@@ -57,6 +57,17 @@ def job_from_row(row: sqlite3.Row) -> Job:
         owner=row["owner"],
         worker_id=row["worker_id"],
         lease_expires_at=from_micros_or_none(row["lease_expires_at"]),
+    )
+
+
+def worker_from_row(row: sqlite3.Row) -> WorkerInfo:
+    """The `WorkerInfo` a ``workers`` row holds."""
+    return WorkerInfo(
+        worker_id=row["worker_id"],
+        last_seen_at=from_micros(row["last_seen_at"]),
+        running=row["running"],
+        host=row["host"],
+        pid=row["pid"],
     )
 
 

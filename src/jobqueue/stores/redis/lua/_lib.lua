@@ -185,3 +185,15 @@ local function changed(id)
   return redis.call('HGETALL', job_key(id))
 end
 
+-- The whole of a script that ends an attempt as terminal *status* (`complete`,
+-- `finish_cancelled`): the job ARGV[3] under the lease token ARGV[4] is finished, with
+-- *field* set to *value*. Returns {'ok', fields} or {'lost'}.
+local function finish_leased(status, field, value)
+  local id = ARGV[3]
+  local job = leased(id, ARGV[4])
+  if not job then
+    return {'lost'}
+  end
+  finish(id, job, status, field, value)
+  return {'ok', changed(id)}
+end

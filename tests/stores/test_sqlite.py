@@ -22,7 +22,7 @@ from jobqueue.stores import open_store
 from jobqueue.stores.sqlite import SCHEMA_VERSION, SQLiteStore, _wakeups, parse_url
 from jobqueue.stores.sqlite._wakeups import wakeup_folder
 from jobqueue.stores.statements import read_statements
-from tests.stores.conformance.helpers import WAIT_SECONDS, Watcher, claim_one, submit
+from tests.stores.conformance.helpers import WAIT_SECONDS, Watcher, submit
 
 pytestmark = pytest.mark.sqlite
 
@@ -94,17 +94,6 @@ def test_urls_name_a_relative_or_absolute_file(url: str, expected: str) -> None:
 def test_bad_urls_are_refused(url: str) -> None:
     with pytest.raises(ConfigError):
         SQLiteStore.from_url(url)
-
-
-async def test_jobs_survive_closing_and_reopening(path: str, clock: FakeClock) -> None:
-    async with SQLiteStore(path) as first:
-        queued = await submit(first, clock, payload={"deep": [1, {"x": None}]})
-        claim = await claim_one(first, clock)
-
-    async with SQLiteStore(path) as second:
-        assert await second.get(queued.job_id, clock.now()) == claim.job
-        done = await second.complete(claim.lease, "kept", clock.now())
-        assert done.status is JobStatus.COMPLETED
 
 
 async def test_a_closed_store_can_be_opened_again(path: str, clock: FakeClock) -> None:

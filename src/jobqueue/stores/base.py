@@ -54,7 +54,8 @@ class StoreCapabilities:
     """Optional behaviour a backend has; the conformance suite skips by these, not by name."""
 
     is_durable: bool
-    """Jobs survive closing and reopening the store."""
+    """Jobs survive closing and reopening the store (False: they live only while it is
+    open, as in `MemoryStore`)."""
     is_multiprocess: bool
     """Several processes may share the store."""
 

@@ -11,7 +11,7 @@ from jobqueue.ids import new_job_id
 from jobqueue.models import Change, Claim, Claimant, Job, JobStatus, Lease, NewJob
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Iterable
     from types import TracebackType
 
     from jobqueue.clock import FakeClock
@@ -44,6 +44,15 @@ async def submit(store: Store, clock: FakeClock, **overrides: Any) -> Job:
     return job
 
 
+def claimant(
+    worker_id: str = "worker-1",
+    tasks: Iterable[str] = (TASK,),
+    lease_seconds: float = LEASE_SECONDS,
+) -> Claimant:
+    """A worker claiming jobs of *tasks* (by default `TASK`) under leases of *lease_seconds*."""
+    return Claimant(worker_id, frozenset(tasks), lease_seconds)
+
+
 async def claim_one(
     store: Store,
     clock: FakeClock,
@@ -53,9 +62,7 @@ async def claim_one(
     lease_seconds: float = LEASE_SECONDS,
 ) -> Claim:
     """Claim exactly one job of *task*."""
-    claims = await store.claim(
-        Claimant(worker_id, frozenset({task}), lease_seconds), 1, clock.now()
-    )
+    claims = await store.claim(claimant(worker_id, [task], lease_seconds), 1, clock.now())
     assert len(claims) == 1
     return claims[0]
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 
-from jobqueue.models import Claimant, JobFilter
+from jobqueue.models import JobFilter
 from jobqueue.stores import Store
-from tests.stores.conformance.helpers import LEASE_SECONDS, TASK, new_job, submit
+from tests.stores.conformance.helpers import claimant, new_job, submit
 
 JOBS = 40
 CLAIMERS = 6
@@ -15,9 +15,7 @@ CLAIMERS = 6
 
 async def _claim_everything(store: Store, clock, worker_id: str) -> list[str]:
     claimed: list[str] = []
-    while batch := await store.claim(
-        Claimant(worker_id, frozenset({TASK}), LEASE_SECONDS), 3, clock.now()
-    ):
+    while batch := await store.claim(claimant(worker_id), 3, clock.now()):
         claimed += [claim.job.job_id for claim in batch]
         await asyncio.sleep(0)
     return claimed

@@ -7,14 +7,14 @@ from datetime import timedelta
 import pytest
 
 from jobqueue.errors import LeaseLost
-from jobqueue.models import Claimant, JobStatus, Lease, Progress
+from jobqueue.models import JobStatus, Lease, Progress
 from jobqueue.stores import Store
 from jobqueue.stores.base import CANCELLED_ERROR
 from tests.stores.conformance.helpers import (
     LEASE_SECONDS,
-    TASK,
     TTL_SECONDS,
     claim_one,
+    claimant,
     current,
     running,
 )
@@ -63,10 +63,7 @@ async def test_fail_without_retry_is_final(store: Store, clock) -> None:
     assert failed.completed_at == clock.now()
     assert failed.expires_at == clock.now() + timedelta(seconds=TTL_SECONDS)
     assert failed.lease_expires_at is None
-    assert (
-        await store.claim(Claimant("worker-1", frozenset({TASK}), LEASE_SECONDS), 1, clock.now())
-        == []
-    )
+    assert await store.claim(claimant("worker-1"), 1, clock.now()) == []
 
 
 async def test_fail_with_retry_at_queues_the_job_again(store: Store, clock) -> None:
@@ -86,10 +83,7 @@ async def test_fail_with_retry_at_queues_the_job_again(store: Store, clock) -> N
     assert queued.lease_expires_at is None
 
     clock.advance(29)
-    assert (
-        await store.claim(Claimant("worker-1", frozenset({TASK}), LEASE_SECONDS), 1, clock.now())
-        == []
-    )
+    assert await store.claim(claimant("worker-1"), 1, clock.now()) == []
     clock.advance(1)
     again = await claim_one(store, clock)
     assert again.job.attempts == 2

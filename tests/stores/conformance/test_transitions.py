@@ -9,13 +9,13 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from jobqueue.errors import InvalidTransition, LeaseLost
-from jobqueue.models import TRANSITIONS, Claimant, Job, JobStatus, Progress
+from jobqueue.models import TRANSITIONS, Job, JobStatus, Progress
 from jobqueue.stores import Store
 from tests.stores.conformance.helpers import (
     LEASE_SECONDS,
-    TASK,
     TTL_SECONDS,
     claim_one,
+    claimant,
     current,
     job_in,
     running,
@@ -122,10 +122,7 @@ async def test_terminal_jobs_never_change(store: Store, clock, status: JobStatus
         await store.request_cancel(job.job_id, clock.now())
     clock.advance(TTL_SECONDS - 1)  # past any lease, short of the expiry
     assert await store.reap_expired_leases(clock.now()) == []
-    assert (
-        await store.claim(Claimant("worker-1", frozenset({TASK}), LEASE_SECONDS), 10, clock.now())
-        == []
-    )
+    assert await store.claim(claimant("worker-1"), 10, clock.now()) == []
     assert await store.purge_expired(clock.now()) == 0
 
     assert await current(store, clock, job.job_id) == job

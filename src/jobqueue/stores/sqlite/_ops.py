@@ -179,18 +179,24 @@ def end_attempt(
     tx: Transaction,
     lease: Lease,
     status: JobStatus,
-    now: datetime,
     *,
+    completed_at: int | None = None,
+    run_at: int | None = None,
+    uncount: int = 0,
     result: str | None = None,
     error: str | None = None,
 ) -> Job:
-    """Finish the leased attempt as *status*; None keeps the job's result or error."""
+    """End the leased attempt: as final *status* at *completed_at*, or as ``queued`` to run
+    at *run_at* (*uncount* 1 gives the attempt back). Times are microseconds; None keeps
+    the job's result or error."""
     row = tx.row(
         "end_attempt",
         status=status.value,
+        completed_at=completed_at,
+        run_at=run_at,
+        uncount=uncount,
         result=result,
         error=error,
-        now=micros(now),
         job_id=lease.job_id,
         token=lease.token,
         seq=tx.next_seq(),
@@ -200,23 +206,9 @@ def end_attempt(
 
 def complete(tx: Transaction, lease: Lease, result: JSONValue, now: datetime) -> Job:
     """See `Store.complete`."""
-    return end_attempt(tx, lease, JobStatus.COMPLETED, now, result=json_text(result))
-
-
-def requeue_attempt(
-    tx: Transaction, lease: Lease, run_at: datetime, *, error: str | None, is_counted: bool
-) -> Job:
-    """Put the leased job back to ``queued``; an attempt not counted is given back."""
-    row = tx.row(
-        "requeue_attempt",
-        run_at=micros(run_at),
-        error=error,
-        uncount=0 if is_counted else 1,
-        job_id=lease.job_id,
-        token=lease.token,
-        seq=tx.next_seq(),
+    return end_attempt(
+        tx, lease, JobStatus.COMPLETED, completed_at=micros(now), result=json_text(result)
     )
-    return tx.leased(lease, row)
 
 
 def fail(
@@ -224,8 +216,20 @@ def fail(
 ) -> Job:
     """See `Store.fail`."""
     if retry_at is None:
-        return end_attempt(tx, lease, JobStatus.FAILED, now, error=error)
-    return requeue_attempt(tx, lease, retry_at, error=error, is_counted=True)
+        return end_attempt(tx, lease, JobStatus.FAILED, completed_at=micros(now), error=error)
+    return end_attempt(tx, lease, JobStatus.QUEUED, run_at=micros(retry_at), error=error)
+
+
+def finish_cancelled(tx: Transaction, lease: Lease, now: datetime) -> Job:
+    """See `Store.finish_cancelled`."""
+    return end_attempt(
+        tx, lease, JobStatus.CANCELLED, completed_at=micros(now), error=CANCELLED_ERROR
+    )
+
+
+def release(tx: Transaction, lease: Lease, now: datetime) -> Job:
+    """See `Store.release`."""
+    return end_attempt(tx, lease, JobStatus.QUEUED, run_at=micros(now), uncount=1)
 
 
 def next_run_at(tx: Transaction, tasks: Collection[str]) -> datetime | None:

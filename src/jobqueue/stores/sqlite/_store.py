@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 from jobqueue.aio import run_last
 from jobqueue.errors import ConfigError, LeaseLost, StoreError
 from jobqueue.models import Change, JobStatus
-from jobqueue.stores.base import CANCELLED_ERROR, Store, StoreCapabilities
+from jobqueue.stores.base import Store, StoreCapabilities
 from jobqueue.stores.codec import decode_cursor
 from jobqueue.stores.sqlite import _ops as ops
 from jobqueue.stores.sqlite._checkpoints import Checkpointer
@@ -193,15 +193,11 @@ class SQLiteStore(Store):
 
     async def finish_cancelled(self, lease: Lease, now: datetime) -> Job:
         """Finish a stopped attempt as cancelled."""
-        return await self._write(
-            lambda tx: ops.end_attempt(tx, lease, JobStatus.CANCELLED, now, error=CANCELLED_ERROR)
-        )
+        return await self._write(lambda tx: ops.finish_cancelled(tx, lease, now))
 
     async def release(self, lease: Lease, now: datetime) -> Job:
         """Hand the job back without counting the attempt."""
-        return await self._write(
-            lambda tx: ops.requeue_attempt(tx, lease, now, error=None, is_counted=False)
-        )
+        return await self._write(lambda tx: ops.release(tx, lease, now))
 
     async def next_run_at(self, tasks: Collection[str], now: datetime) -> datetime | None:
         """The earliest run time among queued jobs of *tasks*."""

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from bench.peers._common import REDIS_URL
 from bench.peers.jobqueue_bench import drop_schema, store_url
-from jobqueue.models import NewJob
+from jobqueue.models import Claimant, NewJob
 from jobqueue.stores import open_store
 
 if TYPE_CHECKING:
@@ -110,7 +110,7 @@ class Filler:
 
         assert isinstance(self.store, RedisStore)
         template_id = await _submit(self.store)
-        lib = resources.files("jobqueue.stores").joinpath("lua", "_lib.lua").read_text()
+        lib = resources.files("jobqueue.stores.redis").joinpath("lua", "_lib.lua").read_text()
         async with Redis.from_url(REDIS_URL, decode_responses=True) as redis:
             prefix = self.store.prefix
             fields = await redis.hgetall(f"{prefix}job:{template_id}")
@@ -145,7 +145,7 @@ async def cycle_seconds(store: Store, cycles: int, budget: float) -> list[float]
     while len(durations) < cycles and (len(durations) < 5 or time.monotonic() < deadline):
         started = time.perf_counter()
         now = datetime.now(UTC)
-        (claim,) = await store.claim("bench-scale", [TASK], 1, 30.0, now)
+        (claim,) = await store.claim(Claimant("bench-scale", frozenset({TASK}), 30.0), 1, now)
         await store.complete(claim.lease, None, now)
         durations.append(time.perf_counter() - started)
     return durations

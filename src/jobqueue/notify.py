@@ -117,7 +117,7 @@ class Hub:
         while True:
             try:
                 wide = interest is Interest.CHANGES
-                async for change in self._store.changes() if wide else self._store.signals():
+                async for change in self._store.changes() if wide else self._store.worker_changes():
                     failures = 0
                     if change is None:
                         self.wake_all()  # changes were missed: everyone re-reads

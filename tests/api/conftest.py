@@ -22,7 +22,7 @@ from jobqueue import JobQueue
 from jobqueue.api import ApiSettings, create_app
 from jobqueue.api.schemas import JSON_INTEGER
 from jobqueue.clock import FakeClock
-from jobqueue.models import Job, Lease, Progress
+from jobqueue.models import Claimant, Job, Lease, Progress
 from jobqueue.stores import Store
 
 
@@ -68,7 +68,9 @@ class Jobs:
         store, passed_over = self.queue.store, []
         try:
             while True:
-                claims = await store.claim("test-worker", [job.task], 1, 30.0, self.now)
+                claims = await store.claim(
+                    Claimant("test-worker", frozenset({job.task}), 30.0), 1, self.now
+                )
                 assert claims, f"job {job_id} is not ready"
                 if claims[0].job.job_id == job_id:
                     self.leases[job_id] = claims[0].lease

@@ -14,7 +14,7 @@ from datetime import datetime
 
 import orjson
 
-from jobqueue.models import NewJob
+from jobqueue.models import Claimant, NewJob
 from jobqueue.stores.sqlite import SQLiteStore
 
 TASK = "work"
@@ -22,7 +22,7 @@ TASK = "work"
 
 async def _claim_all(store: SQLiteStore, worker_id: str, now: datetime) -> list[str]:
     claimed: list[str] = []
-    while batch := await store.claim(worker_id, [TASK], 2, 30.0, now):
+    while batch := await store.claim(Claimant(worker_id, frozenset({TASK}), 30.0), 2, now):
         claimed += [claim.job.job_id for claim in batch]
     return claimed
 

@@ -16,9 +16,10 @@ import pytest
 from psycopg import sql
 
 from jobqueue.errors import ConfigError, StoreError, StoreUnavailable
+from jobqueue.models import Claimant
 from jobqueue.stores import open_store
-from jobqueue.stores._sql import read_statements
 from jobqueue.stores.postgres import PostgresStore, migrate, migrations
+from jobqueue.stores.statements import read_statements
 from tests.conftest import POSTGRES_URL, require_service
 from tests.stores.conformance.helpers import (
     LEASE_SECONDS,
@@ -130,11 +131,14 @@ async def test_a_claim_skips_a_job_another_transaction_holds(
         await admin.execute("SELECT 1 FROM jobs WHERE job_id = %s FOR UPDATE", (held.job_id,))
         # Waiting for the lock instead of skipping the row would never return here.
         claims = await asyncio.wait_for(
-            store.claim("worker-1", [TASK], 2, LEASE_SECONDS, clock.now()), WAIT_SECONDS
+            store.claim(Claimant("worker-1", frozenset({TASK}), LEASE_SECONDS), 2, clock.now()),
+            WAIT_SECONDS,
         )
         assert [claim.job.job_id for claim in claims] == [free.job_id]
 
-    claims = await store.claim("worker-1", [TASK], 2, LEASE_SECONDS, clock.now())
+    claims = await store.claim(
+        Claimant("worker-1", frozenset({TASK}), LEASE_SECONDS), 2, clock.now()
+    )
     assert [claim.job.job_id for claim in claims] == [held.job_id]
 
 
@@ -152,7 +156,7 @@ async def test_a_claim_walks_the_partial_ready_index(stores, admin, clock: FakeC
         {"now": clock.now()},
     )
     await admin.execute("ANALYZE jobs")
-    claim = read_statements("postgres/queries.sql")["claim"]
+    claim = read_statements("jobqueue.stores.postgres", "queries.sql")["claim"]
     params = {
         "tasks": ["task-1", "task-2"],
         "limit": 5,

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from jobqueue.errors import StoreUnavailable
-from jobqueue.models import JobStatus
+from jobqueue.models import Claimant, JobStatus
 from jobqueue.stores.postgres import PostgresStore
 from tests.stores.conformance.helpers import (
     TASK,
@@ -69,7 +69,9 @@ async def test_the_store_fails_fast_during_an_outage_and_recovers(
             await _unavailable(store.ping)
             await _unavailable(lambda: store.get(queued[1].job_id, clock.now()))
             await _unavailable(lambda: store.create(new_job(), clock.now()))
-            await _unavailable(lambda: store.claim("worker-2", [TASK], 5, 30.0, clock.now()))
+            await _unavailable(
+                lambda: store.claim(Claimant("worker-2", frozenset({TASK}), 30.0), 5, clock.now())
+            )
             await _unavailable(lambda: store.complete(running.lease, "ok", clock.now()))
 
             await server.start()
@@ -81,7 +83,9 @@ async def test_the_store_fails_fast_during_an_outage_and_recovers(
                 assert await store.get(job.job_id, clock.now()) == job
             done = await store.complete(running.lease, "ok", clock.now())
             assert done.status is JobStatus.COMPLETED
-            claims = await store.claim("worker-2", [TASK], 5, 30.0, clock.now())
+            claims = await store.claim(
+                Claimant("worker-2", frozenset({TASK}), 30.0), 5, clock.now()
+            )
             assert {claim.job.job_id for claim in claims} == {job.job_id for job in queued[1:]}
             # The change feed reconnected on its own.
             await watcher.prime(lambda: submit(store, clock, task="priming"))

@@ -18,11 +18,11 @@ import pytest
 import redis.asyncio as aioredis
 
 from jobqueue.errors import JobQueueError, StoreUnavailable
-from jobqueue.models import Claim, JobFilter, JobStatus, Lease, Progress, WorkerInfo
+from jobqueue.models import Claim, Claimant, JobFilter, JobStatus, Lease, Progress, WorkerInfo
 from jobqueue.stores import open_store
-from jobqueue.stores import redis as redis_store
 from jobqueue.stores.memory import MemoryStore
 from jobqueue.stores.redis import RedisStore
+from jobqueue.stores.redis import _store as redis_store
 from tests.conftest import REDIS_URL
 from tests.stores.conformance.helpers import (
     LEASE_SECONDS,
@@ -73,7 +73,7 @@ async def exercise_every_script(store: Store, clock: FakeClock) -> None:
     assert next_run_at <= clock.now()
 
     done, retried, failed, cancelled, released = await store.claim(
-        "w1", [TASK], 5, LEASE_SECONDS, clock.now()
+        Claimant("w1", frozenset({TASK}), LEASE_SECONDS), 5, clock.now()
     )
     beat = await store.heartbeat("w1", [done.lease, retried.lease], LEASE_SECONDS, clock.now())
     assert not beat.lost
@@ -87,7 +87,7 @@ async def exercise_every_script(store: Store, clock: FakeClock) -> None:
     await store.request_cancel(delayed.job_id, clock.now())
     await store.retry(failed.job.job_id, clock.now())
 
-    assert await store.claim("w1", [TASK], 1, LEASE_SECONDS, clock.now())
+    assert await store.claim(Claimant("w1", frozenset({TASK}), LEASE_SECONDS), 1, clock.now())
     clock.advance(LEASE_SECONDS)
     assert await store.reap_expired_leases(clock.now())
 
@@ -157,22 +157,22 @@ async def test_changes_made_by_another_instance_reach_changes(
         await watcher.prime(lambda: submit(other, clock))
         job = await submit(other, clock)
         assert (await watcher.change_of(job)).status is JobStatus.QUEUED
-        [claim] = await other.claim("w", [TASK], 1, LEASE_SECONDS, clock.now())
+        [claim] = await other.claim(Claimant("w", frozenset({TASK}), LEASE_SECONDS), 1, clock.now())
         done = await other.complete(claim.lease, None, clock.now())
         change = await watcher.change_of(done)
         assert (change.version, change.status) == (done.version, JobStatus.COMPLETED)
 
 
 @on_redis
-async def test_signals_leave_out_claims_progress_and_ends(
+async def test_worker_changes_leave_out_claims_progress_and_ends(
     store: Store, clock: FakeClock, open_sibling: Callable[[], Awaitable[Store]]
 ) -> None:
-    # A worker follows `signals`: it must not be sent every step of every job.
+    # A worker follows `worker_changes`: it must not be sent every step of every job.
     other = await open_sibling()
-    async with Watcher(store, signals=True) as watcher:
+    async with Watcher(store, worker_changes=True) as watcher:
         await watcher.prime(lambda: submit(other, clock))
         job = await submit(other, clock)
-        [claim] = await other.claim("w", [TASK], 1, LEASE_SECONDS, clock.now())
+        [claim] = await other.claim(Claimant("w", frozenset({TASK}), LEASE_SECONDS), 1, clock.now())
         await other.record_progress(claim.lease, Progress(1, 2), clock.now())
         await other.complete(claim.lease, None, clock.now())
         [lost] = await other.complete_many([(claim.lease, None)], clock.now())
@@ -269,7 +269,9 @@ async def test_a_random_workload_gives_the_memory_stores_results_and_true_counts
             ids.append(new.job_id)
         elif action < 0.4:
             picked = rng.sample(tasks, rng.randint(1, 3))
-            claimed = await both("claim", "w", picked, rng.randint(1, 3), 5, now)
+            claimed = await both(
+                "claim", Claimant("w", frozenset(picked), 5), rng.randint(1, 3), now
+            )
             leases += [(a.lease, b.lease) for a, b in zip(*claimed, strict=True)]
         elif action < 0.6 and leases:
             held = rng.choice(leases)
@@ -337,9 +339,9 @@ async def test_a_job_ready_by_its_creators_clock_waits_for_a_claimer_whose_clock
 ) -> None:
     job = await submit(store, clock)
     behind = clock.now() - timedelta(seconds=1)
-    assert await store.claim("w", [TASK], 1, LEASE_SECONDS, behind) == []
+    assert await store.claim(Claimant("w", frozenset({TASK}), LEASE_SECONDS), 1, behind) == []
     assert await store.next_run_at([TASK], behind) == job.run_at
-    [claim] = await store.claim("w", [TASK], 1, LEASE_SECONDS, clock.now())
+    [claim] = await store.claim(Claimant("w", frozenset({TASK}), LEASE_SECONDS), 1, clock.now())
     assert claim.job.job_id == job.job_id
 
 
@@ -353,9 +355,9 @@ async def test_jobs_not_yet_due_to_the_claimer_do_not_use_up_its_batch(
     clock.advance(5)
     early = [await submit(store, clock, priority=10) for _ in range(2)]
     behind = clock.now() - timedelta(seconds=1)
-    claims = await store.claim("w", [TASK, "other"], 2, LEASE_SECONDS, behind)
+    claims = await store.claim(Claimant("w", frozenset({TASK, "other"}), LEASE_SECONDS), 2, behind)
     assert [claim.job.job_id for claim in claims] == [due.job_id]
-    claims = await store.claim("w", [TASK], 2, LEASE_SECONDS, clock.now())
+    claims = await store.claim(Claimant("w", frozenset({TASK}), LEASE_SECONDS), 2, clock.now())
     assert [claim.job.job_id for claim in claims] == [job.job_id for job in early]
 
 

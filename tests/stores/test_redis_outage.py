@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING
 import pytest
 
 from jobqueue.errors import StoreUnavailable
-from jobqueue.models import JobFilter, JobStatus
-from jobqueue.stores import redis as redis_store
+from jobqueue.models import Claimant, JobFilter, JobStatus
 from jobqueue.stores.redis import RedisStore
+from jobqueue.stores.redis import _client as redis_client
 from tests.stores.conformance.helpers import LEASE_SECONDS, TASK, WAIT_SECONDS, Watcher, submit
 from tests.stores.private_servers import PrivateRedis
 
@@ -45,7 +45,7 @@ async def test_an_outage_fails_fast_and_the_store_recovers_every_job(
     await other.open()
     try:
         jobs = [await submit(store, clock, payload={"n": n}) for n in range(5)]
-        [claim] = await store.claim("w", [TASK], 1, LEASE_SECONDS, clock.now())
+        [claim] = await store.claim(Claimant("w", frozenset({TASK}), LEASE_SECONDS), 1, clock.now())
         async with Watcher(store) as watcher:
             await watcher.prime(lambda: submit(other, clock))
 
@@ -54,7 +54,9 @@ async def test_an_outage_fails_fast_and_the_store_recovers_every_job(
                 store.ping,
                 lambda: store.get(jobs[0].job_id, clock.now()),
                 lambda: submit(store, clock),
-                lambda: store.claim("w", [TASK], 1, LEASE_SECONDS, clock.now()),
+                lambda: store.claim(
+                    Claimant("w", frozenset({TASK}), LEASE_SECONDS), 1, clock.now()
+                ),
                 lambda: store.complete(claim.lease, "done", clock.now()),
                 lambda: store.list_jobs(JobFilter(), 10, None, clock.now()),
                 lambda: store.stats(clock.now()),
@@ -83,7 +85,7 @@ async def test_an_outage_fails_fast_and_the_store_recovers_every_job(
 async def test_a_frozen_server_times_calls_out_and_the_store_carries_on_after(
     server: PrivateRedis, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(redis_store, "_CALL_TIMEOUT_SECONDS", 0.2)
+    monkeypatch.setattr(redis_client, "_CALL_TIMEOUT_SECONDS", 0.2)
     store = RedisStore(server.url)
     await store.open()
     try:
@@ -101,7 +103,7 @@ async def test_a_frozen_server_times_calls_out_and_the_store_carries_on_after(
         finally:
             server.signal(signal.SIGCONT)
         assert await store.get(job.job_id, clock.now()) == job
-        [claim] = await store.claim("w", [TASK], 1, LEASE_SECONDS, clock.now())
+        [claim] = await store.claim(Claimant("w", frozenset({TASK}), LEASE_SECONDS), 1, clock.now())
         assert claim.job.job_id == job.job_id
     finally:
         await store.close()

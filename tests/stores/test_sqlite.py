@@ -18,11 +18,11 @@ import pytest
 from jobqueue.clock import FakeClock
 from jobqueue.errors import ConfigError, StoreError, StoreUnavailable
 from jobqueue.models import JobStatus
-from jobqueue.stores import _sqlite_wakeups, open_store
-from jobqueue.stores._sql import read_statements
-from jobqueue.stores._sqlite_wakeups import wakeup_folder
-from jobqueue.stores.sqlite import SCHEMA_VERSION, SQLiteStore, parse_url
-from tests.stores.conformance.helpers import WAIT_SECONDS, Watcher, claim_one, submit
+from jobqueue.stores import open_store
+from jobqueue.stores.sqlite import SCHEMA_VERSION, SQLiteStore, _wakeups, parse_url
+from jobqueue.stores.sqlite._wakeups import wakeup_folder
+from jobqueue.stores.statements import read_statements
+from tests.stores.conformance.helpers import WAIT_SECONDS, Watcher, submit
 
 pytestmark = pytest.mark.sqlite
 
@@ -94,17 +94,6 @@ def test_urls_name_a_relative_or_absolute_file(url: str, expected: str) -> None:
 def test_bad_urls_are_refused(url: str) -> None:
     with pytest.raises(ConfigError):
         SQLiteStore.from_url(url)
-
-
-async def test_jobs_survive_closing_and_reopening(path: str, clock: FakeClock) -> None:
-    async with SQLiteStore(path) as first:
-        queued = await submit(first, clock, payload={"deep": [1, {"x": None}]})
-        claim = await claim_one(first, clock)
-
-    async with SQLiteStore(path) as second:
-        assert await second.get(queued.job_id, clock.now()) == claim.job
-        done = await second.complete(claim.lease, "kept", clock.now())
-        assert done.status is JobStatus.COMPLETED
 
 
 async def test_a_closed_store_can_be_opened_again(path: str, clock: FakeClock) -> None:
@@ -199,7 +188,7 @@ async def test_a_watcher_that_comes_later_is_woken_by_the_next_write(
 ) -> None:
     # A writer keeps its listing of the sockets until the folder changes. With the listing's
     # lifetime out of the way and a poll once a minute, only that check delivers the change.
-    monkeypatch.setattr(_sqlite_wakeups, "_LISTING_SECONDS", 3600.0)
+    monkeypatch.setattr(_wakeups, "_LISTING_SECONDS", 3600.0)
     folder = wakeup_folder(path)
     folder.mkdir()
     async with SQLiteStore(path) as writer:
@@ -262,7 +251,7 @@ async def test_a_path_too_long_for_a_socket_still_gets_changes_by_polling(
 async def test_claims_walk_the_ready_index_without_sorting(sqlite_store: SQLiteStore, path: str):
     # Left to the planner, the run_at range picks another index and sorts every ready job:
     # a claim then costs time in proportion to the queue (40x at 300k jobs).
-    statement = read_statements("sqlite_queries.sql")["ready_jobs"]
+    statement = read_statements("jobqueue.stores.sqlite", "queries.sql")["ready_jobs"]
     with closing(sqlite3.connect(path)) as conn:
         plan = " ".join(
             str(row[3])

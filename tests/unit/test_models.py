@@ -12,7 +12,7 @@ from jobqueue.errors import InvalidRequest
 from jobqueue.models import TERMINAL_STATUSES, TRANSITIONS, JobStatus
 from jobqueue.retry import Backoff
 from jobqueue.stores import open_store
-from jobqueue.stores.base import decode_cursor, encode_cursor
+from jobqueue.stores.codec import decode_cursor, encode_cursor
 
 
 def test_terminal_statuses_only_leave_by_operator_retry() -> None:

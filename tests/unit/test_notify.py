@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from jobqueue import Job, JobQueue
-from jobqueue.models import JobStatus, Progress
+from jobqueue.models import Claimant, JobStatus, Progress
 from jobqueue.notify import Interest
 
 WAIT_SECONDS = 5.0
@@ -94,7 +94,7 @@ async def test_wait_reads_the_job_again_only_once_it_may_be_terminal(
         waiter = asyncio.create_task(queue.wait(job.job_id, timeout=WAIT_SECONDS))
         await asyncio.sleep(0.01)
         store, now = queue.store, queue.clock.now()
-        [claim] = await store.claim("w", ["echo"], 1, 30.0, now)
+        [claim] = await store.claim(Claimant("w", frozenset({"echo"}), 30.0), 1, now)
         for step in range(5):
             await store.record_progress(claim.lease, Progress(step, 5), now)
             await asyncio.sleep(0)

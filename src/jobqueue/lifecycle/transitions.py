@@ -81,9 +81,7 @@ class Lifecycle:
     async def claim(self, claimant: Claimant, limit: int) -> list[Claim]:
         """Up to *limit* ready jobs for *claimant*, each under a fresh lease, in one round
         trip."""
-        return await self._store.claim(
-            claimant.worker_id, claimant.tasks, limit, claimant.lease_seconds, self._clock.now()
-        )
+        return await self._store.claim(claimant, limit, self._clock.now())
 
     async def next_run_at(self, tasks: Collection[str]) -> datetime | None:
         """When the earliest waiting job of *tasks* becomes ready; None when none waits."""

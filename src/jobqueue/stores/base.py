@@ -14,32 +14,25 @@ This fencing is what keeps a worker that lost its lease from overwriting newer s
 from __future__ import annotations
 
 import abc
-import asyncio
-import base64
 import contextlib
-import logging
 from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Self, cast
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import orjson
-
-from jobqueue.errors import InvalidRequest, LeaseLost
+from jobqueue.errors import LeaseLost
 from jobqueue.models import Change, JobStatus
 
 if TYPE_CHECKING:
     from collections.abc import (
         AsyncGenerator,
         AsyncIterator,
-        Awaitable,
-        Callable,
         Collection,
         Sequence,
     )
+    from datetime import datetime
 
     from jobqueue.models import (
         Claim,
+        Claimant,
         HeartbeatResult,
         Job,
         JobFilter,
@@ -56,15 +49,13 @@ LOST_WORKER_ERROR = "Worker lost: its lease expired before the job finished"
 CANCELLED_ERROR = "Cancelled"
 
 
-logger = logging.getLogger(__name__)
-
-
 @dataclass(frozen=True, slots=True)
 class StoreCapabilities:
     """Optional behaviour a backend has; the conformance suite skips by these, not by name."""
 
     is_durable: bool
-    """Jobs survive closing and reopening the store."""
+    """Jobs survive closing and reopening the store (False: they live only while it is
+    open, as in `MemoryStore`)."""
     is_multiprocess: bool
     """Several processes may share the store."""
 
@@ -133,21 +124,23 @@ class Store(abc.ABC):
     # -- worker path -------------------------------------------------------------
 
     @abc.abstractmethod
-    async def claim(
-        self,
-        worker_id: str,
-        tasks: Collection[str],
-        limit: int,
-        lease_seconds: float,
-        now: datetime,
-    ) -> list[Claim]:
-        """Hand up to *limit* ready jobs of *tasks* to the worker, in one round trip.
+    async def claim(self, claimant: Claimant, limit: int, now: datetime) -> list[Claim]:
+        """Hand up to *limit* ready jobs of the claimant's tasks to it, in one round trip.
 
         Ready means ``queued`` with ``run_at <= now``; the highest priority goes first,
         then the oldest ``run_at``, then the oldest ``created_at``. Each job becomes
-        ``processing`` with ``attempts + 1``, ``started_at = now``, a lease expiring at
-        ``now + lease_seconds`` and a fresh fencing token. Atomic against every other
-        claimer, in any process: no job is ever handed to two workers.
+        ``processing`` with ``attempts + 1``, ``started_at = now``, ``worker_id`` the
+        claimant's, a lease expiring at ``now + claimant.lease_seconds`` and a fresh
+        fencing token. Atomic against every other claimer, in any process: no job is ever
+        handed to two workers.
+
+        Args:
+            claimant: The worker, the tasks it serves and the length of its leases.
+            limit: The most jobs to hand out; zero or less hands out none.
+            now: The caller's clock.
+
+        Returns:
+            The claims, best job first; empty when nothing is ready.
         """
 
     @abc.abstractmethod
@@ -273,7 +266,7 @@ class Store(abc.ABC):
         (`jobqueue.notify.Hub`) and fans out. The iterator ends when the store closes.
         """
 
-    def signals(self) -> AsyncIterator[Change | None]:
+    def worker_changes(self) -> AsyncIterator[Change | None]:
         """The changes a worker acts on: jobs that became ``queued`` (work is ready) and
         running jobs whose cancellation was requested; like `changes` otherwise.
 
@@ -281,100 +274,16 @@ class Store(abc.ABC):
         compares versions). This default filters `changes`; a store that can send a
         worker less traffic than every change of every job does so.
         """
-        return _signals_among(self.changes())
+        return _worker_changes_among(self.changes())
 
 
-async def _signals_among(
+async def _worker_changes_among(
     changes: AsyncIterator[Change | None],
 ) -> AsyncIterator[Change | None]:
     async with contextlib.aclosing(cast("AsyncGenerator[Change | None]", changes)) as source:
         async for change in source:
-            if change is None or change.status in _SIGNAL_STATUSES:
+            if change is None or change.status in _WORKER_STATUSES:
                 yield change
 
 
-_SIGNAL_STATUSES = frozenset({JobStatus.QUEUED, JobStatus.PROCESSING})
-
-
-def parse_change(text: str) -> Change | None:
-    """The change a backend announced as ``job_id:version:status``; None if malformed."""
-    try:
-        job_id, version, status = text.rsplit(":", 2)
-        return Change(job_id, int(version), JobStatus(status))
-    except ValueError:
-        logger.warning("Ignoring a malformed change notification: %r", text)
-        return None
-
-
-class _Closed:
-    """What a `Broadcaster` queues to end a subscription."""
-
-
-_CLOSED = _Closed()
-
-
-class Broadcaster:
-    """Fans one process's changes out to every `Store.changes` iterator."""
-
-    def __init__(self) -> None:
-        self._queues: set[asyncio.Queue[Change | _Closed | None]] = set()
-
-    def publish(self, change: Change | None) -> None:
-        """Deliver *change* (None: changes may have been missed) to every subscriber."""
-        for queue in self._queues:
-            queue.put_nowait(change)
-
-    def close(self) -> None:
-        """End every subscription."""
-        for queue in self._queues:
-            queue.put_nowait(_CLOSED)
-
-    async def subscribe(
-        self, ready: Callable[[], Awaitable[None]] | None = None
-    ) -> AsyncIterator[Change | None]:
-        """Changes published from now on, until `close`.
-
-        *ready* is awaited once the subscription is in place, before the first change is
-        awaited: a store that must fetch a starting point (a poller's position) does it
-        there, so nothing published meanwhile is lost.
-        """
-        queue: asyncio.Queue[Change | _Closed | None] = asyncio.Queue()
-        self._queues.add(queue)
-        try:
-            if ready is not None:
-                await ready()
-            while not isinstance(change := await queue.get(), _Closed):
-                yield change
-        finally:
-            self._queues.discard(queue)
-
-
-def pop_query(url: str, *names: str) -> tuple[str, dict[str, str]]:
-    """Take jobqueue's own options (``?schema=``, ``?prefix=``) out of a store URL.
-
-    Returns the URL without them, for the driver, and the options found.
-    """
-    parts = urlsplit(url)
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    options = {key: value for key, value in query if key in names}
-    rest = urlencode([(key, value) for key, value in query if key not in names])
-    return urlunsplit(parts._replace(query=rest)), options
-
-
-def encode_cursor(created_at: datetime, job_id: str) -> str:
-    """An opaque cursor pointing just past the job (*created_at*, *job_id*)."""
-    raw = orjson.dumps([created_at.isoformat(), job_id])
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    """The position an `encode_cursor` cursor names; `InvalidRequest` when malformed."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        created, job_id = orjson.loads(raw)
-        at = datetime.fromisoformat(created)
-        if at.tzinfo is None or not isinstance(job_id, str):
-            raise ValueError(cursor)
-    except (ValueError, TypeError) as exc:
-        raise InvalidRequest("Invalid cursor") from exc
-    return at, job_id
+_WORKER_STATUSES = frozenset({JobStatus.QUEUED, JobStatus.PROCESSING})

@@ -29,23 +29,23 @@ from jobqueue.models import (
     WorkerInfo,
     empty_counts,
 )
-from jobqueue.stores.base import (
-    CANCELLED_ERROR,
-    LOST_WORKER_ERROR,
-    Broadcaster,
-    Store,
-    StoreCapabilities,
-    decode_cursor,
-    encode_cursor,
-)
+from jobqueue.stores.base import CANCELLED_ERROR, LOST_WORKER_ERROR, Store, StoreCapabilities
+from jobqueue.stores.codec import decode_cursor, encode_cursor
+from jobqueue.stores.subscription import Broadcaster
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Collection, Sequence
 
-    from jobqueue.models import JSONValue, NewJob, Progress
+    from jobqueue.models import Claimant, JSONValue, NewJob, Progress
 
 _ReadyEntry = tuple[int, datetime, datetime, int, str]
 _WaitingEntry = tuple[datetime, int, str]
+
+_LAST_RUN: dict[str, object] = dict.fromkeys(
+    ("error", "result", "progress", "started_at", "completed_at", "expires_at")
+)
+"""What a retry clears (to None), besides the attempts and the cancel request: the job
+starts over as it was submitted."""
 
 
 class MemoryStore(Store):
@@ -217,17 +217,10 @@ class MemoryStore(Store):
         del self._entry_of[job_id]
         return self._jobs[job_id]
 
-    async def claim(
-        self,
-        worker_id: str,
-        tasks: Collection[str],
-        limit: int,
-        lease_seconds: float,
-        now: datetime,
-    ) -> list[Claim]:
+    async def claim(self, claimant: Claimant, limit: int, now: datetime) -> list[Claim]:
         """Take up to *limit* ready jobs, best first."""
         claims: list[Claim] = []
-        while len(claims) < limit and (job := self._pop_ready(tasks, now)) is not None:
+        while len(claims) < limit and (job := self._pop_ready(claimant.tasks, now)) is not None:
             token = new_token()
             self._tokens[job.job_id] = token
             claimed = self._save(
@@ -237,8 +230,8 @@ class MemoryStore(Store):
                     version=job.version + 1,
                     attempts=job.attempts + 1,
                     started_at=now,
-                    worker_id=worker_id,
-                    lease_expires_at=now + timedelta(seconds=lease_seconds),
+                    worker_id=claimant.worker_id,
+                    lease_expires_at=now + timedelta(seconds=claimant.lease_seconds),
                 )
             )
             claims.append(Claim(claimed, Lease(job.job_id, token)))
@@ -318,18 +311,7 @@ class MemoryStore(Store):
             raise JobNotFound(job_id)
         if job.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
             raise InvalidTransition(job)
-        return self._requeue(
-            job,
-            now,
-            attempts=0,
-            error=None,
-            result=None,
-            progress=None,
-            started_at=None,
-            completed_at=None,
-            expires_at=None,
-            is_cancel_requested=False,
-        )
+        return self._requeue(job, now, attempts=0, is_cancel_requested=False, **_LAST_RUN)
 
     # -- maintenance -------------------------------------------------------------
 

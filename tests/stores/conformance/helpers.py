@@ -8,10 +8,10 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 from jobqueue.ids import new_job_id
-from jobqueue.models import Change, Claim, Job, JobStatus, Lease, NewJob
+from jobqueue.models import Change, Claim, Claimant, Job, JobStatus, Lease, NewJob
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Iterable
     from types import TracebackType
 
     from jobqueue.clock import FakeClock
@@ -44,6 +44,15 @@ async def submit(store: Store, clock: FakeClock, **overrides: Any) -> Job:
     return job
 
 
+def claimant(
+    worker_id: str = "worker-1",
+    tasks: Iterable[str] = (TASK,),
+    lease_seconds: float = LEASE_SECONDS,
+) -> Claimant:
+    """A worker claiming jobs of *tasks* (by default `TASK`) under leases of *lease_seconds*."""
+    return Claimant(worker_id, frozenset(tasks), lease_seconds)
+
+
 async def claim_one(
     store: Store,
     clock: FakeClock,
@@ -53,7 +62,7 @@ async def claim_one(
     lease_seconds: float = LEASE_SECONDS,
 ) -> Claim:
     """Claim exactly one job of *task*."""
-    claims = await store.claim(worker_id, [task], 1, lease_seconds, clock.now())
+    claims = await store.claim(claimant(worker_id, [task], lease_seconds), 1, clock.now())
     assert len(claims) == 1
     return claims[0]
 
@@ -96,16 +105,16 @@ async def current(store: Store, clock: FakeClock, job_id: str) -> Job:
 
 
 class Watcher:
-    """Collects `Store.changes` (or `Store.signals`) in a background task while the
+    """Collects `Store.changes` (or `Store.worker_changes`) in a background task while the
     ``async with`` block runs.
 
     Entering yields to the loop once, so the iterator is subscribed before the block's
     first change.
     """
 
-    def __init__(self, store: Store, *, signals: bool = False) -> None:
+    def __init__(self, store: Store, *, worker_changes: bool = False) -> None:
         self._store = store
-        self._signals = signals
+        self._worker_changes = worker_changes
         self._changes: asyncio.Queue[Change] = asyncio.Queue()
         self._resynced = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -127,7 +136,7 @@ class Watcher:
         assert done, "the changes() iterator did not end when cancelled"
 
     async def _consume(self) -> None:
-        feed = self._store.signals() if self._signals else self._store.changes()
+        feed = self._store.worker_changes() if self._worker_changes else self._store.changes()
         async for change in feed:
             if change is None:
                 self._resynced.set()

@@ -11,10 +11,9 @@ from jobqueue.models import JobStatus, Progress
 from jobqueue.stores import Store
 from jobqueue.stores.base import CANCELLED_ERROR
 from tests.stores.conformance.helpers import (
-    LEASE_SECONDS,
-    TASK,
     TTL_SECONDS,
     claim_one,
+    claimant,
     current,
     job_in,
     running,
@@ -36,7 +35,7 @@ async def test_cancelling_a_queued_job_ends_it_at_once(store: Store, clock) -> N
     assert cancelled.completed_at == clock.now()
     assert cancelled.expires_at == clock.now() + timedelta(seconds=TTL_SECONDS)
     assert await current(store, clock, job.job_id) == cancelled
-    assert await store.claim("worker-1", [TASK], 1, LEASE_SECONDS, clock.now()) == []
+    assert await store.claim(claimant("worker-1"), 1, clock.now()) == []
 
 
 async def test_cancelling_a_running_job_flags_it_once(store: Store, clock) -> None:

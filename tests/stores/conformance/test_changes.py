@@ -94,8 +94,8 @@ async def test_several_iterators_each_get_every_change(store: Store, clock) -> N
     assert changes[0] == changes[1] == Change(job.job_id, job.version, JobStatus.QUEUED)
 
 
-async def test_signals_announce_work_and_cancel_requests(store: Store, clock) -> None:
-    async with Watcher(store, signals=True) as watcher:
+async def test_worker_changes_announce_work_and_cancel_requests(store: Store, clock) -> None:
+    async with Watcher(store, worker_changes=True) as watcher:
         job = await submit(store, clock)
         assert await watcher.change_of(job) == Change(job.job_id, job.version, JobStatus.QUEUED)
         await claim_one(store, clock)
@@ -105,11 +105,11 @@ async def test_signals_announce_work_and_cancel_requests(store: Store, clock) ->
         )
 
 
-async def test_signals_from_another_store_arrive(
+async def test_worker_changes_from_another_store_arrive(
     store: Store, clock, open_sibling: Callable[[], Awaitable[Store]]
 ) -> None:
     other = await open_sibling()
-    async with Watcher(store, signals=True) as watcher:
+    async with Watcher(store, worker_changes=True) as watcher:
         await watcher.prime(lambda: submit(other, clock, task="priming"))
         job = await submit(other, clock)
         assert (await watcher.change_of(job)).status is JobStatus.QUEUED

@@ -6,14 +6,21 @@ from datetime import timedelta
 
 from jobqueue.models import JobStatus
 from jobqueue.stores import Store
-from tests.stores.conformance.helpers import LEASE_SECONDS, TASK, claim_one, current, submit
+from tests.stores.conformance.helpers import (
+    LEASE_SECONDS,
+    TASK,
+    claim_one,
+    claimant,
+    current,
+    submit,
+)
 
 
 async def test_a_claim_starts_an_attempt_under_a_lease(store: Store, clock) -> None:
     job = await submit(store, clock)
     clock.advance(3)
 
-    [claim] = await store.claim("worker-1", [TASK], 10, LEASE_SECONDS, clock.now())
+    [claim] = await store.claim(claimant("worker-1"), 10, clock.now())
 
     claimed = claim.job
     assert claimed.job_id == job.job_id
@@ -31,11 +38,11 @@ async def test_a_claim_starts_an_attempt_under_a_lease(store: Store, clock) -> N
 async def test_a_claimed_job_is_not_claimed_again(store: Store, clock) -> None:
     await submit(store, clock)
     await claim_one(store, clock)
-    assert await store.claim("worker-2", [TASK], 10, LEASE_SECONDS, clock.now()) == []
+    assert await store.claim(claimant("worker-2"), 10, clock.now()) == []
 
 
 async def test_an_empty_store_has_nothing_to_claim(store: Store, clock) -> None:
-    assert await store.claim("worker-1", [TASK], 10, LEASE_SECONDS, clock.now()) == []
+    assert await store.claim(claimant("worker-1"), 10, clock.now()) == []
 
 
 async def test_higher_priority_goes_first(store: Store, clock) -> None:
@@ -77,8 +84,8 @@ async def test_a_batch_claims_up_to_the_limit_best_first(store: Store, clock) ->
         jobs.append(await submit(store, clock, priority=priority))
         clock.advance(1)
 
-    first = await store.claim("worker-1", [TASK], 3, LEASE_SECONDS, clock.now())
-    second = await store.claim("worker-1", [TASK], 3, LEASE_SECONDS, clock.now())
+    first = await store.claim(claimant("worker-1"), 3, clock.now())
+    second = await store.claim(claimant("worker-1"), 3, clock.now())
 
     assert [c.job.job_id for c in first] == [j.job_id for j in reversed(jobs[2:])]
     assert [c.job.job_id for c in second] == [j.job_id for j in reversed(jobs[:2])]
@@ -89,7 +96,7 @@ async def test_a_delayed_job_waits_for_its_run_at(store: Store, clock) -> None:
     job = await submit(store, clock, delay_seconds=60)
 
     clock.advance(59.999)
-    assert await store.claim("worker-1", [TASK], 1, LEASE_SECONDS, clock.now()) == []
+    assert await store.claim(claimant("worker-1"), 1, clock.now()) == []
 
     clock.advance(0.001)
     assert (await claim_one(store, clock)).job.job_id == job.job_id
@@ -99,7 +106,7 @@ async def test_a_delayed_job_does_not_hold_back_ready_ones(store: Store, clock) 
     await submit(store, clock, priority=10, delay_seconds=60)
     ready = await submit(store, clock, priority=0)
 
-    claims = await store.claim("worker-1", [TASK], 5, LEASE_SECONDS, clock.now())
+    claims = await store.claim(claimant("worker-1"), 5, clock.now())
 
     assert [c.job.job_id for c in claims] == [ready.job_id]
 
@@ -109,9 +116,9 @@ async def test_only_the_given_tasks_are_claimed(store: Store, clock) -> None:
     b = await submit(store, clock, task="b", priority=2)
     c = await submit(store, clock, task="c", priority=3)
 
-    assert await store.claim("worker-1", [], 5, LEASE_SECONDS, clock.now()) == []
-    assert await store.claim("worker-1", ["zzz"], 5, LEASE_SECONDS, clock.now()) == []
-    claims = await store.claim("worker-1", ["a", "b"], 5, LEASE_SECONDS, clock.now())
+    assert await store.claim(claimant("worker-1", []), 5, clock.now()) == []
+    assert await store.claim(claimant("worker-1", ["zzz"]), 5, clock.now()) == []
+    claims = await store.claim(claimant("worker-1", ["a", "b"]), 5, clock.now())
 
     assert [claim.job.job_id for claim in claims] == [b.job_id, a.job_id]
     assert (await current(store, clock, c.job_id)).status is JobStatus.QUEUED

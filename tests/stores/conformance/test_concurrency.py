@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from jobqueue.models import JobFilter
 from jobqueue.stores import Store
-from tests.stores.conformance.helpers import LEASE_SECONDS, TASK, new_job, submit
+from tests.stores.conformance.helpers import claimant, new_job, submit
 
 JOBS = 40
 CLAIMERS = 6
@@ -15,7 +15,7 @@ CLAIMERS = 6
 
 async def _claim_everything(store: Store, clock, worker_id: str) -> list[str]:
     claimed: list[str] = []
-    while batch := await store.claim(worker_id, [TASK], 3, LEASE_SECONDS, clock.now()):
+    while batch := await store.claim(claimant(worker_id), 3, clock.now()):
         claimed += [claim.job.job_id for claim in batch]
         await asyncio.sleep(0)
     return claimed

@@ -12,9 +12,9 @@ from jobqueue.stores import Store
 from jobqueue.stores.base import CANCELLED_ERROR
 from tests.stores.conformance.helpers import (
     LEASE_SECONDS,
-    TASK,
     TTL_SECONDS,
     claim_one,
+    claimant,
     current,
     running,
 )
@@ -63,7 +63,7 @@ async def test_fail_without_retry_is_final(store: Store, clock) -> None:
     assert failed.completed_at == clock.now()
     assert failed.expires_at == clock.now() + timedelta(seconds=TTL_SECONDS)
     assert failed.lease_expires_at is None
-    assert await store.claim("worker-1", [TASK], 1, LEASE_SECONDS, clock.now()) == []
+    assert await store.claim(claimant("worker-1"), 1, clock.now()) == []
 
 
 async def test_fail_with_retry_at_queues_the_job_again(store: Store, clock) -> None:
@@ -83,7 +83,7 @@ async def test_fail_with_retry_at_queues_the_job_again(store: Store, clock) -> N
     assert queued.lease_expires_at is None
 
     clock.advance(29)
-    assert await store.claim("worker-1", [TASK], 1, LEASE_SECONDS, clock.now()) == []
+    assert await store.claim(claimant("worker-1"), 1, clock.now()) == []
     clock.advance(1)
     again = await claim_one(store, clock)
     assert again.job.attempts == 2

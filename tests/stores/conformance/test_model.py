@@ -19,7 +19,17 @@ from hypothesis import strategies as st
 
 from jobqueue.clock import FakeClock
 from jobqueue.errors import InvalidTransition, JobQueueError
-from jobqueue.models import Job, JobFilter, JobStatus, Lease, NewJob, Page, Progress, WorkerInfo
+from jobqueue.models import (
+    Claimant,
+    Job,
+    JobFilter,
+    JobStatus,
+    Lease,
+    NewJob,
+    Page,
+    Progress,
+    WorkerInfo,
+)
 from jobqueue.stores import Store
 from jobqueue.stores.memory import MemoryStore
 
@@ -124,7 +134,7 @@ class Twins:
         lease_seconds = data.draw(st.sampled_from(LEASES))
         now = self.clock.now()
         answers = await self.both(
-            lambda store, _: store.claim("w1", tasks, limit, lease_seconds, now)
+            lambda store, _: store.claim(Claimant("w1", tasks, lease_seconds), limit, now)
         )
         assert answers is not None
         expected, got = answers

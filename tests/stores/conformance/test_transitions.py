@@ -13,9 +13,9 @@ from jobqueue.models import TRANSITIONS, Job, JobStatus, Progress
 from jobqueue.stores import Store
 from tests.stores.conformance.helpers import (
     LEASE_SECONDS,
-    TASK,
     TTL_SECONDS,
     claim_one,
+    claimant,
     current,
     job_in,
     running,
@@ -122,7 +122,7 @@ async def test_terminal_jobs_never_change(store: Store, clock, status: JobStatus
         await store.request_cancel(job.job_id, clock.now())
     clock.advance(TTL_SECONDS - 1)  # past any lease, short of the expiry
     assert await store.reap_expired_leases(clock.now()) == []
-    assert await store.claim("worker-1", [TASK], 10, LEASE_SECONDS, clock.now()) == []
+    assert await store.claim(claimant("worker-1"), 10, clock.now()) == []
     assert await store.purge_expired(clock.now()) == 0
 
     assert await current(store, clock, job.job_id) == job

@@ -1,7 +1,7 @@
 """`ChangeFeed`: one Redis pub/sub channel of job changes, as this process's iterators see it.
 
 `RedisStore` keeps two: every change (``changes``) and the few a worker acts on
-(``signals``). Each feed subscribes while it has followers, reconnects with backoff when its
+(``worker_changes``). Each feed subscribes while it has followers, reconnects with backoff when its
 connection drops, and merges the channel with this process's own changes, which it is
 handed directly so that they arrive even before the subscription is in place.
 """
@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from jobqueue.stores._subscription import SharedSubscription
-from jobqueue.stores.base import parse_change
+from jobqueue.stores.codec import parse_change
+from jobqueue.stores.subscription import SharedSubscription
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -10,15 +10,11 @@ import re
 from typing import TYPE_CHECKING, Any
 
 import orjson
+import psycopg
+from psycopg.rows import DictRow, dict_row
+from psycopg.types.json import set_json_dumps, set_json_loads
 
-from jobqueue.errors import ConfigError, MissingDependency, StoreError, StoreUnavailable
-
-try:
-    import psycopg
-    from psycopg.rows import DictRow, dict_row
-    from psycopg.types.json import set_json_dumps, set_json_loads
-except ImportError as exc:  # pragma: no cover - depends on the installed extras
-    raise MissingDependency("psycopg", "postgres") from exc
+from jobqueue.errors import ConfigError, StoreError, StoreUnavailable
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator

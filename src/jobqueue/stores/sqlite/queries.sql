@@ -90,30 +90,18 @@ WHERE job_id = :job_id AND status = 'processing' AND lease_token = :token
 RETURNING *;
 
 -- name: end_attempt
--- completed, failed or cancelled by the worker holding the lease; NULL keeps the column.
+-- The worker holding the lease ends its attempt: as a final :status at :completed_at (the
+-- job expires ttl_us later), or back to 'queued' to run at :run_at (:uncount = 1 gives the
+-- attempt back). NULL keeps the run_at, result or error.
 UPDATE jobs SET
     status = :status,
+    run_at = coalesce(:run_at, run_at),
+    attempts = attempts - :uncount,
     result = coalesce(:result, result),
     error = coalesce(:error, error),
     version = version + 1,
-    completed_at = :now,
-    expires_at = :now + ttl_us,
-    worker_id = NULL,
-    lease_expires_at = NULL,
-    lease_token = NULL,
-    seq = :seq
-WHERE job_id = :job_id AND status = 'processing' AND lease_token = :token
-RETURNING *;
-
--- name: requeue_attempt
--- Back to queued by the worker holding the lease: a retry (:error set) or a release
--- (:uncount = 1 gives the attempt back).
-UPDATE jobs SET
-    status = 'queued',
-    run_at = :run_at,
-    error = coalesce(:error, error),
-    attempts = attempts - :uncount,
-    version = version + 1,
+    completed_at = :completed_at,
+    expires_at = :completed_at + ttl_us,
     worker_id = NULL,
     lease_expires_at = NULL,
     lease_token = NULL,

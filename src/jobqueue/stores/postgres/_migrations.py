@@ -1,5 +1,5 @@
 """Versioned schema migrations of the PostgreSQL store: the numbered files of
-``sql/postgres/``, applied in order and recorded in ``schema_migrations``.
+``migrations/``, applied in order and recorded in ``schema_migrations``.
 """
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ from importlib import resources
 
 from psycopg import AsyncConnection, sql
 
-from jobqueue.stores._postgres_support import Connection, Settings, translated
-from jobqueue.stores._sql import read_script
+from jobqueue.stores.postgres._connection import Connection, Settings, translated
+from jobqueue.stores.statements import read_script
 
 logger = logging.getLogger(__name__)
 
-_SQL_DIR = "postgres"
+_MIGRATIONS_DIR = "migrations"
 _MIGRATION_FILE = re.compile(r"(\d{4})_\w+\.sql")
 
 _MIGRATIONS_TABLE = """
@@ -31,7 +31,7 @@ def migrations() -> list[tuple[int, str]]:
     """The (version, file name) of every migration this package ships, in order."""
     found = [
         (int(match[1]), entry.name)
-        for entry in (resources.files("jobqueue.stores") / "sql" / _SQL_DIR).iterdir()
+        for entry in (resources.files("jobqueue.stores.postgres") / _MIGRATIONS_DIR).iterdir()
         if (match := _MIGRATION_FILE.fullmatch(entry.name))
     ]
     return sorted(found)
@@ -55,7 +55,7 @@ async def apply_migrations(conn: Connection, schema: str) -> list[int]:
         for version, name in migrations():
             if version in done:
                 continue
-            await conn.execute(read_script(f"{_SQL_DIR}/{name}"))
+            await conn.execute(read_script("jobqueue.stores.postgres", f"{_MIGRATIONS_DIR}/{name}"))
             await conn.execute(
                 "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)", (version, name)
             )

@@ -6,13 +6,8 @@ from that prefix, so the store needs a single Redis server, not a Redis Cluster.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import functools
-import logging
 from collections import defaultdict
 from datetime import timedelta
-from importlib import resources
 from typing import TYPE_CHECKING, Any, ClassVar, Self, cast
 
 from jobqueue.errors import (
@@ -20,9 +15,7 @@ from jobqueue.errors import (
     InvalidTransition,
     JobNotFound,
     LeaseLost,
-    MissingDependency,
     StoreError,
-    StoreUnavailable,
 )
 from jobqueue.ids import new_token
 from jobqueue.models import (
@@ -35,87 +28,33 @@ from jobqueue.models import (
     Stats,
     empty_counts,
 )
-from jobqueue.stores import _redis_codec as codec
-from jobqueue.stores._redis_feed import ChangeFeed
-from jobqueue.stores.base import (
-    CANCELLED_ERROR,
-    LOST_WORKER_ERROR,
-    Store,
-    StoreCapabilities,
-    decode_cursor,
-    encode_cursor,
-    pop_query,
-)
-
-try:
-    import redis.asyncio as aioredis
-    from redis.asyncio.retry import Retry
-    from redis.backoff import NoBackoff
-    from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import RedisError
-    from redis.exceptions import TimeoutError as RedisTimeoutError
-except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise MissingDependency("redis", "redis") from exc
+from jobqueue.stores import codec
+from jobqueue.stores.base import CANCELLED_ERROR, LOST_WORKER_ERROR, Store, StoreCapabilities
+from jobqueue.stores.codec import decode_cursor, encode_cursor
+from jobqueue.stores.redis import _hashes as hashes
+from jobqueue.stores.redis._client import connect, guarded, register_scripts
+from jobqueue.stores.redis._feed import ChangeFeed
+from jobqueue.stores.urls import pop_query
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Collection, Sequence
     from datetime import datetime
 
+    import redis.asyncio as aioredis
     from redis.commands.core import AsyncScript
 
-    from jobqueue.models import Job, JobFilter, JSONValue, NewJob, Progress, WorkerInfo
+    from jobqueue.models import (
+        Claimant,
+        Job,
+        JobFilter,
+        JSONValue,
+        NewJob,
+        Progress,
+        WorkerInfo,
+    )
 
-logger = logging.getLogger(__name__)
-
-_SCRIPTS = (
-    "create",
-    "claim",
-    "heartbeat",
-    "progress",
-    "complete",
-    "complete_many",
-    "fail",
-    "finish_cancelled",
-    "release",
-    "request_cancel",
-    "retry",
-    "reap",
-    "purge",
-    "list",
-    "stats",
-    "next_run_at",
-)
-# An outage should surface as StoreUnavailable in seconds, not hang a request.
-_CONNECT_TIMEOUT_SECONDS = 2.0
-_CALL_TIMEOUT_SECONDS = 5.0
 # How many index entries one `list` script call may examine before yielding to others.
 _LIST_SCAN_BUDGET = 1000
-
-
-@functools.cache
-def _script_texts() -> dict[str, str]:
-    folder = resources.files("jobqueue.stores").joinpath("lua")
-    lib = folder.joinpath("_lib.lua").read_text(encoding="utf-8")
-    return {
-        name: lib + folder.joinpath(f"{name}.lua").read_text(encoding="utf-8") for name in _SCRIPTS
-    }
-
-
-@contextlib.asynccontextmanager
-async def _guarded() -> AsyncIterator[None]:
-    """The backend's one choke point for driver errors, which leave as store errors, and
-    for the time limit of one call to Redis.
-
-    The limit is asyncio's rather than redis-py's socket timeout: on Python 3.11 that
-    one goes through asyncio.wait_for, which can swallow the caller's cancellation.
-    """
-    try:
-        async with asyncio.timeout(_CALL_TIMEOUT_SECONDS):
-            yield
-    except (RedisConnectionError, RedisTimeoutError, TimeoutError) as exc:
-        raise StoreUnavailable from exc
-    except RedisError as exc:
-        raise StoreError(f"Redis failed: {exc}") from exc
 
 
 class RedisStore(Store):
@@ -131,7 +70,9 @@ class RedisStore(Store):
         self._client: aioredis.Redis | None = None
         self._scripts: dict[str, AsyncScript] = {}
         self._changes = ChangeFeed(self._key("changes"))
-        self._signals = ChangeFeed(self._key("signals"))
+        # The channel keeps its first name, so processes of older and newer versions
+        # sharing a server keep waking each other's workers.
+        self._worker_changes = ChangeFeed(self._key("signals"))
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> Self:
@@ -152,36 +93,24 @@ class RedisStore(Store):
     async def open(self) -> None:
         """Connect and check that the server answers."""
         if self._client is None:
-            client = aioredis.Redis.from_url(
-                self._url,
-                decode_responses=True,
-                socket_connect_timeout=_CONNECT_TIMEOUT_SECONDS,
-                socket_timeout=None,  # see _guarded
-                # RESP2: any Redis answers it, and redis-py then checks a pooled connection
-                # for having been closed (say, by a server restart) before reusing it.
-                protocol=2,
-                # No silent retries: a script whose reply was lost must not run twice.
-                retry=Retry(NoBackoff(), 0),
-            )
-            self._scripts = {
-                name: client.register_script(text) for name, text in _script_texts().items()
-            }
+            client = connect(self._url)
+            self._scripts = register_scripts(client)
             self._client = client
             self._changes.connect(client)
-            self._signals.connect(client)
+            self._worker_changes.connect(client)
         await self.ping()
 
     async def close(self) -> None:
         """Stop listening, end every `changes` iterator and disconnect."""
         await self._changes.close()
-        await self._signals.close()
+        await self._worker_changes.close()
         if self._client is not None:
             client, self._client = self._client, None
             await client.aclose()
 
     async def ping(self) -> None:
         """Round-trip a PING."""
-        async with _guarded():
+        async with guarded():
             await self._redis.ping()
 
     @property
@@ -193,14 +122,14 @@ class RedisStore(Store):
     async def _run(self, script: str, now: datetime, *args: str | int | bytes) -> Any:
         """Run one script; its first two arguments are always the prefix and *now*."""
         client = self._redis
-        async with _guarded():
+        async with guarded():
             return await self._scripts[script](
                 args=[self._prefix, codec.micros(now), *args], client=client
             )
 
     def _changed(self, flat: Sequence[str]) -> Job:
         """The job a script changed and returned as flat fields; see `_announced`."""
-        return self._announced(codec.decode_job(flat))
+        return self._announced(hashes.decode_job(flat))
 
     def _announced(self, job: Job) -> Job:
         """*job*, which a script changed, announced to this process's iterators at once.
@@ -213,7 +142,7 @@ class RedisStore(Store):
         if job.status is JobStatus.QUEUED or (
             job.status is JobStatus.PROCESSING and job.is_cancel_requested
         ):
-            self._signals.deliver(change)
+            self._worker_changes.deliver(change)
         return job
 
     def _job(self, reply: Sequence[Any], job_id: str) -> Job:
@@ -222,40 +151,40 @@ class RedisStore(Store):
         if outcome == "ok":
             return self._changed(reply[1])
         if outcome == "same":
-            return codec.decode_job(reply[1])
+            return hashes.decode_job(reply[1])
         if outcome == "lost":
             raise LeaseLost(job_id)
         if outcome == "missing":
             raise JobNotFound(job_id)
-        raise InvalidTransition(codec.decode_job(reply[1]))
+        raise InvalidTransition(hashes.decode_job(reply[1]))
 
     # -- submitting and reading ---------------------------------------------------
 
     async def create(self, new: NewJob, now: datetime) -> tuple[Job, bool]:
         """Insert a queued job, or replay the live one created under the same key."""
         job = new.build(now)
-        fields = codec.encode_job(job)
+        fields = hashes.encode_job(job)
         reply = await self._run(
             "create",
             now,
             job.job_id,
-            codec.optional(new.idempotency_key),
-            codec.optional(new.fingerprint),
+            hashes.optional(new.idempotency_key),
+            hashes.optional(new.fingerprint),
             fields,
         )
         if reply[0] == "conflict":
             raise IdempotencyConflict
         if reply[0] == "created":
             return self._announced(job), True
-        return codec.decode_job(reply[1]), False
+        return hashes.decode_job(reply[1]), False
 
     async def get(self, job_id: str, now: datetime) -> Job | None:
         """One job, unless unknown or expired."""
-        async with _guarded():
+        async with guarded():
             fields = await self._redis.hgetall(self._key("job", job_id))
         if not fields:
             return None
-        job = codec.decode_fields(cast("dict[str, str]", fields))
+        job = hashes.decode_fields(cast("dict[str, str]", fields))
         if job.expires_at is not None and job.expires_at <= now:
             return None
         return job
@@ -282,9 +211,9 @@ class RedisStore(Store):
                 *statuses,
                 len(tasks),
                 *tasks,
-                codec.optional(where.owner),
+                hashes.optional(where.owner),
             )
-            jobs.extend(codec.decode_job(flat) for flat in found)
+            jobs.extend(hashes.decode_job(flat) for flat in found)
             if len(jobs) > limit or not last:
                 break
             start = f"({last}"
@@ -302,14 +231,14 @@ class RedisStore(Store):
         """Counts per task and status from the counters the scripts keep, and recent workers."""
         counts, expired, workers = await self._run("stats", now)
         tasks: defaultdict[str, dict[JobStatus, int]] = defaultdict(empty_counts)
-        for field, value in codec.pairs(counts).items():
+        for field, value in hashes.pairs(counts).items():
             status, _, task = field.partition(":")
             tasks[task][JobStatus(status)] += int(value)
         for field in expired:
             status, _, task = field.partition(":")
             tasks[task][JobStatus(status)] -= 1
         horizon = now - timedelta(seconds=worker_horizon_seconds)
-        seen = (codec.decode_worker(raw) for raw in codec.pairs(workers).values())
+        seen = (hashes.decode_worker(raw) for raw in hashes.pairs(workers).values())
         return Stats(
             tasks={task: counts for task, counts in tasks.items() if any(counts.values())},
             workers=[worker for worker in seen if worker.last_seen_at >= horizon],
@@ -317,33 +246,26 @@ class RedisStore(Store):
 
     # -- worker path -----------------------------------------------------------
 
-    async def claim(
-        self,
-        worker_id: str,
-        tasks: Collection[str],
-        limit: int,
-        lease_seconds: float,
-        now: datetime,
-    ) -> list[Claim]:
+    async def claim(self, claimant: Claimant, limit: int, now: datetime) -> list[Claim]:
         """Take up to *limit* ready jobs, best first, in one script call."""
-        if limit <= 0 or not tasks:
+        if limit <= 0 or not claimant.tasks:
             return []
         tokens = [new_token() for _ in range(limit)]
         claimed = await self._run(
             "claim",
             now,
-            codec.micros(now + timedelta(seconds=lease_seconds)),
-            worker_id,
-            len(tasks),
-            *tasks,
+            codec.micros(now + timedelta(seconds=claimant.lease_seconds)),
+            claimant.worker_id,
+            len(claimant.tasks),
+            *claimant.tasks,
             *tokens,
         )
         return [
             Claim(
-                self._announced(codec.decode_fields(fields)),
+                self._announced(hashes.decode_fields(fields)),
                 Lease(fields["job_id"], fields["token"]),
             )
-            for fields in map(codec.pairs, claimed)
+            for fields in map(hashes.pairs, claimed)
         ]
 
     async def heartbeat(
@@ -363,7 +285,7 @@ class RedisStore(Store):
     async def record_progress(self, lease: Lease, progress: Progress, now: datetime) -> Job:
         """Store the latest progress."""
         reply = await self._run(
-            "progress", now, lease.job_id, lease.token, codec.encode_progress(progress)
+            "progress", now, lease.job_id, lease.token, hashes.encode_progress(progress)
         )
         return self._job(reply, lease.job_id)
 
@@ -400,7 +322,7 @@ class RedisStore(Store):
         """Finish the attempt with an error; retry or fail for good."""
         retry = None if retry_at is None else str(codec.micros(retry_at))
         reply = await self._run(
-            "fail", now, lease.job_id, lease.token, error, codec.optional(retry)
+            "fail", now, lease.job_id, lease.token, error, hashes.optional(retry)
         )
         return self._job(reply, lease.job_id)
 
@@ -444,12 +366,12 @@ class RedisStore(Store):
 
     async def register_worker(self, info: WorkerInfo) -> None:
         """Remember the worker."""
-        async with _guarded():
-            await self._redis.hset(self._key("workers"), info.worker_id, codec.encode_worker(info))
+        async with guarded():
+            await self._redis.hset(self._key("workers"), info.worker_id, hashes.encode_worker(info))
 
     async def unregister_worker(self, worker_id: str) -> None:
         """Forget the worker."""
-        async with _guarded():
+        async with guarded():
             await self._redis.hdel(self._key("workers"), worker_id)
 
     def _key(self, *parts: str) -> str:
@@ -466,10 +388,10 @@ class RedisStore(Store):
         """
         return self._changes.follow()
 
-    def signals(self) -> AsyncIterator[Change | None]:
+    def worker_changes(self) -> AsyncIterator[Change | None]:
         """Jobs that became ``queued`` and cancel requests of running jobs, nothing else.
 
         The scripts publish these on a channel of their own, so a busy worker is not
         sent every claim, progress report and completion of the whole cluster.
         """
-        return self._signals.follow()
+        return self._worker_changes.follow()

@@ -1,54 +1,32 @@
 """How `RedisStore` lays a job out in a Redis hash, and reads it back.
 
-Times are integer epoch microseconds (exact in Lua's numbers); structured and numeric
-values are JSON that the Lua scripts never decode. A field that is absent means None.
+Times are integer epoch microseconds (`jobqueue.stores.codec`: exact in Lua's numbers);
+structured and numeric values are JSON that the Lua scripts never decode. A field that is
+absent means None.
 """
 
 from __future__ import annotations
 
-import functools
-from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from jobqueue.models import Job, JobStatus, Progress, WorkerInfo
+from jobqueue.stores.codec import (
+    from_micros,
+    from_micros_or_none,
+    json_text,
+    micros,
+    seconds_as_micros,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
-
-
-def micros(at: datetime) -> int:
-    """*at* as whole microseconds since the epoch."""
-    return (at - _EPOCH) // _MICROSECOND
-
-
-@functools.lru_cache(maxsize=1024)
-def from_micros(value: str | int) -> datetime:
-    """The UTC datetime `micros` encoded.
-
-    Cached: the jobs of one claim share their start and lease times, and a job's run_at
-    is mostly its created_at.
-    """
-    return _EPOCH + timedelta(microseconds=int(value))
-
-
-def seconds_as_micros(seconds: float) -> int:
-    """A duration in whole microseconds, rounded as `timedelta` rounds it."""
-    return timedelta(seconds=seconds) // _MICROSECOND
 
 
 def optional(value: str | None) -> str:
     """An optional script argument: '' for None, else the value after '='."""
     return "" if value is None else f"={value}"
-
-
-def json_text(value: object) -> str:
-    """*value* as JSON text."""
-    return orjson.dumps(value).decode()
 
 
 def pairs(flat: Sequence[str]) -> dict[str, str]:
@@ -110,14 +88,14 @@ def decode_fields(fields: Mapping[str, str]) -> Job:
         result=_json_or_none(get("result")),
         error=get("error"),
         attempts=int(fields["attempts"]),
-        started_at=_time_or_none(get("started_at")),
-        completed_at=_time_or_none(get("completed_at")),
-        expires_at=_time_or_none(get("expires_at")),
+        started_at=from_micros_or_none(get("started_at")),
+        completed_at=from_micros_or_none(get("completed_at")),
+        expires_at=from_micros_or_none(get("expires_at")),
         is_cancel_requested=fields["is_cancel_requested"] == "1",
         idempotency_key=get("idempotency_key"),
         owner=get("owner"),
         worker_id=get("worker_id"),
-        lease_expires_at=_time_or_none(get("lease_expires_at")),
+        lease_expires_at=from_micros_or_none(get("lease_expires_at")),
     )
 
 
@@ -139,7 +117,3 @@ def decode_worker(raw: str) -> WorkerInfo:
 
 def _json_or_none(raw: str | None) -> Any:
     return None if raw is None else orjson.loads(raw)
-
-
-def _time_or_none(raw: str | None) -> datetime | None:
-    return None if raw is None else from_micros(raw)

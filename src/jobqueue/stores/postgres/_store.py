@@ -2,98 +2,54 @@
 
 Claims take ready jobs with ``FOR UPDATE SKIP LOCKED``, so any number of workers in any
 number of processes share one queue; changes travel by LISTEN/NOTIFY. The SQL lives in
-``sql/postgres/``: numbered migrations and the named statements of ``queries.sql``.
+``migrations/`` (numbered) and the named statements of ``queries.sql``, beside this module.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import defaultdict
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Self, cast
 
-from jobqueue.errors import (
-    IdempotencyConflict,
-    InvalidTransition,
-    JobNotFound,
-    LeaseLost,
-    MissingDependency,
-    StoreError,
-    StoreUnavailable,
-)
+from psycopg import Error as DriverError
+from psycopg.types.json import Json
+from psycopg_pool import AsyncConnectionPool
 
-try:
-    from psycopg import Error as DriverError
-    from psycopg import sql
-    from psycopg.types.json import Json
-    from psycopg_pool import AsyncConnectionPool
-except ImportError as exc:  # pragma: no cover - depends on the installed extras
-    raise MissingDependency("psycopg", "postgres") from exc
-
-from jobqueue.models import (
-    Claim,
-    HeartbeatResult,
-    Job,
-    JobStatus,
-    Lease,
-    Page,
-    Progress,
-    Stats,
-    WorkerInfo,
-    empty_counts,
-)
-from jobqueue.stores._postgres_listener import Listener
-from jobqueue.stores._postgres_migrations import apply_migrations, migrate, migrations
-from jobqueue.stores._postgres_support import (
+from jobqueue.errors import LeaseLost, StoreError, StoreUnavailable
+from jobqueue.models import Claim, HeartbeatResult, JobStatus, Lease
+from jobqueue.stores.base import CANCELLED_ERROR, LOST_WORKER_ERROR, Store, StoreCapabilities
+from jobqueue.stores.postgres import _reads as reads
+from jobqueue.stores.postgres import _transactions as transactions
+from jobqueue.stores.postgres._connection import (
     Connection,
     Settings,
     configure,
     translated,
 )
-from jobqueue.stores._sql import read_statements
-from jobqueue.stores.base import (
-    CANCELLED_ERROR,
-    LOST_WORKER_ERROR,
-    Store,
-    StoreCapabilities,
-    decode_cursor,
-    encode_cursor,
-    pop_query,
-)
+from jobqueue.stores.postgres._listener import Listener
+from jobqueue.stores.postgres._migrations import apply_migrations
+from jobqueue.stores.postgres._rows import QUERIES, fetch_one, job_from_row
+from jobqueue.stores.urls import pop_query
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 
     from psycopg.rows import DictRow
 
-    from jobqueue.models import Change, JobFilter, JSONValue, NewJob
-
-_QUERIES = read_statements("postgres/queries.sql")
-_JOB_FIELDS = tuple(field.name for field in fields(Job))
-# A key can vanish (purged) between the conflicting insert and the read of its job.
-_KEY_RACE_ATTEMPTS = 3
-_LIST_FILTERS: Mapping[str, str] = {
-    "statuses": "status = ANY(%(statuses)s)",
-    "tasks": "task = ANY(%(tasks)s)",
-    "owner": "owner = %(owner)s",
-    "after_at": "(created_at, job_id) < (%(after_at)s, %(after_id)s)",
-}
-"""The condition each parameter of a listing adds, when present."""
-
-
-async def _one(conn: Connection, name: str, params: Mapping[str, Any]) -> DictRow | None:
-    cursor = await conn.execute(_QUERIES[name], params)
-    return await cursor.fetchone()
-
-
-def _job(row: DictRow) -> Job:
-    values = {name: row[name] for name in _JOB_FIELDS}
-    values["status"] = JobStatus(row["status"])
-    if row["progress"] is not None:
-        values["progress"] = Progress(**row["progress"])
-    return Job(**values)
+    from jobqueue.models import (
+        Change,
+        Claimant,
+        Job,
+        JobFilter,
+        JSONValue,
+        NewJob,
+        Page,
+        Progress,
+        Stats,
+        WorkerInfo,
+    )
 
 
 class PostgresStore(Store):
@@ -198,134 +154,66 @@ class PostgresStore(Store):
 
     async def _fetch_one(self, name: str, params: Mapping[str, Any]) -> DictRow | None:
         async with self._connection() as conn:
-            return await _one(conn, name, params)
+            return await fetch_one(conn, name, params)
 
     async def _execute(self, name: str, params: Mapping[str, Any]) -> int:
         async with self._connection() as conn:
-            return (await conn.execute(_QUERIES[name], params)).rowcount
+            return (await conn.execute(QUERIES[name], params)).rowcount
 
     async def _fetch_all(self, name: str, params: Mapping[str, Any]) -> list[DictRow]:
         async with self._connection() as conn:
-            cursor = await conn.execute(_QUERIES[name], params)
+            cursor = await conn.execute(QUERIES[name], params)
             return await cursor.fetchall()
 
     # -- submitting and reading ---------------------------------------------------
 
     async def create(self, new: NewJob, now: datetime) -> tuple[Job, bool]:
         """Insert a queued job, or replay the one created under the same key."""
-        job = new.build(now)
-        params = {
-            "job_id": job.job_id,
-            "task": job.task,
-            "payload": Json(job.payload),
-            "created_at": job.created_at,
-            "run_at": job.run_at,
-            "max_attempts": job.max_attempts,
-            "ttl_seconds": job.ttl_seconds,
-            "priority": job.priority,
-            "timeout_seconds": job.timeout_seconds,
-            "idempotency_key": job.idempotency_key,
-            "fingerprint": new.fingerprint,
-            "owner": job.owner,
-        }
-        async with self._connection() as conn, conn.transaction():
-            for _ in range(_KEY_RACE_ATTEMPTS):
-                if (row := await _one(conn, "insert_job", params)) is not None:
-                    return _job(row), True
-                existing = await _one(conn, "lock_by_key", {"key": new.idempotency_key})
-                if existing is None:
-                    continue
-                if existing["expires_at"] is not None and existing["expires_at"] <= now:
-                    # The key's job expired (not yet purged): the key is free again.
-                    await conn.execute(_QUERIES["free_key"], {"job_id": existing["job_id"]})
-                    continue
-                if existing["fingerprint"] != new.fingerprint:
-                    raise IdempotencyConflict
-                return _job(existing), False
-        raise StoreError("The idempotency key kept changing hands; try again")
+        async with self._connection() as conn:
+            return await transactions.create(conn, new, now)
 
     async def get(self, job_id: str, now: datetime) -> Job | None:
         """One job, unless unknown or expired."""
         row = await self._fetch_one("get_job", {"job_id": job_id, "now": now})
-        return None if row is None else _job(row)
+        return None if row is None else job_from_row(row)
 
     async def list_jobs(
         self, where: JobFilter, limit: int, cursor: str | None, now: datetime
     ) -> Page:
         """Matching jobs, newest first, after the cursor."""
-        params: dict[str, Any] = {"now": now, "limit": limit + 1}
-        if where.statuses:
-            params["statuses"] = sorted(status.value for status in where.statuses)
-        if where.tasks:
-            params["tasks"] = sorted(where.tasks)
-        if where.owner is not None:
-            params["owner"] = where.owner
-        if cursor:
-            params["after_at"], params["after_id"] = decode_cursor(cursor)
-        filters = [sql.SQL(text) for key, text in _LIST_FILTERS.items() if key in params]
-        query = sql.SQL(_QUERIES["list_jobs"]).format(
-            filters=sql.SQL(" AND ").join(filters or [sql.SQL("true")])
-        )
+        query, params = reads.list_query(where, limit, cursor, now)
         async with self._connection() as conn:
             rows = await (await conn.execute(query, params)).fetchall()
-        page = [_job(row) for row in rows[:limit]]
-        last = page[-1] if page else None
-        more = len(rows) > limit
-        return Page(
-            jobs=page,
-            next_cursor=encode_cursor(last.created_at, last.job_id) if more and last else None,
-        )
+        return reads.page_of(rows, limit)
 
     async def stats(self, now: datetime, worker_horizon_seconds: float = 60.0) -> Stats:
         """Counts per task and status, and the recent workers."""
         horizon = now - timedelta(seconds=worker_horizon_seconds)
         async with self._connection() as conn:
-            counts = await (await conn.execute(_QUERIES["count_jobs"], {"now": now})).fetchall()
-            seen = await conn.execute(_QUERIES["recent_workers"], {"horizon": horizon})
+            counts = await (await conn.execute(QUERIES["count_jobs"], {"now": now})).fetchall()
+            seen = await conn.execute(QUERIES["recent_workers"], {"horizon": horizon})
             workers = await seen.fetchall()
-        tasks: defaultdict[str, dict[JobStatus, int]] = defaultdict(empty_counts)
-        for row in counts:
-            tasks[row["task"]][JobStatus(row["status"])] = row["n"]
-        return Stats(
-            tasks=dict(tasks),
-            workers=[
-                WorkerInfo(
-                    worker_id=row["worker_id"],
-                    last_seen_at=row["last_seen_at"],
-                    running=row["running"],
-                    host=row["host"],
-                    pid=row["pid"],
-                )
-                for row in workers
-            ],
-        )
+        return reads.stats_of(counts, workers)
 
     # -- worker path -----------------------------------------------------------
 
-    async def claim(
-        self,
-        worker_id: str,
-        tasks: Collection[str],
-        limit: int,
-        lease_seconds: float,
-        now: datetime,
-    ) -> list[Claim]:
+    async def claim(self, claimant: Claimant, limit: int, now: datetime) -> list[Claim]:
         """Take up to *limit* ready jobs, best first, in one statement."""
-        if limit <= 0 or not tasks:
+        if limit <= 0 or not claimant.tasks:
             return []
         rows = await self._fetch_all(
             "claim",
             {
-                "tasks": sorted(set(tasks)),
+                "tasks": sorted(claimant.tasks),
                 "limit": limit,
                 "now": now,
-                "worker_id": worker_id,
-                "lease_expires_at": now + timedelta(seconds=lease_seconds),
+                "worker_id": claimant.worker_id,
+                "lease_expires_at": now + timedelta(seconds=claimant.lease_seconds),
             },
         )
         # RETURNING has no order: restore the claim order.
         rows.sort(key=lambda r: (-r["priority"], r["run_at"], r["created_at"], r["queued_seq"]))
-        return [Claim(_job(row), Lease(row["job_id"], row["lease_token"])) for row in rows]
+        return [Claim(job_from_row(row), Lease(row["job_id"], row["lease_token"])) for row in rows]
 
     async def heartbeat(
         self, worker_id: str, leases: Sequence[Lease], lease_seconds: float, now: datetime
@@ -354,7 +242,7 @@ class PostgresStore(Store):
         row = await self._fetch_one(name, {"job_id": lease.job_id, "token": lease.token, **params})
         if row is None:
             raise LeaseLost(lease.job_id)
-        return _job(row)
+        return job_from_row(row)
 
     async def record_progress(self, lease: Lease, progress: Progress, now: datetime) -> Job:
         """Store the latest progress."""
@@ -424,48 +312,15 @@ class PostgresStore(Store):
 
     # -- operator actions ----------------------------------------------------------
 
-    async def _lock(self, conn: Connection, job_id: str, now: datetime) -> Job:
-        row = await _one(conn, "lock_job", {"job_id": job_id, "now": now})
-        if row is None:
-            raise JobNotFound(job_id)
-        return _job(row)
-
     async def request_cancel(self, job_id: str, now: datetime) -> Job:
         """Cancel a queued job, or flag a running one (one transaction, row locked)."""
-        async with self._connection() as conn, conn.transaction():
-            job = await self._lock(conn, job_id, now)
-            if job.status is JobStatus.QUEUED:
-                row = await _one(
-                    conn,
-                    "finish",
-                    {
-                        "job_id": job_id,
-                        "token": None,
-                        "status": JobStatus.CANCELLED.value,
-                        "from_status": JobStatus.QUEUED.value,
-                        "now": now,
-                        "result": None,
-                        "error": CANCELLED_ERROR,
-                    },
-                )
-            elif job.status is JobStatus.PROCESSING:
-                if job.is_cancel_requested:
-                    return job
-                row = await _one(conn, "flag_cancel", {"job_id": job_id})
-            else:
-                raise InvalidTransition(job)
-        assert row is not None  # the row is locked in its checked status
-        return _job(row)
+        async with self._connection() as conn:
+            return await transactions.request_cancel(conn, job_id, now)
 
     async def retry(self, job_id: str, now: datetime) -> Job:
         """Queue a failed or cancelled job again (one transaction, row locked)."""
-        async with self._connection() as conn, conn.transaction():
-            job = await self._lock(conn, job_id, now)
-            if job.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
-                raise InvalidTransition(job)
-            row = await _one(conn, "retry", {"job_id": job_id, "now": now})
-        assert row is not None  # the row is locked in its checked status
-        return _job(row)
+        async with self._connection() as conn:
+            return await transactions.retry(conn, job_id, now)
 
     # -- maintenance -------------------------------------------------------------
 
@@ -480,7 +335,9 @@ class PostgresStore(Store):
                 "lost_error": LOST_WORKER_ERROR,
             },
         )
-        return sorted((_job(row) for row in rows), key=lambda job: (job.created_at, job.job_id))
+        return sorted(
+            (job_from_row(row) for row in rows), key=lambda job: (job.created_at, job.job_id)
+        )
 
     async def purge_expired(self, now: datetime, limit: int = 1000) -> int:
         """Delete up to *limit* expired jobs; their idempotency keys go with them."""
@@ -509,6 +366,3 @@ class PostgresStore(Store):
 async def _check_pool(pool: AsyncConnectionPool[Connection]) -> None:
     with contextlib.suppress(DriverError):
         await pool.check()
-
-
-__all__ = ["PostgresStore", "migrate", "migrations"]

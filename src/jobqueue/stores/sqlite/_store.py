@@ -5,9 +5,9 @@ that thread running one transaction. Writes take the write lock up front
 (``BEGIN IMMEDIATE``), so every transition, a batched claim included, is atomic across
 processes. This process's changes are published as they commit; other processes' are
 found by a cheap poll of ``PRAGMA data_version`` and a change counter, at once when the
-committing process wakes the poller (`jobqueue.stores._sqlite_wakeups`). A second
+committing process wakes the poller (`jobqueue.stores.sqlite._wakeups`). A second
 thread checkpoints the write-ahead log soon after writes, so that no commit pays for it
-(`jobqueue.stores._sqlite_checkpoints`).
+(`jobqueue.stores.sqlite._checkpoints`).
 """
 
 from __future__ import annotations
@@ -17,22 +17,18 @@ import logging
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Self, TypeVar
-from urllib.parse import unquote
 
 from jobqueue.asyncutil import run_last
-from jobqueue.errors import ConfigError, LeaseLost, StoreError, StoreUnavailable
+from jobqueue.errors import ConfigError, LeaseLost, StoreError
 from jobqueue.models import Change, JobStatus
-from jobqueue.stores import _sqlite_ops as ops
-from jobqueue.stores._sql import read_script
-from jobqueue.stores._sqlite_checkpoints import Checkpointer
-from jobqueue.stores._sqlite_wakeups import WakeupListener, WakeupSender, wakeup_folder
-from jobqueue.stores.base import (
-    CANCELLED_ERROR,
-    Broadcaster,
-    Store,
-    StoreCapabilities,
-    decode_cursor,
-)
+from jobqueue.stores.base import Store, StoreCapabilities
+from jobqueue.stores.codec import decode_cursor
+from jobqueue.stores.sqlite import _ops as ops
+from jobqueue.stores.sqlite._checkpoints import Checkpointer
+from jobqueue.stores.sqlite._connection import connect, parse_url, store_error
+from jobqueue.stores.sqlite._transaction import STATEMENTS, Transaction
+from jobqueue.stores.sqlite._wakeups import WakeupListener, WakeupSender, wakeup_folder
+from jobqueue.stores.subscription import Broadcaster
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Collection, Sequence
@@ -40,6 +36,7 @@ if TYPE_CHECKING:
 
     from jobqueue.models import (
         Claim,
+        Claimant,
         HeartbeatResult,
         Job,
         JobFilter,
@@ -54,36 +51,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
-"""The schema version this code writes, kept in ``PRAGMA user_version``."""
-
 _T = TypeVar("_T")
-
-# Errors that say "not now" rather than "never": locked beyond the busy timeout, I/O
-# trouble, a full disk, a file that cannot be opened.
-_UNAVAILABLE_CODES = frozenset(
-    {
-        sqlite3.SQLITE_BUSY,
-        sqlite3.SQLITE_LOCKED,
-        sqlite3.SQLITE_IOERR,
-        sqlite3.SQLITE_FULL,
-        sqlite3.SQLITE_CANTOPEN,
-        sqlite3.SQLITE_PROTOCOL,
-    }
-)
-
-
-def parse_url(url: str) -> str:
-    """The file path of a ``sqlite:///relative.db`` or ``sqlite:////abs/path.db`` URL."""
-    scheme, separator, rest = url.partition("://")
-    if scheme.partition("+")[0].lower() != "sqlite" or not separator or not rest.startswith("/"):
-        raise ConfigError(
-            f"Invalid SQLite store URL {url!r}: use sqlite:///relative/path.db "
-            "or sqlite:////absolute/path.db"
-        )
-    if "?" in rest:
-        raise ConfigError(f"SQLite store URL {url!r}: query options are not supported")
-    return unquote(rest[1:])
 
 
 class SQLiteStore(Store):
@@ -183,18 +151,9 @@ class SQLiteStore(Store):
 
     # -- worker path -------------------------------------------------------------
 
-    async def claim(
-        self,
-        worker_id: str,
-        tasks: Collection[str],
-        limit: int,
-        lease_seconds: float,
-        now: datetime,
-    ) -> list[Claim]:
+    async def claim(self, claimant: Claimant, limit: int, now: datetime) -> list[Claim]:
         """Take up to *limit* ready jobs, best first, in one transaction."""
-        return await self._write(
-            lambda tx: ops.claim(tx, worker_id, tasks, limit, lease_seconds, now)
-        )
+        return await self._write(lambda tx: ops.claim(tx, claimant, limit, now))
 
     async def heartbeat(
         self, worker_id: str, leases: Sequence[Lease], lease_seconds: float, now: datetime
@@ -215,7 +174,7 @@ class SQLiteStore(Store):
     ) -> list[LeaseLost | None]:
         """Finish several attempts successfully in one transaction."""
 
-        def body(tx: ops.Transaction) -> list[LeaseLost | None]:
+        def body(tx: Transaction) -> list[LeaseLost | None]:
             outcomes: list[LeaseLost | None] = []
             for lease, result in completions:
                 try:
@@ -234,15 +193,11 @@ class SQLiteStore(Store):
 
     async def finish_cancelled(self, lease: Lease, now: datetime) -> Job:
         """Finish a stopped attempt as cancelled."""
-        return await self._write(
-            lambda tx: ops.end_attempt(tx, lease, JobStatus.CANCELLED, now, error=CANCELLED_ERROR)
-        )
+        return await self._write(lambda tx: ops.finish_cancelled(tx, lease, now))
 
     async def release(self, lease: Lease, now: datetime) -> Job:
         """Hand the job back without counting the attempt."""
-        return await self._write(
-            lambda tx: ops.requeue_attempt(tx, lease, now, error=None, is_counted=False)
-        )
+        return await self._write(lambda tx: ops.release(tx, lease, now))
 
     async def next_run_at(self, tasks: Collection[str], now: datetime) -> datetime | None:
         """The earliest run time among queued jobs of *tasks*."""
@@ -329,11 +284,11 @@ class SQLiteStore(Store):
             raise StoreError("The SQLite store is not open")
         return await asyncio.wrap_future(self._executor.submit(self._translated, function))
 
-    async def _read(self, body: Callable[[ops.Transaction], _T]) -> _T:
+    async def _read(self, body: Callable[[Transaction], _T]) -> _T:
         loop = asyncio.get_running_loop()
         return await self._call(lambda: self._transaction("BEGIN", body, loop))
 
-    async def _write(self, body: Callable[[ops.Transaction], _T]) -> _T:
+    async def _write(self, body: Callable[[Transaction], _T]) -> _T:
         loop = asyncio.get_running_loop()
         value = await self._call(lambda: self._transaction("BEGIN IMMEDIATE", body, loop))
         if self._checkpointer is not None:
@@ -345,9 +300,7 @@ class SQLiteStore(Store):
         try:
             return function()
         except sqlite3.Error as exc:
-            code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
-            error = StoreUnavailable if code in _UNAVAILABLE_CODES else StoreError
-            raise error(f"SQLite store {self.path}: {exc}") from exc
+            raise store_error(self.path, exc) from exc
 
     def _open_connection(self) -> sqlite3.Connection:
         if self._connection is None:
@@ -357,11 +310,11 @@ class SQLiteStore(Store):
     def _transaction(
         self,
         begin: str,
-        body: Callable[[ops.Transaction], _T],
+        body: Callable[[Transaction], _T],
         loop: asyncio.AbstractEventLoop,
     ) -> _T:
         connection = self._open_connection()
-        tx = ops.Transaction(connection)
+        tx = Transaction(connection)
         connection.execute(begin)
         try:
             value = body(tx)
@@ -379,36 +332,7 @@ class SQLiteStore(Store):
         return value
 
     def _connect(self) -> None:
-        connection = sqlite3.connect(
-            self.path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=True
-        )
-        try:
-            connection.row_factory = sqlite3.Row
-            connection.execute("PRAGMA journal_mode = WAL")
-            connection.execute("PRAGMA synchronous = NORMAL")
-            self._migrate(connection)
-        except BaseException:
-            connection.close()
-            raise
-        self._connection = connection
-
-    def _migrate(self, connection: sqlite3.Connection) -> None:
-        (version,) = connection.execute("PRAGMA user_version").fetchone()
-        if version == SCHEMA_VERSION:
-            return
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"{self.path} has schema version {version}, newer than this jobqueue "
-                f"knows ({SCHEMA_VERSION}); upgrade jobqueue"
-            )
-        # Idempotent statements, under the write lock: racing processes are harmless.
-        script = read_script("sqlite_schema.sql")
-        try:
-            connection.executescript(f"BEGIN IMMEDIATE;\n{script}\nCOMMIT;")
-        except BaseException:
-            if connection.in_transaction:
-                connection.execute("ROLLBACK")
-            raise
+        self._connection = connect(self.path, self._busy_timeout)
 
     def _disconnect(self) -> None:
         self._wakeup_sender.close()
@@ -420,7 +344,7 @@ class SQLiteStore(Store):
         """Remember how far other processes' changes go, to report only newer ones."""
         connection = self._open_connection()
         (self._data_version,) = connection.execute("PRAGMA data_version").fetchone()
-        (self._seen_seq,) = connection.execute(ops.STATEMENTS["last_seq"]).fetchone()
+        (self._seen_seq,) = connection.execute(STATEMENTS["last_seq"]).fetchone()
 
     def _read_new_changes(self) -> list[Change]:
         connection = self._open_connection()
@@ -429,7 +353,7 @@ class SQLiteStore(Store):
         if data_version == self._data_version:
             return []
         self._data_version = data_version
-        rows = connection.execute(ops.STATEMENTS["changes_since"], {"seq": self._seen_seq})
+        rows = connection.execute(STATEMENTS["changes_since"], {"seq": self._seen_seq})
         changes = []
         for row in rows:
             changes.append(Change(row["job_id"], row["version"], JobStatus(row["status"])))

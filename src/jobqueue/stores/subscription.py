@@ -1,9 +1,11 @@
-"""`SharedSubscription`: a backend's change subscription, open while anyone follows it.
+"""Fanning changes out inside one process: `Broadcaster`, and `SharedSubscription`, a
+backend's change subscription that stays open while anyone follows it.
 
-The PostgreSQL and Redis stores each receive changes on a connection of their own. The
-first follower starts it, the last one stops it, and a `Broadcaster` fans every change
-out to all followers in between. A lost connection is made again with backoff, and the
-followers are then told that changes may have been missed.
+Every store hands each of its `Store.changes` iterators the same changes through a
+`Broadcaster`. The PostgreSQL and Redis stores also receive changes on a connection of
+their own: the first follower starts it, the last one stops it, and a lost connection is
+made again with backoff, after which the followers are told that changes may have been
+missed.
 """
 
 from __future__ import annotations
@@ -15,14 +17,56 @@ import logging
 from typing import TYPE_CHECKING, ClassVar, cast
 
 from jobqueue.retry import reconnect_delay
-from jobqueue.stores.base import Broadcaster
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator, AsyncIterator, Callable
+    from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 
     from jobqueue.models import Change
 
 logger = logging.getLogger(__name__)
+
+
+class _Closed:
+    """What a `Broadcaster` queues to end a subscription."""
+
+
+_CLOSED = _Closed()
+
+
+class Broadcaster:
+    """Fans one process's changes out to every `Store.changes` iterator."""
+
+    def __init__(self) -> None:
+        self._queues: set[asyncio.Queue[Change | _Closed | None]] = set()
+
+    def publish(self, change: Change | None) -> None:
+        """Deliver *change* (None: changes may have been missed) to every subscriber."""
+        for queue in self._queues:
+            queue.put_nowait(change)
+
+    def close(self) -> None:
+        """End every subscription."""
+        for queue in self._queues:
+            queue.put_nowait(_CLOSED)
+
+    async def subscribe(
+        self, ready: Callable[[], Awaitable[None]] | None = None
+    ) -> AsyncIterator[Change | None]:
+        """Changes published from now on, until `close`.
+
+        *ready* is awaited once the subscription is in place, before the first change is
+        awaited: a store that must fetch a starting point (a poller's position) does it
+        there, so nothing published meanwhile is lost.
+        """
+        queue: asyncio.Queue[Change | _Closed | None] = asyncio.Queue()
+        self._queues.add(queue)
+        try:
+            if ready is not None:
+                await ready()
+            while not isinstance(change := await queue.get(), _Closed):
+                yield change
+        finally:
+            self._queues.discard(queue)
 
 
 class SharedSubscription(abc.ABC):

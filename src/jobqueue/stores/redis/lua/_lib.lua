@@ -154,8 +154,10 @@ local function requeue(id, job, run_at)
 end
 
 -- Tell every process that the job is now at *version* with *status*; and the workers, on a
--- channel of their own, when it is work (queued) or a running job whose cancellation was
--- requested (*cancel* '1'). `RedisStore._announced` applies the same rule in-process.
+-- channel of their own (`RedisStore.worker_changes`; its name stays 'signals' so that
+-- versions before the rename still hear it), when it is work (queued) or a running job
+-- whose cancellation was requested (*cancel* '1'). `RedisStore._announced` applies the
+-- same rule in-process.
 local function announce_status(id, version, status, cancel)
   local change = id .. ':' .. int(version) .. ':' .. status
   redis.call('PUBLISH', prefix .. 'changes', change)
@@ -183,3 +185,15 @@ local function changed(id)
   return redis.call('HGETALL', job_key(id))
 end
 
+-- The whole of a script that ends an attempt as terminal *status* (`complete`,
+-- `finish_cancelled`): the job ARGV[3] under the lease token ARGV[4] is finished, with
+-- *field* set to *value*. Returns {'ok', fields} or {'lost'}.
+local function finish_leased(status, field, value)
+  local id = ARGV[3]
+  local job = leased(id, ARGV[4])
+  if not job then
+    return {'lost'}
+  end
+  finish(id, job, status, field, value)
+  return {'ok', changed(id)}
+end

@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 from psycopg import AsyncConnection, Error, sql
 
-from jobqueue.stores._subscription import SharedSubscription
-from jobqueue.stores.base import parse_change
+from jobqueue.stores.codec import parse_change
+from jobqueue.stores.subscription import SharedSubscription
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from jobqueue.stores._postgres_support import Settings
+    from jobqueue.stores.postgres._connection import Settings
 
 
 class Listener(SharedSubscription):

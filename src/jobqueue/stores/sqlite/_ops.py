@@ -1,20 +1,17 @@
 """The SQLite store's operations: one synchronous function per `Store` method.
 
-Each runs on the store's thread inside one transaction that `SQLiteStore` opens, and
-mirrors `MemoryStore` exactly; the SQL lives in ``sql/sqlite_queries.sql``. Timestamps
-are stored as integer microseconds since the epoch.
+Each runs on the store's thread inside the `Transaction` that `SQLiteStore` opens, and
+mirrors `MemoryStore` exactly; the SQL lives in ``queries.sql`` beside it. Timestamps
+are stored as integer microseconds since the epoch (`jobqueue.stores.codec`).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
-import orjson
-
-from jobqueue.errors import IdempotencyConflict, InvalidTransition, JobNotFound, LeaseLost
+from jobqueue.errors import IdempotencyConflict, InvalidTransition, JobNotFound
 from jobqueue.models import (
-    Change,
     Claim,
     HeartbeatResult,
     Job,
@@ -26,113 +23,23 @@ from jobqueue.models import (
     WorkerInfo,
     empty_counts,
 )
-from jobqueue.stores._sql import read_statements
-from jobqueue.stores.base import CANCELLED_ERROR, LOST_WORKER_ERROR, encode_cursor
+from jobqueue.stores.base import CANCELLED_ERROR, LOST_WORKER_ERROR
+from jobqueue.stores.codec import (
+    encode_cursor,
+    from_micros_or_none,
+    json_text,
+    micros,
+    seconds_as_micros,
+)
+from jobqueue.stores.sqlite._transaction import Transaction, job_from_row, worker_from_row
 
 if TYPE_CHECKING:
-    import sqlite3
     from collections.abc import Collection, Sequence
+    from datetime import datetime
 
-    from jobqueue.models import JobFilter, JSONValue, NewJob
+    from jobqueue.models import Claimant, JobFilter, JSONValue, NewJob
 
-STATEMENTS = read_statements("sqlite_queries.sql")
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
 _END_OF_TIME = 2**63 - 1
-
-
-def to_us(at: datetime) -> int:
-    """*at* as integer microseconds since the epoch."""
-    return (at - _EPOCH) // _MICROSECOND
-
-
-def _from_us(us: int | None) -> datetime | None:
-    return None if us is None else _EPOCH + timedelta(microseconds=us)
-
-
-def _at(us: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=us)
-
-
-def _json(value: JSONValue) -> str:
-    return orjson.dumps(value).decode()
-
-
-def _progress(raw: str | None) -> Progress | None:
-    if raw is None:
-        return None
-    fields = orjson.loads(raw)
-    return Progress(fields["current"], fields["total"], fields["message"])
-
-
-def job_from_row(row: sqlite3.Row) -> Job:
-    """The `Job` a ``jobs`` row holds."""
-    return Job(
-        job_id=row["job_id"],
-        task=row["task"],
-        status=JobStatus(row["status"]),
-        payload=orjson.loads(row["payload"]),
-        created_at=_at(row["created_at"]),
-        run_at=_at(row["run_at"]),
-        max_attempts=row["max_attempts"],
-        # float(): RETURNING reports values before the column's REAL affinity applies.
-        ttl_seconds=float(row["ttl_seconds"]),
-        version=row["version"],
-        priority=row["priority"],
-        timeout_seconds=None if row["timeout_seconds"] is None else float(row["timeout_seconds"]),
-        progress=_progress(row["progress"]),
-        result=None if row["result"] is None else orjson.loads(row["result"]),
-        error=row["error"],
-        attempts=row["attempts"],
-        started_at=_from_us(row["started_at"]),
-        completed_at=_from_us(row["completed_at"]),
-        expires_at=_from_us(row["expires_at"]),
-        is_cancel_requested=bool(row["is_cancel_requested"]),
-        idempotency_key=row["idempotency_key"],
-        owner=row["owner"],
-        worker_id=row["worker_id"],
-        lease_expires_at=_from_us(row["lease_expires_at"]),
-    )
-
-
-class Transaction:
-    """One open transaction on the store's connection; it records the changes it makes."""
-
-    def __init__(self, connection: sqlite3.Connection) -> None:
-        self._connection = connection
-        self.changes: list[Change] = []
-        self.seq: int | None = None
-        """The change counter value this transaction stamps on the rows it changes."""
-
-    def rows(self, name: str, **params: object) -> list[sqlite3.Row]:
-        """Run the named statement and return every row."""
-        return self._connection.execute(STATEMENTS[name], params).fetchall()
-
-    def row(self, name: str, **params: object) -> sqlite3.Row | None:
-        """Run the named statement and return its first row, if any."""
-        rows = self.rows(name, **params)  # fetch all: a RETURNING statement must finish
-        return rows[0] if rows else None
-
-    def next_seq(self) -> int:
-        """Bump the change counter once for this transaction."""
-        if self.seq is None:
-            row = self.row("next_seq")
-            assert row is not None
-            self.seq = int(row[0])
-        return self.seq
-
-    def changed(self, row: sqlite3.Row) -> Job:
-        """The job a changed row holds, recorded for publication after commit."""
-        job = job_from_row(row)
-        self.changes.append(Change(job.job_id, job.version, job.status))
-        return job
-
-    def leased(self, lease: Lease, row: sqlite3.Row | None) -> Job:
-        """The job a lease-fenced statement changed; `LeaseLost` when it matched nothing."""
-        if row is None:
-            raise LeaseLost(lease.job_id)
-        return self.changed(row)
 
 
 # -- submitting and reading -------------------------------------------------------
@@ -141,7 +48,7 @@ class Transaction:
 def create(tx: Transaction, new: NewJob, now: datetime) -> tuple[Job, bool]:
     """See `Store.create`."""
     if new.idempotency_key is not None:
-        known = tx.row("find_key", key=new.idempotency_key, now=to_us(now))
+        known = tx.row("find_key", key=new.idempotency_key, now=micros(now))
         if known is not None:
             if known["key_fingerprint"] != new.fingerprint:
                 raise IdempotencyConflict
@@ -151,12 +58,12 @@ def create(tx: Transaction, new: NewJob, now: datetime) -> tuple[Job, bool]:
         "insert_job",
         job_id=job.job_id,
         task=job.task,
-        payload=_json(job.payload),
-        created_at=to_us(job.created_at),
-        run_at=to_us(job.run_at),
+        payload=json_text(job.payload),
+        created_at=micros(job.created_at),
+        run_at=micros(job.run_at),
         max_attempts=job.max_attempts,
         ttl_seconds=job.ttl_seconds,
-        ttl_us=timedelta(seconds=job.ttl_seconds) // _MICROSECOND,
+        ttl_us=seconds_as_micros(job.ttl_seconds),
         priority=job.priority,
         timeout_seconds=job.timeout_seconds,
         idempotency_key=job.idempotency_key,
@@ -171,7 +78,7 @@ def create(tx: Transaction, new: NewJob, now: datetime) -> tuple[Job, bool]:
 
 def get(tx: Transaction, job_id: str, now: datetime) -> Job | None:
     """See `Store.get`."""
-    row = tx.row("get_job", job_id=job_id, now=to_us(now))
+    row = tx.row("get_job", job_id=job_id, now=micros(now))
     return None if row is None else job_from_row(row)
 
 
@@ -185,11 +92,11 @@ def list_jobs(
     """See `Store.list_jobs`; *after* is the decoded cursor."""
     rows = tx.rows(
         "list_jobs",
-        before_created_at=_END_OF_TIME if after is None else to_us(after[0]),
+        before_created_at=_END_OF_TIME if after is None else micros(after[0]),
         before_job_id="" if after is None else after[1],
-        now=to_us(now),
-        statuses=_json(sorted(where.statuses)) if where.statuses else None,
-        tasks=_json(sorted(where.tasks)) if where.tasks else None,
+        now=micros(now),
+        statuses=json_text(sorted(where.statuses)) if where.statuses else None,
+        tasks=json_text(sorted(where.tasks)) if where.tasks else None,
         owner=where.owner,
         limit=limit + 1,
     )
@@ -202,51 +109,34 @@ def list_jobs(
 def stats(tx: Transaction, now: datetime, worker_horizon_seconds: float) -> Stats:
     """See `Store.stats`."""
     tasks: dict[str, dict[JobStatus, int]] = {}
-    for row in tx.rows("count_jobs", now=to_us(now)):
+    for row in tx.rows("count_jobs", now=micros(now)):
         tasks.setdefault(row["task"], empty_counts())[JobStatus(row["status"])] = row["n"]
-    since = to_us(now - timedelta(seconds=worker_horizon_seconds))
-    workers = [
-        WorkerInfo(
-            worker_id=row["worker_id"],
-            last_seen_at=_at(row["last_seen_at"]),
-            running=row["running"],
-            host=row["host"],
-            pid=row["pid"],
-        )
-        for row in tx.rows("recent_workers", since=since)
-    ]
+    since = micros(now - timedelta(seconds=worker_horizon_seconds))
+    workers = [worker_from_row(row) for row in tx.rows("recent_workers", since=since)]
     return Stats(tasks=tasks, workers=workers)
 
 
 # -- worker path ----------------------------------------------------------------
 
 
-def claim(
-    tx: Transaction,
-    worker_id: str,
-    tasks: Collection[str],
-    limit: int,
-    lease_seconds: float,
-    now: datetime,
-) -> list[Claim]:
+def claim(tx: Transaction, claimant: Claimant, limit: int, now: datetime) -> list[Claim]:
     """See `Store.claim`."""
-    now_us = to_us(now)
+    now_us = micros(now)
     candidates = [
         row
-        for task in set(tasks)
+        for task in claimant.tasks
         for row in tx.rows("ready_jobs", task=task, now=now_us, limit=max(limit, 0))
     ]
     candidates.sort(key=lambda row: (-row["priority"], row["run_at"], row["created_at"]))
     chosen = [row["job_id"] for row in candidates[: max(limit, 0)]]
     if not chosen:
         return []
-    rows = tx.rows(
+    rows = tx.change_jobs(
         "claim_job",
-        job_ids=_json(chosen),
+        chosen,
         now=now_us,
-        worker_id=worker_id,
-        lease_expires_at=to_us(now + timedelta(seconds=lease_seconds)),
-        seq=tx.next_seq(),
+        worker_id=claimant.worker_id,
+        lease_expires_at=micros(now + timedelta(seconds=claimant.lease_seconds)),
     )
     # RETURNING comes in no particular order; hand the jobs out best first.
     by_id = {row["job_id"]: row for row in rows}
@@ -260,7 +150,7 @@ def heartbeat(
     tx: Transaction, leases: Sequence[Lease], lease_seconds: float, now: datetime
 ) -> HeartbeatResult:
     """See `Store.heartbeat`."""
-    until = to_us(now + timedelta(seconds=lease_seconds))
+    until = micros(now + timedelta(seconds=lease_seconds))
     lost: set[str] = set()
     cancel: set[str] = set()
     for lease in leases:
@@ -277,7 +167,7 @@ def record_progress(tx: Transaction, lease: Lease, progress: Progress) -> Job:
     fields = {"current": progress.current, "total": progress.total, "message": progress.message}
     row = tx.row(
         "record_progress",
-        progress=_json(fields),
+        progress=json_text(fields),
         job_id=lease.job_id,
         token=lease.token,
         seq=tx.next_seq(),
@@ -289,18 +179,24 @@ def end_attempt(
     tx: Transaction,
     lease: Lease,
     status: JobStatus,
-    now: datetime,
     *,
+    completed_at: int | None = None,
+    run_at: int | None = None,
+    uncount: int = 0,
     result: str | None = None,
     error: str | None = None,
 ) -> Job:
-    """Finish the leased attempt as *status*; None keeps the job's result or error."""
+    """End the leased attempt: as final *status* at *completed_at*, or as ``queued`` to run
+    at *run_at* (*uncount* 1 gives the attempt back). Times are microseconds; None keeps
+    the job's result or error."""
     row = tx.row(
         "end_attempt",
         status=status.value,
+        completed_at=completed_at,
+        run_at=run_at,
+        uncount=uncount,
         result=result,
         error=error,
-        now=to_us(now),
         job_id=lease.job_id,
         token=lease.token,
         seq=tx.next_seq(),
@@ -310,23 +206,9 @@ def end_attempt(
 
 def complete(tx: Transaction, lease: Lease, result: JSONValue, now: datetime) -> Job:
     """See `Store.complete`."""
-    return end_attempt(tx, lease, JobStatus.COMPLETED, now, result=_json(result))
-
-
-def requeue_attempt(
-    tx: Transaction, lease: Lease, run_at: datetime, *, error: str | None, is_counted: bool
-) -> Job:
-    """Put the leased job back to ``queued``; an attempt not counted is given back."""
-    row = tx.row(
-        "requeue_attempt",
-        run_at=to_us(run_at),
-        error=error,
-        uncount=0 if is_counted else 1,
-        job_id=lease.job_id,
-        token=lease.token,
-        seq=tx.next_seq(),
+    return end_attempt(
+        tx, lease, JobStatus.COMPLETED, completed_at=micros(now), result=json_text(result)
     )
-    return tx.leased(lease, row)
 
 
 def fail(
@@ -334,8 +216,20 @@ def fail(
 ) -> Job:
     """See `Store.fail`."""
     if retry_at is None:
-        return end_attempt(tx, lease, JobStatus.FAILED, now, error=error)
-    return requeue_attempt(tx, lease, retry_at, error=error, is_counted=True)
+        return end_attempt(tx, lease, JobStatus.FAILED, completed_at=micros(now), error=error)
+    return end_attempt(tx, lease, JobStatus.QUEUED, run_at=micros(retry_at), error=error)
+
+
+def finish_cancelled(tx: Transaction, lease: Lease, now: datetime) -> Job:
+    """See `Store.finish_cancelled`."""
+    return end_attempt(
+        tx, lease, JobStatus.CANCELLED, completed_at=micros(now), error=CANCELLED_ERROR
+    )
+
+
+def release(tx: Transaction, lease: Lease, now: datetime) -> Job:
+    """See `Store.release`."""
+    return end_attempt(tx, lease, JobStatus.QUEUED, run_at=micros(now), uncount=1)
 
 
 def next_run_at(tx: Transaction, tasks: Collection[str]) -> datetime | None:
@@ -345,14 +239,14 @@ def next_run_at(tx: Transaction, tasks: Collection[str]) -> datetime | None:
         for task in set(tasks)
         if (row := tx.row("next_run_at", task=task)) is not None and row[0] is not None
     ]
-    return _from_us(min(times, default=None))
+    return from_micros_or_none(min(times, default=None))
 
 
 # -- operator actions -------------------------------------------------------------
 
 
 def _live(tx: Transaction, job_id: str, now: datetime) -> Job:
-    row = tx.row("get_job", job_id=job_id, now=to_us(now))
+    row = tx.row("get_job", job_id=job_id, now=micros(now))
     if row is None:
         raise JobNotFound(job_id)
     return job_from_row(row)
@@ -363,7 +257,7 @@ def request_cancel(tx: Transaction, job_id: str, now: datetime) -> Job:
     job = _live(tx, job_id, now)
     if job.status is JobStatus.QUEUED:
         name = "cancel_queued"
-        params: dict[str, object] = {"error": CANCELLED_ERROR, "now": to_us(now)}
+        params: dict[str, object] = {"error": CANCELLED_ERROR, "now": micros(now)}
     elif job.status is JobStatus.PROCESSING:
         if job.is_cancel_requested:
             return job
@@ -380,7 +274,7 @@ def retry(tx: Transaction, job_id: str, now: datetime) -> Job:
     job = _live(tx, job_id, now)
     if job.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
         raise InvalidTransition(job)
-    row = tx.row("retry_job", job_id=job_id, now=to_us(now), seq=tx.next_seq())
+    row = tx.row("retry_job", job_id=job_id, now=micros(now), seq=tx.next_seq())
     assert row is not None
     return tx.changed(row)
 
@@ -390,24 +284,23 @@ def retry(tx: Transaction, job_id: str, now: datetime) -> Job:
 
 def reap_expired_leases(tx: Transaction, now: datetime, limit: int) -> list[Job]:
     """See `Store.reap_expired_leases`."""
-    now_us = to_us(now)
+    now_us = micros(now)
     expired = [row["job_id"] for row in tx.rows("expired_leases", now=now_us, limit=limit)]
     if not expired:
         return []
-    rows = tx.rows(
+    rows = tx.change_jobs(
         "reap_leases",
-        job_ids=_json(expired),
+        expired,
         now=now_us,
         cancelled_error=CANCELLED_ERROR,
         lost_error=LOST_WORKER_ERROR,
-        seq=tx.next_seq(),
     )
     return [tx.changed(row) for row in rows]
 
 
 def purge_expired(tx: Transaction, now: datetime, limit: int) -> int:
     """See `Store.purge_expired`."""
-    purged = tx.rows("purge_jobs", now=to_us(now), limit=limit)
+    purged = tx.rows("purge_jobs", now=micros(now), limit=limit)
     for row in purged:
         if row["idempotency_key"] is not None:
             tx.rows("forget_key", key=row["idempotency_key"], job_id=row["job_id"])
@@ -422,7 +315,7 @@ def register_worker(tx: Transaction, info: WorkerInfo) -> None:
         host=info.host,
         pid=info.pid,
         running=info.running,
-        last_seen_at=to_us(info.last_seen_at),
+        last_seen_at=micros(info.last_seen_at),
     )
 
 

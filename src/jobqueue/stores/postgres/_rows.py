@@ -1,0 +1,36 @@
+"""The PostgreSQL store's named statements (``queries.sql``) and the `Job` a row of
+``jobs`` holds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import TYPE_CHECKING, Any
+
+from jobqueue.models import Job, JobStatus, Progress
+from jobqueue.stores.statements import read_statements
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from psycopg.rows import DictRow
+
+    from jobqueue.stores.postgres._connection import Connection
+
+QUERIES = read_statements("jobqueue.stores.postgres", "queries.sql")
+_JOB_FIELDS = tuple(field.name for field in fields(Job))
+
+
+async def fetch_one(conn: Connection, name: str, params: Mapping[str, Any]) -> DictRow | None:
+    """Run the named statement on *conn* and return its first row, if any."""
+    cursor = await conn.execute(QUERIES[name], params)
+    return await cursor.fetchone()
+
+
+def job_from_row(row: DictRow) -> Job:
+    """The `Job` a ``jobs`` row (or a ``RETURNING *``) holds."""
+    values = {name: row[name] for name in _JOB_FIELDS}
+    values["status"] = JobStatus(row["status"])
+    if row["progress"] is not None:
+        values["progress"] = Progress(**row["progress"])
+    return Job(**values)

@@ -1,0 +1,103 @@
+"""The PostgreSQL store's transitions that take more than one statement: each runs in one
+transaction on the connection it is given, holding the row locks its checks rely on.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from psycopg.types.json import Json
+
+from jobqueue.errors import IdempotencyConflict, InvalidTransition, JobNotFound, StoreError
+from jobqueue.models import JobStatus
+from jobqueue.stores.base import CANCELLED_ERROR
+from jobqueue.stores.postgres._rows import QUERIES, fetch_one, job_from_row
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from jobqueue.models import Job, NewJob
+    from jobqueue.stores.postgres._connection import Connection
+
+# A key can vanish (purged) between the conflicting insert and the read of its job.
+_KEY_RACE_ATTEMPTS = 3
+
+
+async def create(conn: Connection, new: NewJob, now: datetime) -> tuple[Job, bool]:
+    """See `Store.create`: insert, or lock and replay the job that holds the key."""
+    job = new.build(now)
+    params = {
+        "job_id": job.job_id,
+        "task": job.task,
+        "payload": Json(job.payload),
+        "created_at": job.created_at,
+        "run_at": job.run_at,
+        "max_attempts": job.max_attempts,
+        "ttl_seconds": job.ttl_seconds,
+        "priority": job.priority,
+        "timeout_seconds": job.timeout_seconds,
+        "idempotency_key": job.idempotency_key,
+        "fingerprint": new.fingerprint,
+        "owner": job.owner,
+    }
+    async with conn.transaction():
+        for _ in range(_KEY_RACE_ATTEMPTS):
+            if (row := await fetch_one(conn, "insert_job", params)) is not None:
+                return job_from_row(row), True
+            existing = await fetch_one(conn, "lock_by_key", {"key": new.idempotency_key})
+            if existing is None:
+                continue
+            if existing["expires_at"] is not None and existing["expires_at"] <= now:
+                # The key's job expired (not yet purged): the key is free again.
+                await conn.execute(QUERIES["free_key"], {"job_id": existing["job_id"]})
+                continue
+            if existing["fingerprint"] != new.fingerprint:
+                raise IdempotencyConflict
+            return job_from_row(existing), False
+    raise StoreError("The idempotency key kept changing hands; try again")
+
+
+async def _lock(conn: Connection, job_id: str, now: datetime) -> Job:
+    row = await fetch_one(conn, "lock_job", {"job_id": job_id, "now": now})
+    if row is None:
+        raise JobNotFound(job_id)
+    return job_from_row(row)
+
+
+async def request_cancel(conn: Connection, job_id: str, now: datetime) -> Job:
+    """See `Store.request_cancel`."""
+    async with conn.transaction():
+        job = await _lock(conn, job_id, now)
+        if job.status is JobStatus.QUEUED:
+            row = await fetch_one(
+                conn,
+                "finish",
+                {
+                    "job_id": job_id,
+                    "token": None,
+                    "status": JobStatus.CANCELLED.value,
+                    "from_status": JobStatus.QUEUED.value,
+                    "now": now,
+                    "result": None,
+                    "error": CANCELLED_ERROR,
+                },
+            )
+        elif job.status is JobStatus.PROCESSING:
+            if job.is_cancel_requested:
+                return job
+            row = await fetch_one(conn, "flag_cancel", {"job_id": job_id})
+        else:
+            raise InvalidTransition(job)
+    assert row is not None  # the row is locked in its checked status
+    return job_from_row(row)
+
+
+async def retry(conn: Connection, job_id: str, now: datetime) -> Job:
+    """See `Store.retry`."""
+    async with conn.transaction():
+        job = await _lock(conn, job_id, now)
+        if job.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
+            raise InvalidTransition(job)
+        row = await fetch_one(conn, "retry", {"job_id": job_id, "now": now})
+    assert row is not None  # the row is locked in its checked status
+    return job_from_row(row)

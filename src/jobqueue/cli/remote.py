@@ -26,8 +26,9 @@ from jobqueue.wire import job_to_wire, stats_to_wire, timestamp
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import Unpack
 
-    from jobqueue.models import Job, JSONValue
+    from jobqueue.models import Job, JSONValue, SubmitOptions
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -111,9 +112,16 @@ def _payload(_ctx: click.Context, _param: click.Parameter, value: str) -> JSONVa
 @click.argument("payload", metavar="PAYLOAD_JSON", callback=_payload)
 @click.option("--wait", is_flag=True, help="Show progress until the job ends; print its result.")
 @click.option("--priority", type=int, help="Higher runs first (default 0).")
-@click.option("--delay", type=click.FloatRange(0), metavar="S", help="Start no sooner than this.")
+@click.option(
+    "--delay",
+    "delay_seconds",
+    type=click.FloatRange(0),
+    metavar="S",
+    help="Start no sooner than this.",
+)
 @click.option(
     "--timeout",
+    "timeout_seconds",
     type=click.FloatRange(0, min_open=True),
     metavar="S",
     help="Stop an attempt running longer.",
@@ -121,6 +129,7 @@ def _payload(_ctx: click.Context, _param: click.Parameter, value: str) -> JSONVa
 @click.option("--max-attempts", type=click.IntRange(1), metavar="N", help="Attempts allowed.")
 @click.option(
     "--ttl",
+    "ttl_seconds",
     type=click.FloatRange(0, min_open=True),
     metavar="S",
     help="Keep the finished job this long.",
@@ -132,12 +141,7 @@ def submit(
     task: str,
     payload: JSONValue,
     wait: bool,
-    priority: int | None,
-    delay: float | None,
-    timeout: float | None,
-    max_attempts: int | None,
-    ttl: float | None,
-    idempotency_key: str | None,
+    **options: Unpack[SubmitOptions],
 ) -> None:
     """Submit a job running TASK with PAYLOAD_JSON.
 
@@ -145,16 +149,7 @@ def submit(
     job ends, then prints its result as JSON and exits 0 when it completed, 1 when
     it failed and 3 when it was cancelled, with the error on stderr.
     """
-    job = client.submit(
-        task,
-        payload,
-        priority=priority,
-        delay_seconds=delay,
-        timeout_seconds=timeout,
-        max_attempts=max_attempts,
-        ttl_seconds=ttl,
-        idempotency_key=idempotency_key,
-    )
+    job = client.submit(task, payload, **options)
     if not wait:
         if as_json:
             print_job(job)

@@ -29,6 +29,8 @@ export interface Job<Result = JSONValue> {
   startedAt: string | null;
   completedAt: string | null;
   expiresAt: string | null;
+  /** While queued: the earliest time it may start (a delay, or a retry's backoff); null otherwise. */
+  runAt: string | null;
   /** Increases on every change; updates are delivered in version order. */
   version: number;
 }

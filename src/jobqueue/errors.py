@@ -25,10 +25,10 @@ generically. The exceptions a task raises on purpose (`Retry`, `Fail`) live in
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterable, Iterator, Mapping
 
     from jobqueue.models import Job, JSONValue
 
@@ -101,10 +101,39 @@ class IdempotencyConflict(JobQueueError):
 
 
 class InvalidRequest(JobQueueError, ValueError):
-    """The request is invalid."""
+    """The request is invalid.
+
+    `errors` holds one ``{"field", "message"}`` per reason when the request was checked
+    field by field (the API's ``errors`` member).
+    """
 
     http_status = 400
     exit_code = 2
+
+    def __init__(self, message: str | None = None, errors: list[dict[str, str]] | None = None):
+        super().__init__(message)
+        self.errors = errors or []
+
+    @classmethod
+    def of_fields(cls, errors: Iterable[tuple[str, str]], what: str | None = None) -> Self:
+        """The error for each ``(field, message)`` of *errors*, its message prefixed by *what*.
+
+        The message lists them as ``field: message; ...``.
+        """
+        listed = [{"field": field, "message": message} for field, message in errors]
+        summary = "; ".join(f"{error['field']}: {error['message']}" for error in listed)
+        return cls(f"{what}: {summary}" if what else summary, listed)
+
+
+def field_errors(details: Iterable[Mapping[str, Any]], skip: int = 0) -> Iterator[tuple[str, str]]:
+    """``(field, message)`` pairs from pydantic's error details (FastAPI's too).
+
+    A field is its location joined by dots, less its first *skip* parts; an empty one is
+    ``payload``.
+    """
+    for detail in details:
+        location = detail.get("loc", ())[skip:]
+        yield ".".join(str(part) for part in location) or "payload", str(detail.get("msg", ""))
 
 
 class UnknownTask(InvalidRequest):
@@ -122,10 +151,6 @@ class PayloadInvalid(InvalidRequest):
     """The payload does not match the task's payload model."""
 
     http_status = 422
-
-    def __init__(self, message: str, errors: list[dict[str, str]] | None = None) -> None:
-        super().__init__(message)
-        self.errors = errors or []
 
 
 class QueueFull(JobQueueError):

@@ -19,7 +19,7 @@ from jobqueue.bounds import (
     check_length,
 )
 from jobqueue.context import JobContext
-from jobqueue.errors import ConfigError, PayloadInvalid, UnknownTask
+from jobqueue.errors import ConfigError, PayloadInvalid, UnknownTask, field_errors
 
 if typing.TYPE_CHECKING:
     from jobqueue.models import JSONValue
@@ -96,15 +96,7 @@ class Task:
         try:
             return self.payload_adapter.validate_python(payload)
         except pydantic.ValidationError as exc:
-            errors = [
-                {
-                    "field": ".".join(str(part) for part in err["loc"]) or "payload",
-                    "message": err["msg"],
-                }
-                for err in exc.errors()
-            ]
-            summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-            raise PayloadInvalid(f"Invalid payload: {summary}", errors) from None
+            raise PayloadInvalid.of_fields(field_errors(exc.errors()), "Invalid payload") from None
 
     def payload_schema(self) -> dict[str, Any] | None:
         """The JSON schema of the payload, when the function declares one."""

@@ -97,6 +97,12 @@ class JobOut(_Wire):
     started_at: Timestamp | None
     completed_at: Timestamp | None
     expires_at: Timestamp | None
+    run_at: Timestamp | None = Field(
+        None,
+        json_schema_extra=_always_sent,
+        description="While queued: the earliest time it may start (a delay, or a retry's "
+        "backoff); null otherwise.",
+    )
     version: int = Field(ge=1)
     is_cancel_requested: Annotated[bool, BeforeValidator(_null_is_false)] = _server_extra(
         False,
@@ -107,16 +113,18 @@ class JobOut(_Wire):
     def to_job(self) -> Job:
         """The `Job` this represents.
 
-        What the representation leaves out is defaulted (no payload; runnable since
-        its creation), and the TTL is derived from the expiry once there is one.
+        What the representation leaves out is defaulted (no payload; a job that is not
+        queued counts as runnable since its creation), and the TTL is derived from the
+        expiry once there is one.
         """
         fields = dict(self)
+        fields["run_at"] = self.run_at or self.created_at
         if self.progress is not None:
             fields["progress"] = Progress(**dict(self.progress))
         ttl_seconds = 0.0
         if self.completed_at is not None and self.expires_at is not None:
             ttl_seconds = (self.expires_at - self.completed_at).total_seconds()
-        return Job(**fields, payload=None, run_at=self.created_at, ttl_seconds=ttl_seconds)
+        return Job(**fields, payload=None, ttl_seconds=ttl_seconds)
 
 
 class JobPage(_Wire):
@@ -190,6 +198,7 @@ def job_to_wire(job: Job) -> dict[str, Any]:
         "startedAt": timestamp(job.started_at),
         "completedAt": timestamp(job.completed_at),
         "expiresAt": timestamp(job.expires_at),
+        "runAt": timestamp(job.run_at) if job.status is JobStatus.QUEUED else None,
         "version": job.version,
         "cancelRequested": job.is_cancel_requested,
     }

@@ -107,6 +107,47 @@ async def test_options_of_the_wrong_type_or_out_of_range_are_400(
 
 
 @pytest.mark.parametrize(
+    ("field", "suggestion"),
+    [
+        ("delay", "delaySeconds"),
+        ("delay_seconds", "delaySeconds"),
+        ("timeout", "timeoutSeconds"),
+        ("max_attempts", "maxAttempts"),
+        ("ttl", "ttlSeconds"),
+        ("Priority", "priority"),
+        ("tsak", "task"),
+    ],
+)
+async def test_an_unknown_field_is_400_suggesting_the_right_one(
+    client: httpx.AsyncClient, queue: JobQueue, field: str, suggestion: str
+):
+    response = await client.post("/api/jobs", json={"payload": 1, field: 60})
+    assert_problem(response, 400, f"{field}: not a submit field; did you mean {suggestion!r}?")
+    assert response.json()["errors"] == [
+        {"field": field, "message": f"not a submit field; did you mean {suggestion!r}?"}
+    ]
+    assert (await queue.list()).jobs == []
+
+
+async def test_every_unknown_field_is_listed(client: httpx.AsyncClient):
+    response = await client.post("/api/jobs", json={"payload": 1, "colour": "red", "tags": ["a"]})
+    assert_problem(response, 400)
+    assert response.json()["errors"] == [
+        {"field": "colour", "message": "not a submit field"},
+        {"field": "tags", "message": "not supported by this server yet"},
+    ]
+
+
+async def test_bad_query_options_answer_the_same_problem_shape(client: httpx.AsyncClient):
+    response = await client.get("/api/jobs", params={"limit": "many", "status": "lost"})
+    assert_problem(response, 400)
+    errors = response.json()["errors"]
+    assert [error["field"] for error in errors] == ["query.status.0", "query.limit"]
+    assert all(error["message"] for error in errors)
+    assert response.json()["detail"].startswith("query.status.0: ")
+
+
+@pytest.mark.parametrize(
     ("payload", "field"),
     [
         ({"url": "x"}, "width"),

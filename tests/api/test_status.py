@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
@@ -189,3 +190,24 @@ async def test_long_poll_over_a_real_server(live: httpx.AsyncClient, jobs: Jobs)
 
     assert started.json()["status"] == "processing"
     assert progressed.json()["progress"] == {"current": 1, "total": 10, "message": None}
+
+
+async def test_run_at_says_when_a_waiting_job_may_start(
+    client: httpx.AsyncClient, jobs: Jobs, clock: FakeClock
+):
+    delayed = await submit(client, delaySeconds=90)
+    body = (await client.get(f"/api/jobs/{delayed}")).json()
+    created = datetime.fromisoformat(body["createdAt"])
+    assert datetime.fromisoformat(body["runAt"]) == created + timedelta(seconds=90)
+
+    clock.advance(90)
+    await jobs.start(delayed)
+    assert (await client.get(f"/api/jobs/{delayed}")).json()["runAt"] is None
+
+    backing_off = await submit(client, maxAttempts=2)
+    await jobs.start(backing_off)
+    retry_at = jobs.now + timedelta(seconds=42)
+    await jobs.queue.store.fail(jobs.leases.pop(backing_off), "boom", retry_at, jobs.now)
+    body = (await client.get(f"/api/jobs/{backing_off}")).json()
+    assert body["status"] == "queued"
+    assert datetime.fromisoformat(body["runAt"]) == retry_at

@@ -33,6 +33,7 @@ JOB: dict[str, JSONValue] = {
     "startedAt": "2026-11-29T10:27:01.000Z",
     "completedAt": "2026-11-29T10:27:09.500Z",
     "expiresAt": "2026-11-30T10:27:09.500Z",
+    "runAt": None,
     "version": 24,
     "cancelRequested": False,
 }
@@ -52,6 +53,18 @@ def test_unknown_fields_are_ignored_and_missing_optional_ones_default() -> None:
     job = parse_job({**JOB, "progress": None, "someNewField": [1], "cancelRequested": None})
     assert job.progress is None
     assert not job.is_cancel_requested
+
+
+def test_a_queued_job_says_when_it_may_start() -> None:
+    queued = {**JOB, "status": "queued", "runAt": "2026-11-29T10:28:00.000Z", "startedAt": None}
+    job = parse_job({**queued, "completedAt": None, "expiresAt": None})
+    assert job.run_at == datetime(2026, 11, 29, 10, 28, tzinfo=UTC)
+    assert job_to_wire(job)["runAt"] == "2026-11-29T10:28:00.000Z"
+    # Once it is not queued, the start time is history: null, as API.md says.
+    assert job_to_wire(parse_job(JOB))["runAt"] is None
+    # A server that predates runAt: the job counts as runnable since its creation.
+    older = parse_job({key: value for key, value in queued.items() if key != "runAt"})
+    assert older.run_at == older.created_at
 
 
 @pytest.mark.parametrize(

@@ -65,6 +65,7 @@ export class FakeServer {
       startedAt: null,
       completedAt: null,
       expiresAt: null,
+      runAt: null,
       version: 1,
       ...fields,
     };

@@ -17,7 +17,7 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from jobqueue.api.problems import error_response, problem_response
-from jobqueue.errors import JobQueueError
+from jobqueue.errors import InvalidRequest, JobQueueError, field_errors
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine
@@ -29,14 +29,12 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-def describe_validation_error(exc: RequestValidationError) -> str:
-    """A one-line account of what was wrong with the request's parameters."""
-    reasons = []
-    for error in exc.errors():
-        location = [str(part) for part in error.get("loc", ())]
-        where = f"{location[0]} parameter {'.'.join(location[1:])}" if location else "request"
-        reasons.append(f"{where}: {error.get('msg', 'invalid')}")
-    return "; ".join(reasons) or "Invalid request"
+def invalid_parameters(exc: RequestValidationError) -> InvalidRequest:
+    """The 400 for a request whose parameters (query, path, headers) failed validation.
+
+    Each reason names its parameter as ``query.limit``, ``header.prefer``, ...
+    """
+    return InvalidRequest.of_fields(field_errors(exc.errors()))
 
 
 def answer_error(exc: Exception, request: Request) -> Response:
@@ -44,7 +42,7 @@ def answer_error(exc: Exception, request: Request) -> Response:
     if isinstance(exc, JobQueueError):
         return error_response(exc)
     if isinstance(exc, RequestValidationError):
-        return problem_response(400, describe_validation_error(exc))
+        return error_response(invalid_parameters(exc))
     if isinstance(exc, HTTPException):
         return problem_response(exc.status_code, str(exc.detail), headers=exc.headers)
     if isinstance(exc, ClientDisconnect):

@@ -78,10 +78,15 @@ def submit_body_schema(queue: JobQueue) -> JSONSchema:
                     "payload": payload_schema(task),
                 },
                 "required": ["payload"] if is_default else ["payload", "task"],
+                "additionalProperties": False,
             }
         )
     if not variants:
-        return {"type": "object", "properties": {**options, "payload": ANY_BUT_NULL}}
+        return {
+            "type": "object",
+            "properties": {**options, "payload": ANY_BUT_NULL},
+            "additionalProperties": False,
+        }
     return variants[0] if len(variants) == 1 else {"anyOf": variants}
 
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from starlette.responses import Response
 
-from jobqueue.errors import InvalidTransition, JobQueueError, PayloadInvalid
+from jobqueue.errors import InvalidRequest, InvalidTransition, JobQueueError
 from jobqueue.wire import job_to_wire
 
 if TYPE_CHECKING:
@@ -75,7 +75,7 @@ def error_response(exc: JobQueueError) -> Response:
     headers: dict[str, str] = {}
     if isinstance(exc, InvalidTransition):
         members["job"] = job_to_wire(exc.job)
-    elif isinstance(exc, PayloadInvalid) and exc.errors:
+    elif isinstance(exc, InvalidRequest) and exc.errors:
         members["errors"] = exc.errors
     elif isinstance(exc, Unauthorized):
         headers["WWW-Authenticate"] = "Bearer"

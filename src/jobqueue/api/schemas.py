@@ -59,12 +59,13 @@ class Problem(BaseModel):
 
 
 class SubmitFields(BaseModel):
-    """The submit fields other than ``payload``; validated strictly (``1.0`` is no integer).
+    """The submit fields other than ``payload``; validated strictly (``1.0`` is no integer,
+    and a field not named here is refused).
 
     The bounds are `jobqueue.bounds`'s, which `JobQueue.build` checks too.
     """
 
-    model_config = ConfigDict(strict=True, extra="ignore", allow_inf_nan=False)
+    model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
 
     task: str | None = Field(
         None,

@@ -68,7 +68,7 @@ def error_from_response(response: httpx.Response, job_id: str | None = None) -> 
         text = response.text.strip()[:200] or response.reason_phrase
         message = f"HTTP {status} from {response.request.url}: {text}"
     if status == 400:
-        return InvalidRequest(message)
+        return InvalidRequest(message, _field_errors(body))
     if status == 404 and job_id is not None and isinstance(error, str):
         return JobNotFound(job_id)
     if status == 409 and isinstance(body.get("job"), dict):
@@ -87,13 +87,16 @@ def _unprocessable(message: str, body: dict[str, JSONValue]) -> JobQueueError:
     # 422 with the same title; only the message tells them apart.
     if "idempotency" in message.lower():
         return IdempotencyConflict(message)
+    return PayloadInvalid(message, _field_errors(body))
+
+
+def _field_errors(body: dict[str, JSONValue]) -> list[dict[str, str]]:
     raw = body.get("errors")
-    errors = [
+    return [
         {str(k): str(v) for k, v in item.items()}
         for item in (raw if isinstance(raw, list) else [])
         if isinstance(item, dict)
     ]
-    return PayloadInvalid(message, errors)
 
 
 def unreachable(exc: Exception, url: str) -> ClientError:

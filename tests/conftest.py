@@ -26,6 +26,8 @@ POSTGRES_URL = os.environ.get(
 REDIS_URL = os.environ.get("JOBQUEUE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
+pytest_plugins = ["pytester", "tests.support.skip_summary"]
+
 
 def require_service(url: str, name: str) -> None:
     """Skip (or, in CI, fail) the test when *url*'s server does not accept connections."""

@@ -15,12 +15,14 @@ from pydantic import BaseModel, Field
 
 from jobqueue.context import JobContext  # noqa: TC001 (the task registry reads the hint)
 from jobqueue.demo.render import ImageModel, encode_png, seed_for
+from jobqueue.errors import ConfigError
 from jobqueue.queue import JobQueue
 
 if TYPE_CHECKING:
     from types import SimpleNamespace
 
 STEPS = 20
+STEP_SECONDS_VARIABLE = "JOBQUEUE_DEMO_STEP_SECONDS"
 _PHASES = ("Sketching the composition", "Painting the sky", "Shaping the land", "Adding texture")
 
 demo_queue = JobQueue()
@@ -41,7 +43,11 @@ class ImageRequest(BaseModel):
 @demo_queue.on_startup
 async def load_model(state: SimpleNamespace) -> None:
     """Load the image model once per worker (it takes about a second)."""
-    step_seconds = float(os.environ.get("JOBQUEUE_DEMO_STEP_SECONDS", "0.3"))
+    raw = os.environ.get(STEP_SECONDS_VARIABLE, "0.3")
+    try:
+        step_seconds = float(raw)
+    except ValueError:
+        raise ConfigError(f"{STEP_SECONDS_VARIABLE}={raw!r} is not a number") from None
     state.image_model = await asyncio.to_thread(ImageModel.load, step_seconds)
 
 

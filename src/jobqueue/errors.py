@@ -154,9 +154,10 @@ class PayloadInvalid(InvalidRequest):
 
 
 class QueueFull(JobQueueError):
-    """The queue is full; try again later."""
+    """Queue full"""
 
     http_status = 503
+    retry_after_seconds: ClassVar[int] = 5
 
 
 class RateLimited(JobQueueError):

@@ -117,6 +117,24 @@ class Job:
 
 
 @dataclass(frozen=True, slots=True)
+class QueueCap:
+    """The most jobs that may wait queued when another is created: of its task, and in all.
+
+    None leaves that count unbounded. Stores check it in the transaction that creates the
+    job, so concurrent submits cannot overshoot it.
+    """
+
+    of_task: int | None = None
+    in_all: int | None = None
+
+    def is_reached(self, queued_of_task: int, queued_in_all: int) -> bool:
+        """Whether a queue holding these counts has no room for one more job."""
+        return (self.of_task is not None and queued_of_task >= self.of_task) or (
+            self.in_all is not None and queued_in_all >= self.in_all
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class NewJob:
     """A validated submission, ready for `Store.create`."""
 
@@ -131,6 +149,8 @@ class NewJob:
     idempotency_key: str | None = None
     fingerprint: str | None = None
     owner: str | None = None
+    queue_cap: QueueCap | None = None
+    """Refuse the job (`QueueFull`) when the queue already holds this many; replays pass."""
 
     def build(self, now: datetime) -> Job:
         """The queued job this submission creates at *now*."""

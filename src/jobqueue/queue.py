@@ -12,11 +12,9 @@ import os
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any, overload
 
-from jobqueue.bounds import (
-    Bound,
-)
+from jobqueue.bounds import QUEUED_JOBS, Bound
 from jobqueue.clock import Clock, SystemClock
-from jobqueue.errors import InvalidRequest, JobNotFound
+from jobqueue.errors import ConfigError, InvalidRequest, JobNotFound
 from jobqueue.lifecycle import Lifecycle, Submission
 from jobqueue.lifecycle.maintenance import Maintenance
 from jobqueue.models import JobFilter, JobStatus, NewJob
@@ -35,11 +33,25 @@ if TYPE_CHECKING:
     from jobqueue.tasks import TaskSettings
 
 StartupHook = Callable[..., Any]
+MAX_QUEUED_VARIABLE = "JOBQUEUE_MAX_QUEUED"
 
 
 def _integer(name: str, value: int | None, *, minimum: int, maximum: int) -> int | None:
     # For the bounds of other calls (a page's size), checked as the submit options are.
     return Bound(minimum, maximum).integer(name, value)
+
+
+def _max_queued(value: int | None) -> int | None:
+    """*value*, else ``JOBQUEUE_MAX_QUEUED``; `ConfigError` unless a positive integer."""
+    raw = os.environ.get(MAX_QUEUED_VARIABLE, "") if value is None else value
+    if raw == "":
+        return None
+    try:
+        return QUEUED_JOBS.integer("max_queued", int(raw) if isinstance(raw, str) else raw)
+    except (ValueError, InvalidRequest):
+        raise ConfigError(
+            f"max_queued ({MAX_QUEUED_VARIABLE}) must be a positive integer, not {raw!r}"
+        ) from None
 
 
 class JobQueue:
@@ -53,6 +65,9 @@ class JobQueue:
         ttl_seconds: how long terminal jobs are kept by default.
         timeout_seconds: the per-attempt timeout by default (None: no timeout).
         backoff: the retry delay policy by default.
+        max_queued: refuse a submit (`QueueFull`, HTTP 503) while this many jobs are
+            queued, of every task; None reads ``JOBQUEUE_MAX_QUEUED``, else no limit. A
+            task's own ``max_queued`` bounds its jobs alone.
     """
 
     def __init__(
@@ -64,6 +79,7 @@ class JobQueue:
         ttl_seconds: float = 86400.0,
         timeout_seconds: float | None = None,
         backoff: Backoff | None = None,
+        max_queued: int | None = None,
     ) -> None:
         if store is None:
             store = os.environ.get("JOBQUEUE_STORE") or DEFAULT_STORE_URL
@@ -78,6 +94,7 @@ class JobQueue:
             ttl_seconds=ttl_seconds,
             timeout_seconds=timeout_seconds,
             backoff=backoff or Backoff(),
+            max_queued=_max_queued(max_queued),
         )
         """What a job gets when neither its submit nor its task says otherwise."""
         self._hub: Hub | None = None

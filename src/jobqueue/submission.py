@@ -21,7 +21,7 @@ from jobqueue.bounds import (
 )
 from jobqueue.errors import InvalidRequest
 from jobqueue.ids import new_job_id
-from jobqueue.models import NUL, NewJob
+from jobqueue.models import NUL, NewJob, QueueCap
 
 if TYPE_CHECKING:
     from jobqueue.models import JSONValue, SubmitOptions
@@ -71,12 +71,19 @@ def build_new_job(
         ttl_seconds=ttl or defaults.ttl_seconds or fallback.ttl_seconds,
         idempotency_key=_scoped(idempotency_key, owner),
         owner=owner,
+        queue_cap=_queue_cap(defaults.max_queued, fallback.max_queued),
     )
     if idempotency_key is None:
         return new
     request = [task.name, priority, delay_seconds, timeout_seconds, max_attempts, ttl_seconds]
     digest = hashlib.sha256(orjson.dumps([*request, owner]) + canonical).hexdigest()
     return replace(new, fingerprint=digest)
+
+
+def _queue_cap(of_task: int | None, in_all: int | None) -> QueueCap | None:
+    if of_task is None and in_all is None:
+        return None
+    return QueueCap(of_task=of_task, in_all=in_all)
 
 
 def _scoped(idempotency_key: str | None, owner: str | None) -> str | None:

@@ -14,6 +14,7 @@ from typing_extensions import TypedDict
 from jobqueue.bounds import (
     MAX_ATTEMPTS,
     MAX_TASK_NAME_LENGTH,
+    QUEUED_JOBS,
     TIMEOUT_SECONDS,
     TTL_SECONDS,
     check_length,
@@ -38,6 +39,8 @@ class TaskOptions:
     backoff: Backoff | None = None
     is_process: bool = False
     """Run each attempt in a child process, which timeouts and cancellation can kill."""
+    max_queued: int | None = None
+    """Refuse a submit (`QueueFull`) while this many jobs of the task are queued."""
 
 
 class TaskSettings(TypedDict, total=False):
@@ -50,6 +53,7 @@ class TaskSettings(TypedDict, total=False):
     backoff: Backoff | None
     process: bool
     default: bool
+    max_queued: int | None
 
 
 def task_options(settings: TaskSettings) -> TaskOptions:
@@ -61,6 +65,7 @@ def task_options(settings: TaskSettings) -> TaskOptions:
         ttl_seconds=TTL_SECONDS.number("ttl", settings.get("ttl")),
         backoff=settings.get("backoff"),
         is_process=settings.get("process", False),
+        max_queued=QUEUED_JOBS.integer("max_queued", settings.get("max_queued")),
     )
 
 
@@ -72,6 +77,8 @@ class QueueDefaults:
     ttl_seconds: float
     timeout_seconds: float | None
     backoff: Backoff
+    max_queued: int | None = None
+    """Refuse a submit (`QueueFull`) while this many jobs are queued, of every task."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from jobqueue import (
     InvalidTransition,
     JobNotFound,
     PayloadInvalid,
+    QueueFull,
     RateLimited,
     StoreUnavailable,
 )
@@ -52,6 +53,8 @@ def test_known_statuses_map_to_their_classes_with_the_servers_message() -> None:
     )
     assert isinstance(unavailable, StoreUnavailable)
     assert unavailable.message == "Store down"
+    full = error_from_response(answer(503, problem(503, "Queue full"), **{"Retry-After": "5"}))
+    assert isinstance(full, QueueFull)
     limited = error_from_response(answer(429, problem(429, "Slow down"), **{"Retry-After": "3"}))
     assert isinstance(limited, RateLimited)
     assert (limited.retry_after_seconds, limited.message) == (3, "Slow down")

@@ -49,6 +49,7 @@ def pytest_terminal_summary(terminalreporter: TerminalReporter) -> Generator[Non
     if not skipped:
         return
     groups = skipped_groups(skipped)
-    terminalreporter.section(f"{len(skipped)} tests skipped, by folder and reason", yellow=True)
+    tests = "1 test" if len(skipped) == 1 else f"{len(skipped)} tests"
+    terminalreporter.section(f"{tests} skipped, by folder and reason", yellow=True)
     for (folder, reason), count in sorted(groups.items(), key=lambda item: -item[1]):
         terminalreporter.line(f"{count:5d}  {folder}: {reason}", yellow=True, bold=True)

@@ -66,6 +66,8 @@ def test_bad_registrations_raise_config_errors() -> None:
 
     with pytest.raises(ValueError, match="max_attempts"):
         q.task(max_attempts=0)
+    with pytest.raises(ValueError, match="max_queued"):
+        q.task(max_queued=0)
 
 
 def test_only_one_default_task() -> None:

@@ -21,6 +21,7 @@ from jobqueue.errors import (
     InvalidTransition,
     JobNotFound,
     PayloadInvalid,
+    QueueFull,
     RateLimited,
     StoreUnavailable,
 )
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
 
     from jobqueue.errors import JobQueueError
     from jobqueue.models import JSONValue
+
+_QUEUE_FULL = QueueFull().message
 
 
 def retry_after_seconds(response: httpx.Response) -> float | None:
@@ -78,7 +81,7 @@ def error_from_response(response: httpx.Response, job_id: str | None = None) -> 
     if status == 429:
         return RateLimited(math.ceil(retry_after_seconds(response) or 1), message)
     if status == 503:
-        return StoreUnavailable(message)
+        return QueueFull(message) if error == _QUEUE_FULL else StoreUnavailable(message)
     return ClientError(message, status=status, body=body)
 
 

@@ -14,7 +14,13 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from jobqueue.errors import IdempotencyConflict, InvalidTransition, JobNotFound, LeaseLost
+from jobqueue.errors import (
+    IdempotencyConflict,
+    InvalidTransition,
+    JobNotFound,
+    LeaseLost,
+    QueueFull,
+)
 from jobqueue.ids import new_token
 from jobqueue.models import (
     Change,
@@ -145,6 +151,10 @@ class MemoryStore(Store):
                 if known[1] != new.fingerprint:
                     raise IdempotencyConflict
                 return existing, False
+        if new.queue_cap is not None:
+            queued = [job.task for job in self._jobs.values() if job.status is JobStatus.QUEUED]
+            if new.queue_cap.is_reached(queued.count(new.task), len(queued)):
+                raise QueueFull
         job = self._save(new.build(now))
         if new.idempotency_key is not None:
             self._keys[new.idempotency_key] = (job.job_id, new.fingerprint)

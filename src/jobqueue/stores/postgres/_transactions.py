@@ -8,7 +8,13 @@ from typing import TYPE_CHECKING
 
 from psycopg.types.json import Json
 
-from jobqueue.errors import IdempotencyConflict, InvalidTransition, JobNotFound, StoreError
+from jobqueue.errors import (
+    IdempotencyConflict,
+    InvalidTransition,
+    JobNotFound,
+    QueueFull,
+    StoreError,
+)
 from jobqueue.models import JobStatus
 from jobqueue.stores.base import CANCELLED_ERROR
 from jobqueue.stores.postgres._rows import QUERIES, fetch_one, job_from_row
@@ -16,7 +22,7 @@ from jobqueue.stores.postgres._rows import QUERIES, fetch_one, job_from_row
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from jobqueue.models import Job, NewJob
+    from jobqueue.models import Job, NewJob, QueueCap
     from jobqueue.stores.postgres._connection import Connection
 
 # A key can vanish (purged) between the conflicting insert and the read of its job.
@@ -40,9 +46,14 @@ async def create(conn: Connection, new: NewJob, now: datetime) -> tuple[Job, boo
         "fingerprint": new.fingerprint,
         "owner": job.owner,
     }
+    cap = new.queue_cap
     async with conn.transaction():
+        if cap is not None:
+            await conn.execute(QUERIES["lock_queue"], _cap_params(new.task, cap))
         for _ in range(_KEY_RACE_ATTEMPTS):
             if (row := await fetch_one(conn, "insert_job", params)) is not None:
+                if cap is not None:
+                    await _check_room(conn, new.task, cap)
                 return job_from_row(row), True
             existing = await fetch_one(conn, "lock_by_key", {"key": new.idempotency_key})
             if existing is None:
@@ -55,6 +66,22 @@ async def create(conn: Connection, new: NewJob, now: datetime) -> tuple[Job, boo
                 raise IdempotencyConflict
             return job_from_row(existing), False
     raise StoreError("The idempotency key kept changing hands; try again")
+
+
+def _cap_params(task: str, cap: QueueCap) -> dict[str, object]:
+    return {"task": task, "of_task": cap.of_task is not None, "in_all": cap.in_all is not None}
+
+
+async def _check_room(conn: Connection, task: str, cap: QueueCap) -> None:
+    """`QueueFull` (rolling the insert back) if the queue had no room before the new job.
+
+    Checked after the insert, so an idempotent replay, which inserts nothing, always
+    passes; the counts include the new job, hence the one taken off.
+    """
+    counts = await fetch_one(conn, "count_queued", _cap_params(task, cap))
+    assert counts is not None
+    if cap.is_reached(counts["of_task"] - 1, counts["in_all"] - 1):
+        raise QueueFull
 
 
 async def _lock(conn: Connection, job_id: str, now: datetime) -> Job:

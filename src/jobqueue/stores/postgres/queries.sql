@@ -35,6 +35,24 @@ WHERE (expires_at IS NULL OR expires_at > %(now)s) AND {filters}
 ORDER BY created_at DESC, job_id DESC
 LIMIT %(limit)s;
 
+-- name: lock_queue
+-- Serialises the creates that a queue cap bounds (those of %(task)s, and of every task when
+-- %(in_all)s) until their transactions end, so the count each one checks stays true.
+SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || ':queued:' || %(task)s, 0)),
+    CASE WHEN %(in_all)s
+        THEN pg_advisory_xact_lock(hashtextextended(current_schema() || ':queued', 0))
+    END;
+
+-- name: count_queued
+-- The queued jobs of %(task)s when %(of_task)s, of every task when %(in_all)s (else 0).
+SELECT
+    CASE WHEN %(of_task)s
+        THEN (SELECT count(*) FROM jobs WHERE status = 'queued' AND task = %(task)s) ELSE 0
+    END AS of_task,
+    CASE WHEN %(in_all)s
+        THEN (SELECT count(*) FROM jobs WHERE status = 'queued') ELSE 0
+    END AS in_all;
+
 -- name: count_jobs
 SELECT task, status, count(*) AS n FROM jobs
 WHERE expires_at IS NULL OR expires_at > %(now)s

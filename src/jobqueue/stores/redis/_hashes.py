@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from jobqueue.models import Job, JobStatus, Progress, WorkerInfo
+from jobqueue.models import Job, JobStatus, Progress, QueueCap, WorkerInfo
 from jobqueue.stores.codec import (
     from_micros,
     from_micros_or_none,
@@ -23,10 +23,26 @@ from jobqueue.stores.codec import (
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
+    from jobqueue.models import NewJob
+
 
 def optional(value: str | None) -> str:
     """An optional script argument: '' for None, else the value after '='."""
     return "" if value is None else f"={value}"
+
+
+def create_arguments(new: NewJob, job: Job) -> list[str | bytes]:
+    """The arguments of ``create.lua`` after the prefix and the time, for *job* built from
+    *new*: its id, key and fingerprint, fields, task and queue cap."""
+    cap = new.queue_cap or QueueCap()
+    return [
+        job.job_id,
+        optional(new.idempotency_key),
+        optional(new.fingerprint),
+        encode_job(job),
+        job.task,
+        *(optional(None if limit is None else str(limit)) for limit in (cap.of_task, cap.in_all)),
+    ]
 
 
 def pairs(flat: Sequence[str]) -> dict[str, str]:

@@ -15,6 +15,7 @@ from jobqueue.errors import (
     InvalidTransition,
     JobNotFound,
     LeaseLost,
+    QueueFull,
     StoreError,
 )
 from jobqueue.ids import new_token
@@ -163,17 +164,11 @@ class RedisStore(Store):
     async def create(self, new: NewJob, now: datetime) -> tuple[Job, bool]:
         """Insert a queued job, or replay the live one created under the same key."""
         job = new.build(now)
-        fields = hashes.encode_job(job)
-        reply = await self._run(
-            "create",
-            now,
-            job.job_id,
-            hashes.optional(new.idempotency_key),
-            hashes.optional(new.fingerprint),
-            fields,
-        )
+        reply = await self._run("create", now, *hashes.create_arguments(new, job))
         if reply[0] == "conflict":
             raise IdempotencyConflict
+        if reply[0] == "full":
+            raise QueueFull
         if reply[0] == "created":
             return self._announced(job), True
         return hashes.decode_job(reply[1]), False

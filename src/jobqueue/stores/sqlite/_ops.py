@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from jobqueue.errors import IdempotencyConflict, InvalidTransition, JobNotFound
+from jobqueue.errors import IdempotencyConflict, InvalidTransition, JobNotFound, QueueFull
 from jobqueue.models import (
     Claim,
     HeartbeatResult,
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from collections.abc import Collection, Sequence
     from datetime import datetime
 
-    from jobqueue.models import Claimant, JobFilter, JSONValue, NewJob
+    from jobqueue.models import Claimant, JobFilter, JSONValue, NewJob, QueueCap
 
 _END_OF_TIME = 2**63 - 1
 
@@ -53,6 +53,8 @@ def create(tx: Transaction, new: NewJob, now: datetime) -> tuple[Job, bool]:
             if known["key_fingerprint"] != new.fingerprint:
                 raise IdempotencyConflict
             return job_from_row(known), False
+    if new.queue_cap is not None:
+        _check_room(tx, new.task, new.queue_cap)
     job = new.build(now)
     row = tx.row(
         "insert_job",
@@ -74,6 +76,15 @@ def create(tx: Transaction, new: NewJob, now: datetime) -> tuple[Job, bool]:
     if new.idempotency_key is not None:
         tx.rows("save_key", key=new.idempotency_key, job_id=job.job_id, fingerprint=new.fingerprint)
     return tx.changed(row), True
+
+
+def _check_room(tx: Transaction, task: str, cap: QueueCap) -> None:
+    counts = tx.row(
+        "count_queued", task=task, of_task=cap.of_task is not None, in_all=cap.in_all is not None
+    )
+    assert counts is not None
+    if cap.is_reached(counts["of_task"], counts["in_all"]):
+        raise QueueFull
 
 
 def get(tx: Transaction, job_id: str, now: datetime) -> Job | None:

@@ -49,6 +49,14 @@ WHERE (created_at, job_id) < (:before_created_at, :before_job_id)
 ORDER BY created_at DESC, job_id DESC
 LIMIT :limit;
 
+-- name: count_queued
+-- The queued jobs of :task when :of_task, of every task when :in_all (0 when not asked).
+SELECT
+    CASE WHEN :of_task
+        THEN (SELECT count(*) FROM jobs WHERE status = 'queued' AND task = :task) ELSE 0
+    END AS of_task,
+    CASE WHEN :in_all THEN (SELECT count(*) FROM jobs WHERE status = 'queued') ELSE 0 END AS in_all;
+
 -- name: count_jobs
 SELECT task, status, count(*) AS n FROM jobs
 WHERE expires_at IS NULL OR expires_at > :now

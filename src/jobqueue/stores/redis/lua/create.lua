@@ -1,9 +1,11 @@
 -- Insert a queued job, or replay or refuse the live job created under the same idempotency key.
 -- ARGV: prefix, now, job id, idempotency key and fingerprint (each optional), then the job's
 -- field/value pairs as one JSON array of strings (one argument packs and sends faster than
--- thirty). Returns {'created'}, {'replayed', fields} or {'conflict'}.
+-- thirty), its task, and the queue cap: the most queued jobs of the task and of every task
+-- (each optional). Returns {'created'}, {'replayed', fields}, {'conflict'} or {'full'}.
 local id = ARGV[3]
 local key, fingerprint = optional(ARGV[4]), optional(ARGV[5])
+local task, of_task, in_all = ARGV[7], tonumber(optional(ARGV[8])), tonumber(optional(ARGV[9]))
 
 if key then
   local known = redis.call('GET', prefix .. 'idem:' .. key)
@@ -13,6 +15,23 @@ if key then
       return {'conflict'}
     end
     return {'replayed', redis.call('HGETALL', job_key(known))}
+  end
+end
+
+if of_task or in_all then
+  local counts = redis.call('HGETALL', prefix .. 'counts')
+  local queued_of_task, queued_in_all = 0, 0
+  for i = 1, #counts, 2 do
+    if counts[i]:sub(1, 7) == 'queued:' then
+      local n = tonumber(counts[i + 1])
+      queued_in_all = queued_in_all + n
+      if counts[i] == 'queued:' .. task then
+        queued_of_task = n
+      end
+    end
+  end
+  if (of_task and queued_of_task >= of_task) or (in_all and queued_in_all >= in_all) then
+    return {'full'}
   end
 end
 

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Mapping
 
     from jobqueue.models import Job, JSONValue
+    from jobqueue.ratelimit import RateLimit
 
 
 class JobQueueError(Exception):
@@ -165,9 +166,17 @@ class RateLimited(JobQueueError):
 
     http_status = 429
 
-    def __init__(self, retry_after_seconds: int = 1, message: str | None = None) -> None:
+    def __init__(
+        self,
+        retry_after_seconds: int = 1,
+        message: str | None = None,
+        *,
+        limit: RateLimit | None = None,
+    ) -> None:
         super().__init__(message)
         self.retry_after_seconds = retry_after_seconds
+        self.limit = limit
+        """The limit that was exceeded, when the server's own."""
 
 
 class LeaseLost(JobQueueError):

@@ -25,11 +25,12 @@ from jobqueue.submission import build_new_job
 from jobqueue.tasks import QueueDefaults, TaskFunction, TaskRegistry, describe, task_options
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Sequence
     from typing import Unpack
 
     from jobqueue.models import Job, JSONValue, Page, Stats, SubmitOptions
     from jobqueue.notify import JobWatch
+    from jobqueue.ratelimit import RateLimit
     from jobqueue.tasks import TaskSettings
 
 StartupHook = Callable[..., Any]
@@ -245,6 +246,12 @@ class JobQueue:
         """Store a validated submission; replays an idempotent one instead of duplicating."""
         await self.open()
         return await self.lifecycle.create(new)
+
+    async def count_submit(self, limits: Sequence[RateLimit], submitter: str) -> None:
+        """Count a submit of *submitter* under *limits*, shared by every process using the
+        store; `RateLimited` when it exceeds one (the HTTP API calls it before `enqueue`)."""
+        await self.open()
+        await self.lifecycle.count_submit(limits, submitter)
 
     async def submit(
         self, task: str | None, payload: JSONValue, **options: Unpack[SubmitOptions]

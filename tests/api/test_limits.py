@@ -9,9 +9,10 @@ import httpx
 import pytest
 
 from jobqueue import JobQueue
-from jobqueue.api import create_app
+from jobqueue.api import ApiSettings, create_app
 from jobqueue.errors import ConfigError
-from tests.api.conftest import client_of
+from jobqueue.ratelimit import RateLimit
+from tests.api.conftest import client_of, make_queue
 
 
 def _capped_queue(clock: Any) -> JobQueue:
@@ -75,3 +76,67 @@ def test_the_queue_cap_comes_from_the_environment(monkeypatch: pytest.MonkeyPatc
         monkeypatch.setenv("JOBQUEUE_MAX_QUEUED", bad)
         with pytest.raises(ConfigError, match="JOBQUEUE_MAX_QUEUED"):
             JobQueue("memory://")
+
+
+def _rate_limited_app(clock: Any, rate_limit: str, **settings: Any) -> Any:
+    return create_app(make_queue(clock), ApiSettings(rate_limit=rate_limit, **settings))
+
+
+async def test_a_submitter_over_the_rate_limit_gets_429_until_the_window_ends(
+    clock: Any,
+) -> None:
+    async with client_of(_rate_limited_app(clock, "2/minute")) as client:
+        for _ in range(2):
+            assert (await client.post("/api/jobs", json={"payload": 1})).status_code == 202
+
+        limited = await client.post("/api/jobs", json={"payload": 1})
+
+        assert limited.status_code == 429
+        assert limited.json()["error"] == "Rate limit exceeded"
+        retry = int(limited.headers["Retry-After"])
+        assert 1 <= retry <= 60
+        assert limited.headers["RateLimit-Policy"] == '"submits-60s";q=2;w=60'
+        assert limited.headers["RateLimit"] == f'"submits-60s";r=0;t={retry}'
+        assert await _count(client) == 2
+
+        clock.advance(retry)
+        assert (await client.post("/api/jobs", json={"payload": 1})).status_code == 202
+
+
+async def test_each_api_key_has_its_own_count(clock: Any) -> None:
+    app = _rate_limited_app(clock, "1/hour", api_keys=("alice", "bob"))
+    async with client_of(app, Authorization="Bearer alice") as alice:
+        assert (await alice.post("/api/jobs", json={"payload": 1})).status_code == 202
+        assert (await alice.post("/api/jobs", json={"payload": 1})).status_code == 429
+        bob = {"Authorization": "Bearer bob"}
+        assert (await alice.post("/api/jobs", json={"payload": 1}, headers=bob)).status_code == 202
+
+
+async def test_without_keys_each_client_address_has_its_own_count(clock: Any) -> None:
+    app = _rate_limited_app(clock, "1/hour")
+    async with app.router.lifespan_context(app):
+        statuses = []
+        for address in ("127.0.0.2", "127.0.0.2", "127.0.0.3"):
+            transport = httpx.ASGITransport(app=app, client=(address, 4000))
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                statuses.append((await client.post("/api/jobs", json={"payload": 1})).status_code)
+
+    assert statuses == [202, 429, 202]
+
+
+async def test_several_limits_each_count(clock: Any) -> None:
+    async with client_of(_rate_limited_app(clock, "3/hour;1/second")) as client:
+        assert (await client.post("/api/jobs", json={"payload": 1})).status_code == 202
+        fast = await client.post("/api/jobs", json={"payload": 1})
+        assert fast.status_code == 429
+        assert fast.headers["RateLimit-Policy"] == '"submits-1s";q=1;w=1'
+
+
+def test_a_malformed_rate_limit_stops_the_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JOBQUEUE_RATE_LIMIT", "100/fortnight")
+    with pytest.raises(ConfigError, match="100/fortnight"):
+        ApiSettings.from_env()
+    with pytest.raises(ConfigError, match="at least 1"):
+        ApiSettings(rate_limit="0/second")
+    monkeypatch.setenv("JOBQUEUE_RATE_LIMIT", "50/second")
+    assert ApiSettings.from_env().rate_limits == (RateLimit(50, 1),)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import psycopg
@@ -231,3 +232,15 @@ async def test_a_store_that_is_not_open_refuses_work(schema: str, clock: FakeClo
     store = PostgresStore(POSTGRES_URL, schema=schema)
     with pytest.raises(StoreError, match="not open"):
         await store.get("anything", clock.now())
+
+
+async def test_ended_rate_windows_are_purged(stores, admin, clock: FakeClock) -> None:
+    store = await stores()
+    await store.count_hit("ended", clock.now() + timedelta(seconds=1), clock.now())
+    await store.count_hit("live", clock.now() + timedelta(seconds=10), clock.now())
+
+    clock.advance(2)
+    await store.purge_expired(clock.now())
+
+    cursor = await admin.execute("SELECT key FROM rate_hits")
+    assert await cursor.fetchall() == [("live",)]

@@ -17,8 +17,17 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import pytest
 import redis.asyncio as aioredis
 
-from jobqueue.errors import JobQueueError, StoreUnavailable
-from jobqueue.models import Claim, Claimant, JobFilter, JobStatus, Lease, Progress, WorkerInfo
+from jobqueue.errors import JobQueueError, QueueFull, StoreUnavailable
+from jobqueue.models import (
+    Claim,
+    Claimant,
+    JobFilter,
+    JobStatus,
+    Lease,
+    Progress,
+    QueueCap,
+    WorkerInfo,
+)
 from jobqueue.stores import open_store
 from jobqueue.stores.memory import MemoryStore
 from jobqueue.stores.redis import RedisStore
@@ -98,6 +107,10 @@ async def exercise_every_script(store: Store, clock: FakeClock) -> None:
     page = await store.list_jobs(where, 1, None, clock.now())
     assert page.next_cursor is not None
     await store.list_jobs(JobFilter(owner="bob"), 10, page.next_cursor, clock.now())
+
+    assert await store.count_hit("submits", clock.now() + timedelta(seconds=5), clock.now()) == 1
+    with pytest.raises(QueueFull):
+        await store.create(new_job(queue_cap=QueueCap(of_task=1, in_all=1)), clock.now())
 
     clock.advance(TTL_SECONDS)
     assert await store.purge_expired(clock.now()) > 0
@@ -390,3 +403,15 @@ async def test_an_unreachable_server_raises_store_unavailable(clock: FakeClock) 
     with pytest.raises(StoreUnavailable):
         await store.create(new_job(), clock.now())
     await store.close()
+
+
+@on_redis
+async def test_a_rate_window_expires_by_itself_after_it_ends(store: Store, clock: FakeClock):
+    await store.count_hit("k", clock.now() + timedelta(seconds=10), clock.now())
+
+    client = aioredis.from_url(REDIS_URL)
+    try:
+        (key,) = [key async for key in client.scan_iter(match="*rate:k:*")]
+        assert 10_000 < await client.pttl(key) <= 11_000
+    finally:
+        await client.aclose()

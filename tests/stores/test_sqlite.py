@@ -10,6 +10,7 @@ import sqlite3
 import sys
 from collections.abc import AsyncIterator
 from contextlib import closing
+from datetime import timedelta
 from pathlib import Path
 
 import orjson
@@ -261,3 +262,33 @@ async def test_claims_walk_the_ready_index_without_sorting(sqlite_store: SQLiteS
         )
     assert "jobs_ready" in plan
     assert "TEMP B-TREE" not in plan
+
+
+async def test_a_version_1_file_gains_what_version_2_added(path: str, clock: FakeClock) -> None:
+    store = SQLiteStore(path)
+    await store.open()
+    await store.close()
+    with closing(sqlite3.connect(path)) as db:
+        db.executescript("DROP TABLE rate_hits; PRAGMA user_version = 1;")
+
+    store = SQLiteStore(path)
+    await store.open()
+    try:
+        assert await store.count_hit("k", clock.now() + timedelta(seconds=1), clock.now()) == 1
+    finally:
+        await store.close()
+    with closing(sqlite3.connect(path)) as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+
+
+async def test_ended_rate_windows_are_purged(
+    sqlite_store: SQLiteStore, path: str, clock: FakeClock
+) -> None:
+    await sqlite_store.count_hit("ended", clock.now() + timedelta(seconds=1), clock.now())
+    await sqlite_store.count_hit("live", clock.now() + timedelta(seconds=10), clock.now())
+
+    clock.advance(2)
+    await sqlite_store.purge_expired(clock.now())
+
+    with closing(sqlite3.connect(path)) as db:
+        assert db.execute("SELECT key FROM rate_hits").fetchall() == [("live",)]

@@ -58,6 +58,8 @@ _CORS_EXPOSED_HEADERS = [
     "ETag",
     "Idempotent-Replayed",
     "Preference-Applied",
+    "RateLimit",
+    "RateLimit-Policy",
 ]
 
 

@@ -104,6 +104,9 @@ def add_job_routes(router: JobsRouter) -> None:
             idempotency_key=idempotency_key,
             owner=principal.owner,
         )
+        if router.rate_limits:
+            submitter = principal.owner or (request.client.host if request.client else "")
+            await queue.count_submit(router.rate_limits, submitter)
         submission = await queue.enqueue(new)
         job = submission.job
         headers = {"Location": location_of(request, job.job_id)}
@@ -150,6 +153,7 @@ def add_job_routes(router: JobsRouter) -> None:
                 413,
                 415,
                 422,
+                *((429,) if router.rate_limits else ()),
                 503,
                 descriptions={
                     400: "Payload required, malformed JSON, unknown task, or a field of "
@@ -158,7 +162,10 @@ def add_job_routes(router: JobsRouter) -> None:
                     415: "The body is not declared as JSON.",
                     422: "The payload fails the task's schema (`errors` says where), or "
                     "the Idempotency-Key was used with another body.",
-                    503: "The store is unavailable.",
+                    429: "The submitter is over the rate limit (`RateLimit-Policy` says "
+                    "which); nothing was created.",
+                    503: "The queue is full (`Queue full`) or the store is unavailable; "
+                    "nothing was created.",
                 },
             ),
         },

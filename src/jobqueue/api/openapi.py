@@ -130,6 +130,11 @@ def problems(*statuses: int, descriptions: Mapping[int, str] | None = None) -> d
             response["headers"] = {
                 "Retry-After": header("Seconds to wait before trying again.", True, integer=True)
             }
+        if status == 429:
+            response["headers"] |= {
+                "RateLimit-Policy": header('The limit: `"<name>";q=<amount>;w=<seconds>`.'),
+                "RateLimit": header('What is left of it: `"<name>";r=0;t=<seconds>`.'),
+            }
         if status == 401:
             response["headers"] = {"WWW-Authenticate": header("The scheme to use: Bearer.", True)}
         responses[status] = response

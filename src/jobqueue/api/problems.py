@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from starlette.responses import Response
 
-from jobqueue.errors import InvalidRequest, InvalidTransition, JobQueueError
+from jobqueue.errors import InvalidRequest, InvalidTransition, JobQueueError, RateLimited
 from jobqueue.wire import job_to_wire
 
 if TYPE_CHECKING:
@@ -79,6 +79,12 @@ def error_response(exc: JobQueueError) -> Response:
         members["errors"] = exc.errors
     elif isinstance(exc, Unauthorized):
         headers["WWW-Authenticate"] = "Bearer"
+    elif isinstance(exc, RateLimited) and exc.limit is not None:
+        # draft-ietf-httpapi-ratelimit-headers: the policy, and that nothing is left of it.
+        name, window = exc.limit.name, exc.limit.window_seconds
+        headers["RateLimit-Policy"] = f'"{name}";q={exc.limit.amount};w={window}'
+        headers["RateLimit"] = f'"{name}";r=0;t={exc.retry_after_seconds}'
+
     if status in (429, 503):
         seconds = getattr(exc, "retry_after_seconds", 1)
         headers["Retry-After"] = str(max(1, math.ceil(seconds)))

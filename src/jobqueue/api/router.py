@@ -58,6 +58,8 @@ class JobsRouter(APIRouter):
         """The dependency that resolves a request's `Principal`."""
         self.guarded = (401, 403) if settings.has_auth else ()
         """The statuses authentication adds to every endpoint's answers."""
+        self.rate_limits = settings.rate_limits
+        """What a submitter may submit, parsed once."""
         super().__init__(
             prefix=settings.prefix,
             tags=["jobs"],

@@ -7,6 +7,7 @@ from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 from jobqueue.errors import ConfigError
+from jobqueue.ratelimit import RateLimit
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -41,6 +42,10 @@ class ApiSettings:
     """The reconnection delay an event stream tells the browser (its ``retry:`` field)."""
     poll_after_seconds: int = 1
     """The ``Retry-After`` suggested for jobs that are not finished."""
+    rate_limit: str | None = None
+    """Submits allowed per API key (per client address without keys), counted in the
+    store for the whole deployment: ``50/second``, ``1000/minute``, ``10/second;1000/hour``
+    (429 beyond); none by default."""
 
     def __post_init__(self) -> None:
         if not self.prefix.startswith("/") or self.prefix.endswith("/"):
@@ -53,6 +58,13 @@ class ApiSettings:
             raise ConfigError("keepalive_seconds must be positive and sse_retry_ms not negative")
         if self.poll_after_seconds < 1:
             raise ConfigError("poll_after_seconds must be at least 1")
+        if self.rate_limit:
+            RateLimit.parse(self.rate_limit)  # now, so that a malformed limit stops the start
+
+    @property
+    def rate_limits(self) -> tuple[RateLimit, ...]:
+        """`rate_limit` parsed; empty when there is none."""
+        return RateLimit.parse(self.rate_limit) if self.rate_limit else ()
 
     @property
     def has_auth(self) -> bool:

@@ -7,11 +7,12 @@ transition live here, the retry policy among them. Reads stay with `JobQueue`.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from jobqueue.errors import UnknownTask
+from jobqueue.errors import RateLimited, UnknownTask
 from jobqueue.lifecycle.completions import CompletionBatcher
 from jobqueue.lifecycle.outcomes import Cancelled, Completed, Failed, HandedBack, TimedOut
 from jobqueue.models import NUL, HeartbeatResult, WorkerInfo
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from jobqueue.clock import Clock
     from jobqueue.lifecycle.outcomes import Outcome
     from jobqueue.models import Claim, Claimant, Job, Lease, NewJob, Progress
+    from jobqueue.ratelimit import RateLimit
     from jobqueue.retry import Backoff
     from jobqueue.stores import Store
     from jobqueue.tasks import TaskRegistry
@@ -64,6 +66,16 @@ class Lifecycle:
         """
         job, created = await self._store.create(new, self._clock.now())
         return Submission(job, created)
+
+    async def count_submit(self, limits: Sequence[RateLimit], submitter: str) -> None:
+        """Count a submit of *submitter* under each of *limits*; `RateLimited` (with the
+        seconds until the exceeded window ends) when it is one too many."""
+        now = self._clock.now()
+        for limit in limits:
+            window_end = limit.window_end(now)
+            if await self._store.count_hit(limit.key(submitter), window_end, now) > limit.amount:
+                retry = math.ceil((window_end - now).total_seconds())
+                raise RateLimited(retry, "Rate limit exceeded", limit=limit)
 
     async def cancel(self, job_id: str) -> Job:
         """Cancel a queued job at once, or ask the worker of a running one to stop.

@@ -247,6 +247,14 @@ class Store(abc.ABC):
         """Delete up to *limit* jobs past ``expires_at``, with their idempotency keys."""
 
     @abc.abstractmethod
+    async def count_hit(self, key: str, until: datetime, now: datetime) -> int:
+        """Count one hit on *key*'s window that ends at *until*, and return its hits so far.
+
+        Every process sharing the store shares the count. A window is forgotten once
+        *until* has passed; `purge_expired` deletes what is left of it.
+        """
+
+    @abc.abstractmethod
     async def register_worker(self, info: WorkerInfo) -> None:
         """Upsert a worker's id, host, pid, running count and last-seen time."""
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -69,6 +69,7 @@ class MemoryStore(Store):
         self._entry_of: dict[str, int] = {}
         self._sequence = itertools.count()
         self._expiring: list[tuple[datetime, str]] = []
+        self._hits: Counter[tuple[str, datetime]] = Counter()
         self._broadcaster = Broadcaster()
 
     async def open(self) -> None:
@@ -357,7 +358,14 @@ class MemoryStore(Store):
             if key is not None and self._keys.get(key, ("",))[0] == job_id:
                 del self._keys[key]  # unless the key was taken again after the job expired
             purged += 1
+        for window in [window for window in self._hits if window[1] <= now]:
+            del self._hits[window]
         return purged
+
+    async def count_hit(self, key: str, until: datetime, now: datetime) -> int:
+        """Count a hit in the window."""
+        self._hits[key, until] += 1
+        return self._hits[key, until]
 
     async def register_worker(self, info: WorkerInfo) -> None:
         """Remember the worker."""

@@ -340,8 +340,16 @@ class PostgresStore(Store):
         )
 
     async def purge_expired(self, now: datetime, limit: int = 1000) -> int:
-        """Delete up to *limit* expired jobs; their idempotency keys go with them."""
+        """Delete up to *limit* expired jobs (their idempotency keys go with them) and the
+        rate windows that have ended."""
+        await self._execute("purge_hits", {"now": now})
         return await self._execute("purge", {"now": now, "limit": limit})
+
+    async def count_hit(self, key: str, until: datetime, now: datetime) -> int:
+        """Count a hit in the window (one upsert)."""
+        row = await self._fetch_one("count_hit", {"key": key, "until": until})
+        assert row is not None
+        return int(row["hits"])
 
     async def register_worker(self, info: WorkerInfo) -> None:
         """Upsert the worker."""

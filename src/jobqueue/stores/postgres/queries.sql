@@ -233,6 +233,14 @@ DELETE FROM jobs WHERE job_id IN (
     FOR UPDATE SKIP LOCKED
 );
 
+-- name: count_hit
+INSERT INTO rate_hits (key, until, hits) VALUES (%(key)s, %(until)s, 1)
+ON CONFLICT (key, until) DO UPDATE SET hits = rate_hits.hits + 1
+RETURNING hits;
+
+-- name: purge_hits
+DELETE FROM rate_hits WHERE until <= %(now)s;
+
 -- name: upsert_worker
 INSERT INTO workers (worker_id, host, pid, running, last_seen_at)
 VALUES (%(worker_id)s, %(host)s, %(pid)s, %(running)s, %(last_seen_at)s)

@@ -41,6 +41,7 @@ _SCRIPTS = (
     "list",
     "stats",
     "next_run_at",
+    "count_hit",
 )
 # An outage should surface as StoreUnavailable in seconds, not hang a request.
 _CONNECT_TIMEOUT_SECONDS = 2.0

@@ -355,6 +355,10 @@ class RedisStore(Store):
         reaped = await self._run("reap", now, limit, LOST_WORKER_ERROR, CANCELLED_ERROR)
         return [self._changed(flat) for flat in reaped]
 
+    async def count_hit(self, key: str, until: datetime, now: datetime) -> int:
+        """Count a hit in the window; its key expires by itself once the window ends."""
+        return int(await self._run("count_hit", now, key, codec.micros(until)))
+
     async def purge_expired(self, now: datetime, limit: int = 1000) -> int:
         """Delete expired terminal jobs, their index entries and idempotency keys."""
         return int(await self._run("purge", now, limit))

@@ -309,8 +309,16 @@ def reap_expired_leases(tx: Transaction, now: datetime, limit: int) -> list[Job]
     return [tx.changed(row) for row in rows]
 
 
+def count_hit(tx: Transaction, key: str, until: datetime) -> int:
+    """See `Store.count_hit`."""
+    row = tx.row("count_hit", key=key, until=micros(until))
+    assert row is not None
+    return int(row["hits"])
+
+
 def purge_expired(tx: Transaction, now: datetime, limit: int) -> int:
     """See `Store.purge_expired`."""
+    tx.rows("purge_hits", now=micros(now))
     purged = tx.rows("purge_jobs", now=micros(now), limit=limit)
     for row in purged:
         if row["idempotency_key"] is not None:

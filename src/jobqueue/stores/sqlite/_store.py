@@ -219,6 +219,10 @@ class SQLiteStore(Store):
         """Recover jobs whose worker stopped renewing their lease."""
         return await self._write(lambda tx: ops.reap_expired_leases(tx, now, limit))
 
+    async def count_hit(self, key: str, until: datetime, now: datetime) -> int:
+        """Count a hit in the window (one upsert)."""
+        return await self._write(lambda tx: ops.count_hit(tx, key, until))
+
     async def purge_expired(self, now: datetime, limit: int = 1000) -> int:
         """Delete expired jobs and the idempotency keys that still name them."""
         return await self._write(lambda tx: ops.purge_expired(tx, now, limit))

@@ -57,6 +57,14 @@ SELECT
     END AS of_task,
     CASE WHEN :in_all THEN (SELECT count(*) FROM jobs WHERE status = 'queued') ELSE 0 END AS in_all;
 
+-- name: count_hit
+INSERT INTO rate_hits (key, until, hits) VALUES (:key, :until, 1)
+ON CONFLICT (key, until) DO UPDATE SET hits = hits + 1
+RETURNING hits;
+
+-- name: purge_hits
+DELETE FROM rate_hits WHERE until <= :now;
+
 -- name: count_jobs
 SELECT task, status, count(*) AS n FROM jobs
 WHERE expires_at IS NULL OR expires_at > :now

@@ -1,4 +1,5 @@
--- jobqueue's SQLite schema (version 1), created on first use.
+-- jobqueue's SQLite schema (version 2), created on first use; a version 1 file gains what
+-- version 2 added (every statement is idempotent).
 -- Timestamps are integer microseconds since the Unix epoch (UTC): they sort and compare
 -- as numbers. JSON columns hold orjson text.
 
@@ -71,4 +72,14 @@ CREATE TABLE IF NOT EXISTS change_counter (
 );
 INSERT OR IGNORE INTO change_counter (id, seq) VALUES (1, 0);
 
-PRAGMA user_version = 1;
+-- Hits of rate limits (Store.count_hit): one row per key and window, deleted by the purge
+-- once the window has ended.
+CREATE TABLE IF NOT EXISTS rate_hits (
+    key   TEXT NOT NULL,
+    until INTEGER NOT NULL,
+    hits  INTEGER NOT NULL,
+    PRIMARY KEY (key, until)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS rate_hits_until ON rate_hits (until);
+
+PRAGMA user_version = 2;

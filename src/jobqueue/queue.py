@@ -124,8 +124,10 @@ class JobQueue:
             max_attempts: attempts allowed in all.
             ttl: seconds a finished job is kept.
             backoff: the delay policy between attempts.
-            process: run each attempt in a child process, so a timeout or a
-                cancellation can stop code that never yields (CPU-bound, C extensions).
+            process: run each attempt in one of the worker's long-lived child
+                processes (each runs the start-up hooks once and keeps ``ctx.state``
+                across jobs), so a timeout or a cancellation can stop code that never
+                yields (CPU-bound, C extensions) by killing that child.
             default: use this task when a submission names none.
         """
         options = task_options(settings)
@@ -141,7 +143,9 @@ class JobQueue:
         """Run *hook* once when a worker starts, before it claims anything.
 
         The hook may be async; it receives the worker's state namespace (the same
-        object tasks see as ``ctx.state``) when it takes a parameter.
+        object tasks see as ``ctx.state``) when it takes a parameter. Each child process
+        of ``process=True`` tasks runs it too, once, into its own state: there it must be
+        importable by name (a module-level function).
         """
         self.startup_hooks.append(hook)
         return hook

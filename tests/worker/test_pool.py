@@ -201,6 +201,21 @@ async def test_a_hook_failing_in_the_child_fails_the_job_with_its_error(
     assert log.starts() == []
 
 
+async def test_a_hook_the_children_cannot_import_fails_the_job_saying_so(
+    queue: JobQueue, log: PoolLog
+) -> None:
+    queue.on_startup(lambda: None)
+    queue.task(process=True, name="work", max_attempts=1)(pool_app.work)
+    async with running(queue, concurrency=1) as worker:
+        job = await queue.submit("work", {})
+        done = await queue.wait(job.job_id, timeout=60)
+
+    assert done.status is JobStatus.FAILED
+    assert done.error is not None
+    assert "each hook must be importable by name" in done.error
+    assert worker.pool.counts.starts == 0
+
+
 async def test_progress_from_a_child_reaches_the_store_while_it_runs(
     pooled: JobQueue, tmp_path: Path
 ) -> None:

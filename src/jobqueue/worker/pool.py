@@ -33,6 +33,7 @@ import inspect
 import logging
 import multiprocessing
 import os
+import pickle
 import resource
 import sys
 import threading
@@ -40,7 +41,7 @@ import traceback
 from dataclasses import dataclass, field
 from multiprocessing.reduction import ForkingPickler
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from jobqueue.asyncutil import first_done
 from jobqueue.context import Fail, JobContext, Retry
@@ -66,6 +67,8 @@ _SPAWN = multiprocessing.get_context("spawn")
 #: How long a retired child may take to exit on its own before it is killed.
 EXIT_GRACE_SECONDS = 5.0
 _MEBIBYTE = 1024 * 1024
+#: What pickling an object that is not importable by name (a lambda, a closure) raises.
+_UNPICKLABLE = (pickle.PicklingError, AttributeError, TypeError)
 
 
 def call_hook(hook: StartupHook, state: SimpleNamespace) -> object:
@@ -77,13 +80,21 @@ def call_hook(hook: StartupHook, state: SimpleNamespace) -> object:
 # -- counts ------------------------------------------------------------------------
 
 
-def _prometheus_counters() -> tuple[Counter, Counter, Counter] | None:
-    """The process-wide Prometheus counters, when prometheus_client is installed."""
+class _Exported(NamedTuple):
+    """The process's Prometheus counters (in prometheus_client's default registry)."""
+
+    starts: Counter
+    recycles: Counter
+    kills: Counter
+
+
+def _prometheus_counters() -> _Exported | None:
+    """The counters every pool of this process adds to, when prometheus_client is installed."""
     try:
         from prometheus_client import Counter
     except ImportError:
         return None
-    return (
+    return _Exported(
         Counter("jobqueue_pool_process_starts", "Child processes started for process tasks."),
         Counter("jobqueue_pool_recycles", "Pool children replaced on a limit.", ["reason"]),
         Counter("jobqueue_pool_kills", "Pool children killed or lost mid-job.", ["reason"]),
@@ -98,7 +109,7 @@ class PoolCounts:
     """What one pool did: children started, recycled and killed, by reason.
 
     Recycle reasons: ``jobs``, ``memory``. Kill reasons: ``timeout``, ``cancel``,
-    ``crashed`` (the child exited by itself), ``lease lost``, ``shutdown``. Each count
+    ``crashed`` (the child exited by itself), ``lease_lost``, ``shutdown``. Each count
     is also added to the process's Prometheus counters when prometheus_client is there.
     """
 
@@ -109,17 +120,17 @@ class PoolCounts:
     def started(self) -> None:
         self.starts += 1
         if _EXPORTED is not None:
-            _EXPORTED[0].inc()
+            _EXPORTED.starts.inc()
 
     def recycled(self, reason: str) -> None:
         self.recycles[reason] += 1
         if _EXPORTED is not None:
-            _EXPORTED[1].labels(reason).inc()
+            _EXPORTED.recycles.labels(reason).inc()
 
     def killed(self, reason: str) -> None:
         self.kills[reason] += 1
         if _EXPORTED is not None:
-            _EXPORTED[2].labels(reason).inc()
+            _EXPORTED.kills.labels(reason).inc()
 
     def __str__(self) -> str:
         def listed(counts: collections.Counter[str]) -> str:
@@ -197,7 +208,7 @@ class _Channel:
         end = _Ended(how, value, resident_bytes())
         try:
             self.send("ended", end)
-        except (TypeError, AttributeError, ValueError) as exc:  # pickling failed
+        except _UNPICKLABLE as exc:
             self.send("ended", _Ended("error", f"The task's result cannot be sent: {exc}"))
 
 
@@ -281,7 +292,7 @@ class _Child:
         )
         try:
             self.process.start()
-        except (TypeError, AttributeError, ValueError) as exc:  # pickling a hook failed
+        except _UNPICKLABLE as exc:
             parent_end.close()
             raise ConfigError(
                 "Process tasks run the start-up hooks in each child process, so each hook"
@@ -376,7 +387,7 @@ def _kill_reason(stopped_as: object) -> str:
         case HandedBack():
             return "shutdown"
         case _:
-            return "lease lost"
+            return "lease_lost"
 
 
 class ProcessPool:

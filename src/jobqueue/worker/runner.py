@@ -34,9 +34,8 @@ from jobqueue.lifecycle import Cancelled, Failed, HandedBack, TimedOut
 from jobqueue.models import Claimant, JobStatus
 from jobqueue.notify import Interest
 from jobqueue.retry import reconnect_delay
-from jobqueue.worker.child import call_hook
 from jobqueue.worker.execution import Stopped, attempt_outcome
-from jobqueue.worker.pool import ProcessPool
+from jobqueue.worker.pool import ProcessPool, call_hook
 from jobqueue.worker.progress import ProgressReporter
 
 if TYPE_CHECKING:
@@ -45,6 +44,7 @@ if TYPE_CHECKING:
     from jobqueue.lifecycle import Lifecycle, Outcome
     from jobqueue.models import Change, Claim, Progress
     from jobqueue.queue import JobQueue
+    from jobqueue.worker.execution import Stop
 
 logger = logging.getLogger(__name__)
 
@@ -58,9 +58,10 @@ class _Running:
 
     claim: Claim
     context: JobContext
-    stop: asyncio.Future[Outcome | None]
-    """Resolved with why the worker stops the attempt (None: its lease was lost)."""
+    stop: Stop
     task: asyncio.Task[None] | None = None
+    stopped_as: Outcome | None = None
+    """Why the worker stopped the attempt; None (with `stop` done): its lease was lost."""
     version: int = 0
     is_recording: bool = False
     """The attempt ended and its outcome is being written (its lease still renewed)."""
@@ -77,8 +78,10 @@ class Worker:
         tasks: the task names to serve (default: every registered task).
         shutdown_grace_seconds: how long `stop` lets running attempts finish before
             handing them back to ``queued``.
-        max_jobs_per_child, max_child_memory_mb: when a child process of ``process=True``
-            tasks is replaced (see `ProcessPool`; default: never).
+        max_jobs_per_child: replace a child process of ``process=True`` tasks after
+            this many jobs (default: never).
+        max_child_memory_mb: replace such a child whose resident memory after a job is
+            above this many MiB (default: never).
     """
 
     def __init__(
@@ -110,8 +113,12 @@ class Worker:
         self.state = SimpleNamespace()
         self.maintenance_seconds = maintenance_seconds
         self.pool = ProcessPool(
-            queue.startup_hooks, concurrency, max_jobs_per_child, max_child_memory_mb
+            queue.startup_hooks,
+            size=concurrency,
+            max_jobs_per_child=max_jobs_per_child,
+            max_child_memory_mb=max_child_memory_mb,
         )
+        """The warm children that run this worker's ``process=True`` tasks."""
         self._running: dict[str, _Running] = {}
         self._recording = 0  # attempts in `_running` whose outcome is being written
         self._stopping = asyncio.Event()
@@ -163,7 +170,7 @@ class Worker:
                 for helper in helpers:
                     helper.cancel()
                 await asyncio.gather(*helpers, return_exceptions=True)
-                await self.pool.close()
+                await self._close_pool()
                 with contextlib.suppress(StoreError):
                     await queue.lifecycle.worker_stopped(self.worker_id)
                 await self._call_hooks(queue.shutdown_hooks)
@@ -202,6 +209,11 @@ class Worker:
             result = call_hook(hook, self.state)
             if inspect.isawaitable(result):
                 await result
+
+    async def _close_pool(self) -> None:
+        await self.pool.close()
+        if self.pool.counts.starts:
+            logger.info("Process pool: %s", self.pool.counts)
 
     # -- claiming ------------------------------------------------------------------
 
@@ -300,7 +312,7 @@ class Worker:
         try:
             return await attempt_outcome(task, payload, running.context, running.stop, self.pool)
         except Stopped:
-            return running.stop.result()
+            return running.stopped_as
         finally:
             if stopper is not None:
                 stopper.cancel()
@@ -314,6 +326,7 @@ class Worker:
     def _stop_attempt(self, running: _Running, outcome: Outcome | None) -> None:
         """Stop *running*, to be written as *outcome* (None: write nothing, the lease is lost)."""
         if not running.stop.done():
+            running.stopped_as = outcome
             running.context.mark_cancelled()
             running.stop.set_result(outcome)
 

@@ -16,6 +16,7 @@ from jobqueue.errors import InvalidRequest
 
 MAX_TASK_NAME_LENGTH = 200
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
+MAX_CONCURRENCY_KEY_LENGTH = 200
 
 
 def check_length(name: str, value: str | None, maximum: int) -> None:

@@ -71,6 +71,9 @@ class SubmitOptions(TypedDict, total=False):
     """How long a finished job stays readable."""
     idempotency_key: str | None
     """The same key with the same request returns the first job instead of a new one."""
+    concurrency_key: str | None
+    """Jobs with the same key share their task's ``key_concurrency`` limit (1-200
+    characters)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +112,8 @@ class Job:
     owner: str | None = None
     worker_id: str | None = None
     lease_expires_at: datetime | None = None
+    concurrency_key: str | None = None
+    """Jobs sharing this key share their task's ``key_concurrency`` limit."""
 
     @property
     def is_terminal(self) -> bool:
@@ -149,6 +154,7 @@ class NewJob:
     idempotency_key: str | None = None
     fingerprint: str | None = None
     owner: str | None = None
+    concurrency_key: str | None = None
     queue_cap: QueueCap | None = None
     """Refuse the job (`QueueFull`) when the queue already holds this many; replays pass."""
 
@@ -167,6 +173,7 @@ class NewJob:
             timeout_seconds=self.timeout_seconds,
             idempotency_key=self.idempotency_key,
             owner=self.owner,
+            concurrency_key=self.concurrency_key,
         )
 
 

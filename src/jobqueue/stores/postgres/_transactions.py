@@ -45,6 +45,7 @@ async def create(conn: Connection, new: NewJob, now: datetime) -> tuple[Job, boo
         "idempotency_key": job.idempotency_key,
         "fingerprint": new.fingerprint,
         "owner": job.owner,
+        "concurrency_key": job.concurrency_key,
     }
     cap = new.queue_cap
     async with conn.transaction():

@@ -77,6 +77,8 @@ def encode_job(job: Job) -> bytes:
         flat += ("idempotency_key", job.idempotency_key)
     if job.owner is not None:
         flat += ("owner", job.owner)
+    if job.concurrency_key is not None:
+        flat += ("concurrency_key", job.concurrency_key)
     return orjson.dumps(flat)
 
 
@@ -110,6 +112,7 @@ def decode_fields(fields: Mapping[str, str]) -> Job:
         is_cancel_requested=fields["is_cancel_requested"] == "1",
         idempotency_key=get("idempotency_key"),
         owner=get("owner"),
+        concurrency_key=get("concurrency_key"),
         worker_id=get("worker_id"),
         lease_expires_at=from_micros_or_none(get("lease_expires_at")),
     )

@@ -70,6 +70,7 @@ def create(tx: Transaction, new: NewJob, now: datetime) -> tuple[Job, bool]:
         timeout_seconds=job.timeout_seconds,
         idempotency_key=job.idempotency_key,
         owner=job.owner,
+        concurrency_key=job.concurrency_key,
         seq=tx.next_seq(),
     )
     assert row is not None

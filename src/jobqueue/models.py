@@ -186,11 +186,33 @@ class Lease:
 
 
 @dataclass(frozen=True, slots=True)
+class TaskTerms:
+    """What one claim may take of one task's jobs (from the task's options)."""
+
+    cost: int = 1
+    """Slots of the claim's budget that each job takes."""
+    most: int | None = None
+    """At most this many of its jobs in this claim (the worker's room under ``concurrency``)."""
+    global_concurrency: int | None = None
+    """At most this many of its jobs ``processing`` at once, in every worker."""
+    key_concurrency: int | None = None
+    """At most this many of its jobs with one ``concurrency_key`` processing at once, in
+    every worker; the jobs of a key at its limit are passed over, the others still taken."""
+
+    @property
+    def counts_running(self) -> bool:
+        """Whether a claim must count the task's running jobs (so serialise with others)."""
+        return self.global_concurrency is not None or self.key_concurrency is not None
+
+
+NO_TERMS = TaskTerms()
+
+
+@dataclass(frozen=True, slots=True)
 class Claimant:
     """Who claims and on what terms: the worker's side of `Store.claim`.
 
-    What a claim may take grows here (a worker's free capacity per concurrency key, say),
-    not in the store method's parameters.
+    What a claim may take grows here, not in the store method's parameters.
     """
 
     worker_id: str
@@ -198,6 +220,12 @@ class Claimant:
     """The task names the worker serves; the claim looks at no other job."""
     lease_seconds: float
     """How long each claimed job's lease lasts without a heartbeat."""
+    terms: Mapping[str, TaskTerms] = field(default_factory=dict)
+    """Per task, the limits its jobs are claimed under; a task not named has none."""
+
+    def terms_of(self, task: str) -> TaskTerms:
+        """The terms *task*'s jobs are claimed under."""
+        return self.terms.get(task, NO_TERMS)
 
 
 @dataclass(frozen=True, slots=True)

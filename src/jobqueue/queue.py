@@ -127,6 +127,15 @@ class JobQueue:
             process: run each attempt in a child process, so a timeout or a
                 cancellation can stop code that never yields (CPU-bound, C extensions).
             default: use this task when a submission names none.
+            max_queued: refuse a submit (`QueueFull`, HTTP 503) while this many of its
+                jobs are queued.
+            concurrency: at most this many of its jobs at once in one worker process.
+            global_concurrency: at most this many of its jobs at once in all workers.
+            key_concurrency: at most this many of its jobs with one ``concurrency_key``
+                at once in all workers; jobs of a key at its limit wait without holding
+                back the others.
+            cost: the slots of a worker's ``concurrency`` one job takes (default 1); a
+                worker with fewer slots does not serve the task.
         """
         options = task_options(settings)
 

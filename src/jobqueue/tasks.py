@@ -15,6 +15,7 @@ from jobqueue.bounds import (
     MAX_ATTEMPTS,
     MAX_TASK_NAME_LENGTH,
     QUEUED_JOBS,
+    SLOTS,
     TIMEOUT_SECONDS,
     TTL_SECONDS,
     check_length,
@@ -41,6 +42,14 @@ class TaskOptions:
     """Run each attempt in a child process, which timeouts and cancellation can kill."""
     max_queued: int | None = None
     """Refuse a submit (`QueueFull`) while this many jobs of the task are queued."""
+    concurrency: int | None = None
+    """At most this many of its jobs at once in one worker process."""
+    global_concurrency: int | None = None
+    """At most this many of its jobs at once across every worker."""
+    key_concurrency: int | None = None
+    """At most this many of its jobs with one ``concurrency_key`` at once, in every worker."""
+    cost: int = 1
+    """Slots of a worker's ``--concurrency`` that one of its jobs takes."""
 
 
 class TaskSettings(TypedDict, total=False):
@@ -54,6 +63,10 @@ class TaskSettings(TypedDict, total=False):
     process: bool
     default: bool
     max_queued: int | None
+    concurrency: int | None
+    global_concurrency: int | None
+    key_concurrency: int | None
+    cost: int
 
 
 def task_options(settings: TaskSettings) -> TaskOptions:
@@ -66,6 +79,10 @@ def task_options(settings: TaskSettings) -> TaskOptions:
         backoff=settings.get("backoff"),
         is_process=settings.get("process", False),
         max_queued=QUEUED_JOBS.integer("max_queued", settings.get("max_queued")),
+        concurrency=SLOTS.integer("concurrency", settings.get("concurrency")),
+        global_concurrency=SLOTS.integer("global_concurrency", settings.get("global_concurrency")),
+        key_concurrency=SLOTS.integer("key_concurrency", settings.get("key_concurrency")),
+        cost=SLOTS.integer("cost", settings.get("cost")) or 1,
     )
 
 

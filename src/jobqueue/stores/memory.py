@@ -36,7 +36,7 @@ from jobqueue.models import (
     empty_counts,
 )
 from jobqueue.stores.base import CANCELLED_ERROR, LOST_WORKER_ERROR, Store, StoreCapabilities
-from jobqueue.stores.claiming import Ready, TaskPick, pick, task_room, within_budget
+from jobqueue.stores.claiming import Ready, pick, reading, task_room, within_budget
 from jobqueue.stores.codec import decode_cursor, encode_cursor
 from jobqueue.stores.subscription import Broadcaster
 
@@ -242,18 +242,7 @@ class MemoryStore(Store):
             running = self._running_keys(task) if terms.counts_running else Counter()
             room = task_room(terms, limit, running.total())
             del running[""]
-            ready = self._ready_of(task, now)
-
-            def read(taking: TaskPick, ready: list[Ready] = ready) -> list[Ready]:
-                left_out = {*taking.chosen_ids}
-                return [
-                    entry
-                    for entry in ready
-                    if entry.job_id not in left_out
-                    and (entry.concurrency_key or "") not in taking.saturated
-                ][: taking.missing]
-
-            picks += pick(room, terms, running, read)
+            picks += pick(room, terms, running, reading(self._ready_of(task, now)))
         claims: list[Claim] = []
         for chosen in within_budget(picks, lambda task: claimant.terms_of(task).cost, limit):
             del self._entry_of[chosen.job_id]

@@ -57,6 +57,8 @@ class Sizes:
     short_lease: float = 2.0  # W6
     default_lease: bool = True  # W6 with the default lease (30 s) too
     give_up: float = 35.0
+    pool_jobs: int = 200  # W7
+    pool_startup: float = 2.0  # W7: seconds a process task's start-up hook takes
     #: The peers' cases run: all, or (smoke) those that exercise each adapter's calls.
     peer_cases: tuple[str, ...] = ("w1 default", "w1 tuned", "w2", "w3", "w6")
 
@@ -76,8 +78,12 @@ SMOKE = Sizes(
     short_lease=1.0,
     default_lease=False,
     give_up=5.0,
+    pool_jobs=4,
+    pool_startup=0.2,
     peer_cases=("w1 default", "w2"),
 )
+#: W7's variants: the warm pool, and its baseline (a fresh child per attempt).
+POOL_VARIANTS = {"warm pool": "warm", "fresh child per attempt": "fresh"}
 
 
 @dataclass
@@ -141,7 +147,23 @@ def jobqueue_cases(sizes: Sizes) -> list[Case]:
         ]
         if sizes.default_lease:
             cases.append(Case("jobqueue", store, "w6", "default", _adapter(py, "jobqueue", *w6)))
-    return cases
+    return cases + pool_cases(sizes)
+
+
+def pool_cases(sizes: Sizes) -> list[Case]:
+    """W7, the warm process pool, against a fresh child per attempt (on SQLite: the store
+    plays no part in it)."""
+    w7 = ["--jobs", str(sizes.pool_jobs), "--startup-seconds", str(sizes.pool_startup)]
+    return [
+        Case(
+            "jobqueue",
+            "sqlite",
+            "w7",
+            variant,
+            [sys.executable, "-m", "bench.pool_bench", "--variant", name, *w7],
+        )
+        for variant, name in POOL_VARIANTS.items()
+    ]
 
 
 def peer_cases(peer: Peer, sizes: Sizes) -> list[Case]:
@@ -193,7 +215,8 @@ def run_case(case: Case, timeout: float) -> dict[str, Any]:
         flush_redis()
     except RedisError as exc:
         return {"error": f"could not flush the Redis database: {exc}"}
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    # The working tree's jobqueue, whatever the venv has installed (a worktree's own code).
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "src")]))
     try:
         done = subprocess.run(
             case.command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
@@ -209,10 +232,10 @@ def run_case(case: Case, timeout: float) -> dict[str, Any]:
 
 def _repeats(case: Case, runs: int) -> int:
     # W5 repeats inside one process (filling a million jobs once is enough). Recovery with
-    # a default lease takes about that lease, the same every time: one run says it.
-    return (
-        1 if case.workload == "w5" or (case.workload, case.variant) == ("w6", "default") else runs
-    )
+    # a default lease takes about that lease, the same every time: one run says it. So does
+    # a fresh child per W7 job: its start-up's sleep decides the figure.
+    once = {("w6", "default"), ("w7", "fresh child per attempt")}
+    return 1 if case.workload == "w5" or (case.workload, case.variant) in once else runs
 
 
 def _merged(saved: dict[str, Any], cases: list[Case]) -> list[Case]:
@@ -313,7 +336,9 @@ def main() -> None:
         rerun += [f"{c.library}/{c.backend} {c.workload} {c.variant}" for c in cases]
         merged = [asdict(case) for case in _merged(kept, cases)]
         rerun_at = datetime.now(UTC).isoformat(timespec="seconds")
+        sizes_now = asdict(sizes) | kept["sizes"]  # what a workload added since has its size
         results = kept | {"cases": merged, "rerun": rerun, "rerun_at": rerun_at}
+        results["sizes"] = sizes_now
         args.results.write_text(json.dumps(results, indent=1) + "\n")
     args.doc.parent.mkdir(parents=True, exist_ok=True)
     args.doc.write_text(render(results))

@@ -124,8 +124,10 @@ class JobQueue:
             max_attempts: attempts allowed in all.
             ttl: seconds a finished job is kept.
             backoff: the delay policy between attempts.
-            process: run each attempt in a child process, so a timeout or a
-                cancellation can stop code that never yields (CPU-bound, C extensions).
+            process: run each attempt in one of the worker's long-lived child
+                processes (each runs the start-up hooks once and keeps ``ctx.state``
+                across jobs), so a timeout or a cancellation can stop code that never
+                yields (CPU-bound, C extensions) by killing that child.
             default: use this task when a submission names none.
             max_queued: refuse a submit (`QueueFull`, HTTP 503) while this many of its
                 jobs are queued.
@@ -150,7 +152,9 @@ class JobQueue:
         """Run *hook* once when a worker starts, before it claims anything.
 
         The hook may be async; it receives the worker's state namespace (the same
-        object tasks see as ``ctx.state``) when it takes a parameter.
+        object tasks see as ``ctx.state``) when it takes a parameter. Each child process
+        of ``process=True`` tasks runs it too, once, into its own state: there it must be
+        importable by name (a module-level function).
         """
         self.startup_hooks.append(hook)
         return hook

@@ -39,7 +39,8 @@ class TaskOptions:
     ttl_seconds: float | None = None
     backoff: Backoff | None = None
     is_process: bool = False
-    """Run each attempt in a child process, which timeouts and cancellation can kill."""
+    """Run each attempt in a long-lived child process of the worker's pool, which
+    timeouts and cancellation can kill."""
     max_queued: int | None = None
     """Refuse a submit (`QueueFull`) while this many jobs of the task are queued."""
     concurrency: int | None = None

@@ -45,6 +45,19 @@ WORKER_OPTIONS: tuple[OptionSpec, ...] = (
         click.FloatRange(0),
         "On shutdown, how long running jobs may finish before they are handed back.",
     ),
+    (
+        ("--max-jobs-per-child",),
+        None,
+        click.IntRange(1),
+        "Replace a process task's child process after this many jobs (default: never).",
+    ),
+    (
+        ("--max-child-memory-mb",),
+        None,
+        click.FloatRange(0, min_open=True),
+        "Replace a process task's child process whose memory after a job is above this"
+        " many MiB (default: never).",
+    ),
 )
 SERVER_OPTIONS: tuple[OptionSpec, ...] = (
     (("--host",), "127.0.0.1", click.STRING, "Address to bind."),
@@ -67,7 +80,8 @@ def with_options(
 
 
 worker_options = with_options(*WORKER_OPTIONS)
-"""``--concurrency``, ``--lease-seconds`` and ``--grace-seconds``."""
+"""``--concurrency``, ``--lease-seconds``, ``--grace-seconds`` and the process pool's
+``--max-jobs-per-child`` and ``--max-child-memory-mb``."""
 
 
 def configure_logging(level: str) -> None:
@@ -84,6 +98,8 @@ def build_worker(
     lease_seconds: float,
     grace_seconds: float,
     tasks: tuple[str, ...] = (),
+    max_jobs_per_child: int | None = None,
+    max_child_memory_mb: float | None = None,
 ) -> Worker:
     """The worker that `worker_options` describe, for *queue*."""
     from jobqueue.worker import Worker
@@ -94,4 +110,6 @@ def build_worker(
         lease_seconds=lease_seconds,
         tasks=list(tasks) or None,
         shutdown_grace_seconds=grace_seconds,
+        max_jobs_per_child=max_jobs_per_child,
+        max_child_memory_mb=max_child_memory_mb,
     )

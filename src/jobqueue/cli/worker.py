@@ -63,6 +63,8 @@ def worker(
     concurrency: int,
     lease_seconds: float,
     grace_seconds: float,
+    max_jobs_per_child: int | None,
+    max_child_memory_mb: float | None,
     tasks: tuple[str, ...],
     log_level: str,
 ) -> None:
@@ -74,6 +76,8 @@ def worker(
         lease_seconds=lease_seconds,
         grace_seconds=grace_seconds,
         tasks=tasks,
+        max_jobs_per_child=max_jobs_per_child,
+        max_child_memory_mb=max_child_memory_mb,
     )
     with asyncio.Runner(loop_factory=loop_factory()) as loop:
         loop.run(serve_worker(runner))

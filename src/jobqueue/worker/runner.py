@@ -35,6 +35,7 @@ from jobqueue.models import Claimant, JobStatus
 from jobqueue.notify import Interest
 from jobqueue.retry import reconnect_delay
 from jobqueue.worker.execution import Stopped, attempt_outcome
+from jobqueue.worker.pool import ProcessPool, call_hook
 from jobqueue.worker.progress import ProgressReporter
 from jobqueue.worker.slots import Slots, tasks_that_fit
 
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
     from jobqueue.lifecycle import Lifecycle, Outcome
     from jobqueue.models import Change, Claim, Progress
     from jobqueue.queue import JobQueue
+    from jobqueue.worker.execution import Stop
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +56,7 @@ class _Running:
 
     claim: Claim
     context: JobContext
-    stop: asyncio.Future[None]
+    stop: Stop
     task: asyncio.Task[None] | None = None
     stopped_as: Outcome | None = None
     """Why the worker stopped the attempt; None (with `stop` done): its lease was lost."""
@@ -74,6 +76,10 @@ class Worker:
         tasks: the task names to serve (default: every registered task).
         shutdown_grace_seconds: how long `stop` lets running attempts finish before
             handing them back to ``queued``.
+        max_jobs_per_child: replace a child process of ``process=True`` tasks after
+            this many jobs (default: never).
+        max_child_memory_mb: replace such a child whose resident memory after a job is
+            above this many MiB (default: never).
     """
 
     def __init__(
@@ -86,6 +92,8 @@ class Worker:
         shutdown_grace_seconds: float = 10.0,
         maintenance_seconds: float = 1.0,
         worker_id: str | None = None,
+        max_jobs_per_child: int | None = None,
+        max_child_memory_mb: float | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -102,6 +110,13 @@ class Worker:
         self._slots = Slots(concurrency, served, self.claimant)
         self.state = SimpleNamespace()
         self.maintenance_seconds = maintenance_seconds
+        self.pool = ProcessPool(
+            queue.startup_hooks,
+            size=concurrency,
+            max_jobs_per_child=max_jobs_per_child,
+            max_child_memory_mb=max_child_memory_mb,
+        )
+        """The warm children that run this worker's ``process=True`` tasks."""
         self._running: dict[str, _Running] = {}
         self._stopping = asyncio.Event()
         self._abandoning = asyncio.Event()  # shutdown's grace period is over
@@ -152,6 +167,7 @@ class Worker:
                 for helper in helpers:
                     helper.cancel()
                 await asyncio.gather(*helpers, return_exceptions=True)
+                await self._close_pool()
                 with contextlib.suppress(StoreError):
                     await queue.lifecycle.worker_stopped(self.worker_id)
                 await self._call_hooks(queue.shutdown_hooks)
@@ -187,9 +203,14 @@ class Worker:
 
     async def _call_hooks(self, hooks: list[Any]) -> None:
         for hook in hooks:
-            result = hook(self.state) if inspect.signature(hook).parameters else hook()
+            result = call_hook(hook, self.state)
             if inspect.isawaitable(result):
                 await result
+
+    async def _close_pool(self) -> None:
+        await self.pool.close()
+        if self.pool.counts.starts:
+            logger.info("Process pool: %s", self.pool.counts)
 
     # -- claiming ------------------------------------------------------------------
 
@@ -294,7 +315,7 @@ class Worker:
             return Failed(str(exc), is_final=True)
         stopper = self._arm_timeout(running, job.timeout_seconds)
         try:
-            return await attempt_outcome(task, payload, running.context, running.stop)
+            return await attempt_outcome(task, payload, running.context, running.stop, self.pool)
         except Stopped:
             return running.stopped_as
         finally:
@@ -312,7 +333,7 @@ class Worker:
         if not running.stop.done():
             running.stopped_as = outcome
             running.context.mark_cancelled()
-            running.stop.set_result(None)
+            running.stop.set_result(outcome)
 
     async def _record(self, claim: Claim, outcome: Outcome) -> None:
         """Write *outcome*, retrying with backoff while the store is unavailable.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import os
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,13 +22,14 @@ from jobqueue.bounds import (
     check_length,
 )
 from jobqueue.context import JobContext
-from jobqueue.errors import ConfigError, PayloadInvalid, UnknownTask, field_errors
+from jobqueue.errors import ConfigError, InvalidRequest, PayloadInvalid, UnknownTask, field_errors
 
 if typing.TYPE_CHECKING:
     from jobqueue.models import JSONValue
     from jobqueue.retry import Backoff
 
 TaskFunction = Callable[..., Any]
+MAX_QUEUED_VARIABLE = "JOBQUEUE_MAX_QUEUED"
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +87,19 @@ def task_options(settings: TaskSettings) -> TaskOptions:
         key_concurrency=SLOTS.integer("key_concurrency", settings.get("key_concurrency")),
         cost=SLOTS.integer("cost", settings.get("cost")) or 1,
     )
+
+
+def max_queued_setting(value: int | None) -> int | None:
+    """*value*, else ``JOBQUEUE_MAX_QUEUED``; `ConfigError` unless a positive integer."""
+    raw = os.environ.get(MAX_QUEUED_VARIABLE, "") if value is None else value
+    if raw == "":
+        return None
+    try:
+        return QUEUED_JOBS.integer("max_queued", int(raw) if isinstance(raw, str) else raw)
+    except (ValueError, InvalidRequest):
+        raise ConfigError(
+            f"max_queued ({MAX_QUEUED_VARIABLE}) must be a positive integer, not {raw!r}"
+        ) from None
 
 
 @dataclass(frozen=True, slots=True)

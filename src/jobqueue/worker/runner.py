@@ -26,7 +26,6 @@ from jobqueue.errors import (
     LeaseLost,
     PayloadInvalid,
     StoreError,
-    StoreUnavailable,
     UnknownTask,
 )
 from jobqueue.ids import new_worker_id
@@ -35,6 +34,7 @@ from jobqueue.models import Claimant, JobStatus
 from jobqueue.notify import Interest
 from jobqueue.retry import reconnect_delay
 from jobqueue.worker.execution import Stopped, attempt_outcome
+from jobqueue.worker.outages import open_for_work, record_outcome
 from jobqueue.worker.pool import ProcessPool, call_hook
 from jobqueue.worker.progress import ProgressReporter
 from jobqueue.worker.slots import Slots, tasks_that_fit
@@ -148,7 +148,7 @@ class Worker:
     async def run(self) -> None:
         """Serve until `stop`: start-up hooks, then claim and run; on stop, drain."""
         queue = self.queue
-        if not await self._connect():
+        if not await open_for_work(queue, self._stopping):
             return
         # Subscribe first: the subscription is in place by the time the hooks are done.
         with self._following_work():
@@ -183,23 +183,6 @@ class Worker:
         finally:
             hub.remove_listener(self._on_change)
             hub.discard_work_event(self._work)
-
-    async def _connect(self) -> bool:
-        """Open the queue, waiting with backoff while the store is unavailable.
-
-        Returns False when stopped before the store answered.
-        """
-        failures = 0
-        while not self._stopping.is_set():
-            try:
-                await self.queue.open(interest=Interest.WORK)
-                return True
-            except StoreUnavailable as exc:
-                delay = reconnect_delay(failures)
-                failures += 1
-                logger.warning("The store is unavailable (%s); retrying in %.1fs", exc, delay)
-                await wait_set(self._stopping, delay)
-        return False
 
     async def _call_hooks(self, hooks: list[Any]) -> None:
         for hook in hooks:
@@ -283,7 +266,7 @@ class Worker:
             self._free_slots(running)
             await reporter.close()
             if outcome is not None:  # None: another attempt owns the job, write nothing
-                await self._record(running.claim, outcome)
+                await record_outcome(self._lifecycle, running.claim, outcome, self._abandoning)
         except LeaseLost:
             logger.warning("Job %s: lease lost; another attempt owns it now", job_id)
         except JobQueueError as exc:
@@ -334,32 +317,6 @@ class Worker:
             running.stopped_as = outcome
             running.context.mark_cancelled()
             running.stop.set_result(outcome)
-
-    async def _record(self, claim: Claim, outcome: Outcome) -> None:
-        """Write *outcome*, retrying with backoff while the store is unavailable.
-
-        The attempt keeps its slot and its lease meanwhile (the heartbeat goes on renewing
-        it), so a store outage shorter than the lease costs no second run of work already
-        done. Retrying ends when the store answers (the write accepted, or `LeaseLost`)
-        or when shutdown's grace period is over.
-        """
-        failures = 0
-        while True:
-            try:
-                await self._lifecycle.finish(claim, outcome)
-                return
-            except StoreUnavailable as exc:
-                if self._abandoning.is_set():
-                    raise
-                delay = reconnect_delay(failures)
-                failures += 1
-                logger.warning(
-                    "Job %s: could not record the outcome (%s); retrying in %.1fs",
-                    claim.job.job_id,
-                    exc,
-                    delay,
-                )
-                await wait_set(self._abandoning, delay)
 
     # -- heartbeats ----------------------------------------------------------------
 

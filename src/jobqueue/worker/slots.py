@@ -45,7 +45,7 @@ def tasks_that_fit(registry: TaskRegistry, names: Iterable[str], slots: int) -> 
                 slots,
             )
     served = [task for task in tasks if task.options.cost <= slots]
-    if not served:
+    if tasks and not served:
         raise ConfigError(f"No task fits in this worker's {slots} slots")
     return served
 

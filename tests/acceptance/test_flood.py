@@ -31,7 +31,9 @@ async def _flood(client: httpx.AsyncClient, servers: list[str]) -> tuple[Counter
 
     async def submit(url: str, n: int) -> None:
         async with slots:
-            answer = await client.post(f"{url}/api/jobs", json={"task": "record", "payload": {"n": n}})
+            answer = await client.post(
+                f"{url}/api/jobs", json={"task": "record", "payload": {"n": n}}
+            )
             statuses[answer.status_code] += 1
 
     sent: list[asyncio.Task[None]] = []

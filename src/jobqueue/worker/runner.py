@@ -33,9 +33,10 @@ from jobqueue.lifecycle import Cancelled, Failed, HandedBack, TimedOut
 from jobqueue.models import Claimant, JobStatus
 from jobqueue.notify import Interest
 from jobqueue.retry import reconnect_delay
+from jobqueue.worker.child import call_hook
 from jobqueue.worker.execution import Stopped, attempt_outcome
 from jobqueue.worker.outages import open_for_work, record_outcome
-from jobqueue.worker.pool import ProcessPool, call_hook
+from jobqueue.worker.pool import ProcessPool
 from jobqueue.worker.progress import ProgressReporter
 from jobqueue.worker.slots import Slots, tasks_that_fit
 

@@ -16,6 +16,7 @@ from jobqueue.errors import InvalidRequest
 
 MAX_TASK_NAME_LENGTH = 200
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
+MAX_CONCURRENCY_KEY_LENGTH = 200
 
 
 def check_length(name: str, value: str | None, maximum: int) -> None:
@@ -86,3 +87,4 @@ TIMEOUT_SECONDS = Bound(0, 7 * _DAY, is_minimum_excluded=True)
 MAX_ATTEMPTS = Bound(1, 1000)
 TTL_SECONDS = Bound(0, 366 * _DAY, is_minimum_excluded=True)
 QUEUED_JOBS = Bound(1, 2**31 - 1)
+SLOTS = Bound(1, 100_000)

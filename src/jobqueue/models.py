@@ -71,6 +71,9 @@ class SubmitOptions(TypedDict, total=False):
     """How long a finished job stays readable."""
     idempotency_key: str | None
     """The same key with the same request returns the first job instead of a new one."""
+    concurrency_key: str | None
+    """Jobs with the same key share their task's ``key_concurrency`` limit (1-200
+    characters)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +112,8 @@ class Job:
     owner: str | None = None
     worker_id: str | None = None
     lease_expires_at: datetime | None = None
+    concurrency_key: str | None = None
+    """Jobs sharing this key share their task's ``key_concurrency`` limit."""
 
     @property
     def is_terminal(self) -> bool:
@@ -149,6 +154,7 @@ class NewJob:
     idempotency_key: str | None = None
     fingerprint: str | None = None
     owner: str | None = None
+    concurrency_key: str | None = None
     queue_cap: QueueCap | None = None
     """Refuse the job (`QueueFull`) when the queue already holds this many; replays pass."""
 
@@ -167,6 +173,7 @@ class NewJob:
             timeout_seconds=self.timeout_seconds,
             idempotency_key=self.idempotency_key,
             owner=self.owner,
+            concurrency_key=self.concurrency_key,
         )
 
 
@@ -179,11 +186,33 @@ class Lease:
 
 
 @dataclass(frozen=True, slots=True)
+class TaskTerms:
+    """What one claim may take of one task's jobs (from the task's options)."""
+
+    cost: int = 1
+    """Slots of the claim's budget that each job takes."""
+    most: int | None = None
+    """At most this many of its jobs in this claim (the worker's room under ``concurrency``)."""
+    global_concurrency: int | None = None
+    """At most this many of its jobs ``processing`` at once, in every worker."""
+    key_concurrency: int | None = None
+    """At most this many of its jobs with one ``concurrency_key`` processing at once, in
+    every worker; the jobs of a key at its limit are passed over, the others still taken."""
+
+    @property
+    def counts_running(self) -> bool:
+        """Whether a claim must count the task's running jobs (so serialise with others)."""
+        return self.global_concurrency is not None or self.key_concurrency is not None
+
+
+NO_TERMS = TaskTerms()
+
+
+@dataclass(frozen=True, slots=True)
 class Claimant:
     """Who claims and on what terms: the worker's side of `Store.claim`.
 
-    What a claim may take grows here (a worker's free capacity per concurrency key, say),
-    not in the store method's parameters.
+    What a claim may take grows here, not in the store method's parameters.
     """
 
     worker_id: str
@@ -191,6 +220,12 @@ class Claimant:
     """The task names the worker serves; the claim looks at no other job."""
     lease_seconds: float
     """How long each claimed job's lease lasts without a heartbeat."""
+    terms: Mapping[str, TaskTerms] = field(default_factory=dict)
+    """Per task, the limits its jobs are claimed under; a task not named has none."""
+
+    def terms_of(self, task: str) -> TaskTerms:
+        """The terms *task*'s jobs are claimed under."""
+        return self.terms.get(task, NO_TERMS)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,9 +12,9 @@ import os
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any, overload
 
-from jobqueue.bounds import QUEUED_JOBS, Bound
+from jobqueue.bounds import Bound
 from jobqueue.clock import Clock, SystemClock
-from jobqueue.errors import ConfigError, InvalidRequest, JobNotFound
+from jobqueue.errors import InvalidRequest, JobNotFound
 from jobqueue.lifecycle import Lifecycle, Submission
 from jobqueue.lifecycle.maintenance import Maintenance
 from jobqueue.models import JobFilter, JobStatus, NewJob
@@ -22,7 +22,14 @@ from jobqueue.notify import Hub, Interest
 from jobqueue.retry import Backoff
 from jobqueue.stores import DEFAULT_STORE_URL, Store, open_store
 from jobqueue.submission import build_new_job
-from jobqueue.tasks import QueueDefaults, TaskFunction, TaskRegistry, describe, task_options
+from jobqueue.tasks import (
+    QueueDefaults,
+    TaskFunction,
+    TaskRegistry,
+    describe,
+    max_queued_setting,
+    task_options,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -34,25 +41,11 @@ if TYPE_CHECKING:
     from jobqueue.tasks import TaskSettings
 
 StartupHook = Callable[..., Any]
-MAX_QUEUED_VARIABLE = "JOBQUEUE_MAX_QUEUED"
 
 
 def _integer(name: str, value: int | None, *, minimum: int, maximum: int) -> int | None:
     # For the bounds of other calls (a page's size), checked as the submit options are.
     return Bound(minimum, maximum).integer(name, value)
-
-
-def _max_queued(value: int | None) -> int | None:
-    """*value*, else ``JOBQUEUE_MAX_QUEUED``; `ConfigError` unless a positive integer."""
-    raw = os.environ.get(MAX_QUEUED_VARIABLE, "") if value is None else value
-    if raw == "":
-        return None
-    try:
-        return QUEUED_JOBS.integer("max_queued", int(raw) if isinstance(raw, str) else raw)
-    except (ValueError, InvalidRequest):
-        raise ConfigError(
-            f"max_queued ({MAX_QUEUED_VARIABLE}) must be a positive integer, not {raw!r}"
-        ) from None
 
 
 class JobQueue:
@@ -95,7 +88,7 @@ class JobQueue:
             ttl_seconds=ttl_seconds,
             timeout_seconds=timeout_seconds,
             backoff=backoff or Backoff(),
-            max_queued=_max_queued(max_queued),
+            max_queued=max_queued_setting(max_queued),
         )
         """What a job gets when neither its submit nor its task says otherwise."""
         self._hub: Hub | None = None
@@ -129,6 +122,15 @@ class JobQueue:
                 across jobs), so a timeout or a cancellation can stop code that never
                 yields (CPU-bound, C extensions) by killing that child.
             default: use this task when a submission names none.
+            max_queued: refuse a submit (`QueueFull`, HTTP 503) while this many of its
+                jobs are queued.
+            concurrency: at most this many of its jobs at once in one worker process.
+            global_concurrency: at most this many of its jobs at once in all workers.
+            key_concurrency: at most this many of its jobs with one ``concurrency_key``
+                at once in all workers; jobs of a key at its limit wait without holding
+                back the others.
+            cost: the slots of a worker's ``concurrency`` one job takes (default 1); a
+                worker with fewer slots does not serve the task.
         """
         options = task_options(settings)
 

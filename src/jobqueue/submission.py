@@ -13,6 +13,7 @@ import orjson
 from jobqueue.bounds import (
     DELAY_SECONDS,
     MAX_ATTEMPTS,
+    MAX_CONCURRENCY_KEY_LENGTH,
     MAX_IDEMPOTENCY_KEY_LENGTH,
     PRIORITY,
     TIMEOUT_SECONDS,
@@ -48,9 +49,13 @@ def build_new_job(
     except TypeError as exc:
         raise InvalidRequest(f"Payload is not JSON: {exc}") from None
     idempotency_key = options.get("idempotency_key")
+    concurrency_key = options.get("concurrency_key")
     check_length("Idempotency-Key", idempotency_key, MAX_IDEMPOTENCY_KEY_LENGTH)
-    if NUL in (idempotency_key or "") or NUL in (owner or ""):
-        raise InvalidRequest("Idempotency-Key and owner must not contain U+0000 (NUL)")
+    check_length("concurrencyKey", concurrency_key, MAX_CONCURRENCY_KEY_LENGTH)
+    if any(NUL in (text or "") for text in (idempotency_key, owner, concurrency_key)):
+        raise InvalidRequest(
+            "Idempotency-Key, concurrencyKey and owner must not contain U+0000 (NUL)"
+        )
     defaults = task.options
     priority = options.get("priority") or 0
     delay_seconds = options.get("delay_seconds")
@@ -71,11 +76,20 @@ def build_new_job(
         ttl_seconds=ttl or defaults.ttl_seconds or fallback.ttl_seconds,
         idempotency_key=_scoped(idempotency_key, owner),
         owner=owner,
+        concurrency_key=concurrency_key,
         queue_cap=_queue_cap(defaults.max_queued, fallback.max_queued),
     )
     if idempotency_key is None:
         return new
-    request = [task.name, priority, delay_seconds, timeout_seconds, max_attempts, ttl_seconds]
+    request = [
+        task.name,
+        priority,
+        delay_seconds,
+        timeout_seconds,
+        max_attempts,
+        ttl_seconds,
+        concurrency_key,
+    ]
     digest = hashlib.sha256(orjson.dumps([*request, owner]) + canonical).hexdigest()
     return replace(new, fingerprint=digest)
 

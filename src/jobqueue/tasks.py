@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import os
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,18 +16,20 @@ from jobqueue.bounds import (
     MAX_ATTEMPTS,
     MAX_TASK_NAME_LENGTH,
     QUEUED_JOBS,
+    SLOTS,
     TIMEOUT_SECONDS,
     TTL_SECONDS,
     check_length,
 )
 from jobqueue.context import JobContext
-from jobqueue.errors import ConfigError, PayloadInvalid, UnknownTask, field_errors
+from jobqueue.errors import ConfigError, InvalidRequest, PayloadInvalid, UnknownTask, field_errors
 
 if typing.TYPE_CHECKING:
     from jobqueue.models import JSONValue
     from jobqueue.retry import Backoff
 
 TaskFunction = Callable[..., Any]
+MAX_QUEUED_VARIABLE = "JOBQUEUE_MAX_QUEUED"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +45,14 @@ class TaskOptions:
     timeouts and cancellation can kill."""
     max_queued: int | None = None
     """Refuse a submit (`QueueFull`) while this many jobs of the task are queued."""
+    concurrency: int | None = None
+    """At most this many of its jobs at once in one worker process."""
+    global_concurrency: int | None = None
+    """At most this many of its jobs at once across every worker."""
+    key_concurrency: int | None = None
+    """At most this many of its jobs with one ``concurrency_key`` at once, in every worker."""
+    cost: int = 1
+    """Slots of a worker's ``--concurrency`` that one of its jobs takes."""
 
 
 class TaskSettings(TypedDict, total=False):
@@ -55,6 +66,10 @@ class TaskSettings(TypedDict, total=False):
     process: bool
     default: bool
     max_queued: int | None
+    concurrency: int | None
+    global_concurrency: int | None
+    key_concurrency: int | None
+    cost: int
 
 
 def task_options(settings: TaskSettings) -> TaskOptions:
@@ -67,7 +82,24 @@ def task_options(settings: TaskSettings) -> TaskOptions:
         backoff=settings.get("backoff"),
         is_process=settings.get("process", False),
         max_queued=QUEUED_JOBS.integer("max_queued", settings.get("max_queued")),
+        concurrency=SLOTS.integer("concurrency", settings.get("concurrency")),
+        global_concurrency=SLOTS.integer("global_concurrency", settings.get("global_concurrency")),
+        key_concurrency=SLOTS.integer("key_concurrency", settings.get("key_concurrency")),
+        cost=SLOTS.integer("cost", settings.get("cost")) or 1,
     )
+
+
+def max_queued_setting(value: int | None) -> int | None:
+    """*value*, else ``JOBQUEUE_MAX_QUEUED``; `ConfigError` unless a positive integer."""
+    raw = os.environ.get(MAX_QUEUED_VARIABLE, "") if value is None else value
+    if raw == "":
+        return None
+    try:
+        return QUEUED_JOBS.integer("max_queued", int(raw) if isinstance(raw, str) else raw)
+    except (ValueError, InvalidRequest):
+        raise ConfigError(
+            f"max_queued ({MAX_QUEUED_VARIABLE}) must be a positive integer, not {raw!r}"
+        ) from None
 
 
 @dataclass(frozen=True, slots=True)

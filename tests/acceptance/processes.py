@@ -24,7 +24,7 @@ from tests.support.processes import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
 
 async def until(predicate: Callable[[], bool], timeout: float) -> None:
@@ -53,10 +53,12 @@ class Processes:
         self.log = RunLog(directory / "runs.log")
         self._started: list[tuple[str, subprocess.Popen[bytes]]] = []
 
-    def _spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+    def _spawn(
+        self, name: str, *args: str, env: Mapping[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         label = f"{name}-{len(self._started)}"
         output = self.directory / f"{label}.log"
-        env = {**os.environ, "JOBQUEUE_TEST_LOG": str(self.log.path)}
+        env = {**os.environ, "JOBQUEUE_TEST_LOG": str(self.log.path), **(env or {})}
         command = [sys.executable, "-m", "jobqueue", name, RECORDING_APP]
         with output.open("wb") as sink:
             process = subprocess.Popen(
@@ -69,10 +71,12 @@ class Processes:
         self._started.append((label, process))
         return process
 
-    async def serve(self) -> Service:
-        """A server on a spare port, returned once its ``/healthz`` answers 200."""
+    async def serve(self, **env: str) -> Service:
+        """A server on a spare port (*env* added to its environment), returned once its
+        ``/healthz`` answers 200."""
         port = free_port()
-        service = Service(self._spawn("serve", "--port", str(port), "--log-level", "warning"), port)
+        process = self._spawn("serve", "--port", str(port), "--log-level", "warning", env=env)
+        service = Service(process, port)
         async with httpx.AsyncClient(base_url=service.base_url, timeout=5) as client:
             async with asyncio.timeout(STARTUP_SECONDS):
                 while True:

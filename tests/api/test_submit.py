@@ -193,3 +193,13 @@ async def test_submit_counts_in_the_metrics(client: httpx.AsyncClient):
     await client.post("/api/jobs", json={"payload": 1})
     metrics = (await client.get("/metrics")).text
     assert 'jobqueue_jobs_submitted_total{task="echo"} 1.0' in metrics
+
+
+async def test_a_concurrency_key_is_taken_and_checked(client) -> None:
+    ok = await client.post("/api/jobs", json={"payload": 1, "concurrencyKey": "customer-7"})
+    assert ok.status_code == 202
+
+    for bad in ("", "k" * 201, 7):
+        refused = await client.post("/api/jobs", json={"payload": 1, "concurrencyKey": bad})
+        assert refused.status_code == 400, bad
+        assert refused.json()["errors"][0]["field"] == "concurrencyKey"

@@ -20,7 +20,7 @@ from jobqueue.errors import ConfigError, StoreError, StoreUnavailable
 from jobqueue.models import Claimant
 from jobqueue.stores import open_store
 from jobqueue.stores.postgres import PostgresStore, migrate, migrations
-from jobqueue.stores.statements import read_statements
+from jobqueue.stores.postgres._rows import CLAIM_READY
 from tests.conftest import POSTGRES_URL, require_service
 from tests.stores.conformance.helpers import (
     LEASE_SECONDS,
@@ -157,10 +157,12 @@ async def test_a_claim_walks_the_partial_ready_index(stores, admin, clock: FakeC
         {"now": clock.now()},
     )
     await admin.execute("ANALYZE jobs")
-    claim = read_statements("jobqueue.stores.postgres", "queries.sql")["claim"]
+    claim = CLAIM_READY
     params = {
         "tasks": ["task-1", "task-2"],
-        "limit": 5,
+        "rooms": [5, 5],
+        "costs": [1, 1],
+        "slots": 5,
         "now": clock.now(),
         "worker_id": "worker-1",
         "lease_expires_at": clock.now(),

@@ -267,13 +267,22 @@ async def test_claims_walk_the_ready_index_without_sorting(sqlite_store: SQLiteS
 async def test_a_version_1_file_gains_what_version_2_added(path: str, clock: FakeClock) -> None:
     store = SQLiteStore(path)
     await store.open()
+    job = await submit(store, clock)
     await store.close()
-    with closing(sqlite3.connect(path)) as db:
-        db.executescript("DROP TABLE rate_hits; PRAGMA user_version = 1;")
+    with closing(sqlite3.connect(path)) as db:  # back to what version 1 wrote
+        db.executescript(
+            "DROP TABLE rate_hits; DROP INDEX jobs_running_keys;"
+            "ALTER TABLE jobs DROP COLUMN concurrency_key; PRAGMA user_version = 1;"
+        )
 
     store = SQLiteStore(path)
     await store.open()
     try:
+        kept = await store.get(job.job_id, clock.now())
+        assert kept is not None
+        assert kept.concurrency_key is None
+        keyed = await submit(store, clock, concurrency_key="customer-7")
+        assert keyed.concurrency_key == "customer-7"
         assert await store.count_hit("k", clock.now() + timedelta(seconds=1), clock.now()) == 1
     finally:
         await store.close()

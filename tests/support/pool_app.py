@@ -18,7 +18,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from jobqueue import JobContext, JobQueue
-from jobqueue.worker.pool import resident_bytes
+from jobqueue.worker.child import resident_bytes
 
 MEBIBYTE = 1024 * 1024
 #: How long a task waits for something a test is to do before giving up (a safety net).

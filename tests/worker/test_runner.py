@@ -11,7 +11,7 @@ import pydantic
 import pytest
 
 from jobqueue import Fail, JobContext, JobQueue, JobStatus, Retry
-from jobqueue.worker import runner
+from jobqueue.worker import slots
 
 from .conftest import running
 
@@ -245,7 +245,7 @@ async def test_delayed_job_runs_after_its_delay(queue: JobQueue) -> None:
 async def test_idle_worker_wakes_on_the_ready_signal_not_a_poll(
     queue: JobQueue, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(runner, "SAFETY_POLL_SECONDS", 3600.0)
+    monkeypatch.setattr(slots, "SAFETY_POLL_SECONDS", 3600.0)
 
     @queue.task
     async def ping(payload: dict[str, Any]) -> str:

@@ -101,6 +101,7 @@ def add_job_routes(router: JobsRouter) -> None:
             timeout_seconds=options.timeoutSeconds,
             max_attempts=options.maxAttempts,
             ttl_seconds=options.ttlSeconds,
+            concurrency_key=options.concurrencyKey,
             idempotency_key=idempotency_key,
             owner=principal.owner,
         )

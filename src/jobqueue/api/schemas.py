@@ -13,6 +13,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from jobqueue.bounds import (
     DELAY_SECONDS,
     MAX_ATTEMPTS,
+    MAX_CONCURRENCY_KEY_LENGTH,
     MAX_TASK_NAME_LENGTH,
     PRIORITY,
     TIMEOUT_SECONDS,
@@ -87,4 +88,10 @@ class SubmitFields(BaseModel):
     )
     ttlSeconds: Annotated[float, TTL_SECONDS.interval] | None = Field(
         None, description="How long a finished job is kept."
+    )
+    concurrencyKey: str | None = Field(
+        None,
+        min_length=1,
+        max_length=MAX_CONCURRENCY_KEY_LENGTH,
+        description="Jobs with the same key share the task's `key_concurrency` limit.",
     )

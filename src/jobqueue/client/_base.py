@@ -132,6 +132,7 @@ class Calls:
             "timeoutSeconds": options.get("timeout_seconds"),
             "maxAttempts": options.get("max_attempts"),
             "ttlSeconds": options.get("ttl_seconds"),
+            "concurrencyKey": options.get("concurrency_key"),
         }
         body: dict[str, JSONValue] = {"payload": payload}
         body.update({k: v for k, v in fields.items() if v is not None})

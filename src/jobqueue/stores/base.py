@@ -125,10 +125,16 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def claim(self, claimant: Claimant, limit: int, now: datetime) -> list[Claim]:
-        """Hand up to *limit* ready jobs of the claimant's tasks to it, in one round trip.
+        """Hand ready jobs of the claimant's tasks to it, worth up to *limit* slots.
 
         Ready means ``queued`` with ``run_at <= now``; the highest priority goes first,
-        then the oldest ``run_at``, then the oldest ``created_at``. Each job becomes
+        then the oldest ``run_at``, then the oldest ``created_at``. A job takes its
+        task's ``cost`` in slots, and the claim ends at the first job that does not fit
+        in what is left (so a costly job is not starved by cheap ones behind it). Each
+        task's `TaskTerms` bound what is taken of it: ``most`` in this claim,
+        ``global_concurrency`` processing in all, ``key_concurrency`` processing per
+        concurrency key, where the jobs of a key at its limit are passed over (never
+        taken and handed back) and the jobs behind them still claimed. Each job becomes
         ``processing`` with ``attempts + 1``, ``started_at = now``, ``worker_id`` the
         claimant's, a lease expiring at ``now + claimant.lease_seconds`` and a fresh
         fencing token. Atomic against every other claimer, in any process: no job is ever
@@ -136,7 +142,7 @@ class Store(abc.ABC):
 
         Args:
             claimant: The worker, the tasks it serves and the length of its leases.
-            limit: The most jobs to hand out; zero or less hands out none.
+            limit: The slots to fill; zero or less hands out nothing.
             now: The caller's clock.
 
         Returns:

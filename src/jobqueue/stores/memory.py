@@ -36,6 +36,7 @@ from jobqueue.models import (
     empty_counts,
 )
 from jobqueue.stores.base import CANCELLED_ERROR, LOST_WORKER_ERROR, Store, StoreCapabilities
+from jobqueue.stores.claiming import Ready, pick, reading, task_room, within_budget
 from jobqueue.stores.codec import decode_cursor, encode_cursor
 from jobqueue.stores.subscription import Broadcaster
 
@@ -213,25 +214,39 @@ class MemoryStore(Store):
                 entry = (-job.priority, job.run_at, job.created_at, seq, job_id)
                 heapq.heappush(self._ready[task], entry)
 
-    def _pop_ready(self, tasks: Collection[str], now: datetime) -> Job | None:
-        best: str | None = None
-        for task in tasks:
-            self._promote_due(task, now)
-            heap = self._ready.get(task)
-            while heap and self._entry_of.get(heap[0][4]) != heap[0][3]:
-                heapq.heappop(heap)  # stale: the job left the queue or was re-queued
-            if heap and (best is None or heap[0] < self._ready[best][0]):
-                best = task
-        if best is None:
-            return None
-        job_id = heapq.heappop(self._ready[best])[4]
-        del self._entry_of[job_id]
-        return self._jobs[job_id]
+    def _ready_of(self, task: str, now: datetime) -> list[Ready]:
+        """The task's ready jobs, best first; stale entries (jobs that left the queue or
+        were queued again) are dropped from its heap, which a sorted list still is."""
+        self._promote_due(task, now)
+        entries = sorted(
+            entry for entry in self._ready.get(task, ()) if self._entry_of.get(entry[4]) == entry[3]
+        )
+        self._ready[task] = entries
+        return [
+            Ready(entry[4], task, self._jobs[entry[4]].concurrency_key, entry[:4])
+            for entry in entries
+        ]
+
+    def _running_keys(self, task: str) -> Counter[str]:
+        return Counter(
+            job.concurrency_key or ""
+            for job in self._jobs.values()
+            if job.task == task and job.status is JobStatus.PROCESSING
+        )
 
     async def claim(self, claimant: Claimant, limit: int, now: datetime) -> list[Claim]:
-        """Take up to *limit* ready jobs, best first."""
+        """Take ready jobs worth up to *limit* slots, best first."""
+        picks: list[Ready] = []
+        for task in claimant.tasks:
+            terms = claimant.terms_of(task)
+            running = self._running_keys(task) if terms.counts_running else Counter()
+            room = task_room(terms, limit, running.total())
+            del running[""]
+            picks += pick(room, terms, running, reading(self._ready_of(task, now)))
         claims: list[Claim] = []
-        while len(claims) < limit and (job := self._pop_ready(claimant.tasks, now)) is not None:
+        for chosen in within_budget(picks, lambda task: claimant.terms_of(task).cost, limit):
+            del self._entry_of[chosen.job_id]
+            job = self._jobs[chosen.job_id]
             token = new_token()
             self._tokens[job.job_id] = token
             claimed = self._save(

@@ -27,35 +27,24 @@ sentinel in a thread), so no child outlives a SIGKILLed worker.
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
-import inspect
 import logging
 import multiprocessing
-import os
-import pickle
-import resource
-import sys
-import threading
-import traceback
-from dataclasses import dataclass, field
 from multiprocessing.reduction import ForkingPickler
-from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from jobqueue.asyncutil import first_done
-from jobqueue.context import Fail, JobContext, Retry
 from jobqueue.errors import ConfigError
 from jobqueue.lifecycle import Cancelled, HandedBack, TimedOut
-from jobqueue.worker.execution import RemoteError, Stopped, call_arguments
+from jobqueue.worker.child import UNPICKLABLE, ChildJob, Ended, child_main
+from jobqueue.worker.execution import RemoteError, Stopped
+from jobqueue.worker.pool_counts import PoolCounts
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Sequence
-    from multiprocessing.connection import Connection
+    from collections.abc import Callable, Sequence
     from multiprocessing.process import BaseProcess
 
-    from prometheus_client import Counter
-
+    from jobqueue.context import JobContext
     from jobqueue.models import Progress
     from jobqueue.queue import StartupHook
     from jobqueue.tasks import Task
@@ -67,216 +56,6 @@ _SPAWN = multiprocessing.get_context("spawn")
 #: How long a retired child may take to exit on its own before it is killed.
 EXIT_GRACE_SECONDS = 5.0
 _MEBIBYTE = 1024 * 1024
-#: What pickling an object that is not importable by name (a lambda, a closure) raises.
-_UNPICKLABLE = (pickle.PicklingError, AttributeError, TypeError)
-
-
-def call_hook(hook: StartupHook, state: SimpleNamespace) -> object:
-    """Call a start-up or shutdown *hook* as `JobQueue.on_startup` documents: with *state*
-    when it takes a parameter. Returns what it returned (maybe an awaitable)."""
-    return hook(state) if inspect.signature(hook).parameters else hook()
-
-
-# -- counts ------------------------------------------------------------------------
-
-
-class _Exported(NamedTuple):
-    """The process's Prometheus counters (in prometheus_client's default registry)."""
-
-    starts: Counter
-    recycles: Counter
-    kills: Counter
-
-
-def _prometheus_counters() -> _Exported | None:
-    """The counters every pool of this process adds to, when prometheus_client is installed."""
-    try:
-        from prometheus_client import Counter
-    except ImportError:
-        return None
-    return _Exported(
-        Counter("jobqueue_pool_process_starts", "Child processes started for process tasks."),
-        Counter("jobqueue_pool_recycles", "Pool children replaced on a limit.", ["reason"]),
-        Counter("jobqueue_pool_kills", "Pool children killed or lost mid-job.", ["reason"]),
-    )
-
-
-_EXPORTED = _prometheus_counters()
-
-
-@dataclass
-class PoolCounts:
-    """What one pool did: children started, recycled and killed, by reason.
-
-    Recycle reasons: ``jobs``, ``memory``. Kill reasons: ``timeout``, ``cancel``,
-    ``crashed`` (the child exited by itself), ``lease_lost``, ``shutdown``. Each count
-    is also added to the process's Prometheus counters when prometheus_client is there.
-    """
-
-    starts: int = 0
-    recycles: collections.Counter[str] = field(default_factory=collections.Counter)
-    kills: collections.Counter[str] = field(default_factory=collections.Counter)
-
-    def started(self) -> None:
-        self.starts += 1
-        if _EXPORTED is not None:
-            _EXPORTED.starts.inc()
-
-    def recycled(self, reason: str) -> None:
-        self.recycles[reason] += 1
-        if _EXPORTED is not None:
-            _EXPORTED.recycles.labels(reason).inc()
-
-    def killed(self, reason: str) -> None:
-        self.kills[reason] += 1
-        if _EXPORTED is not None:
-            _EXPORTED.kills.labels(reason).inc()
-
-    def __str__(self) -> str:
-        def listed(counts: collections.Counter[str]) -> str:
-            return ", ".join(f"{reason} {n}" for reason, n in sorted(counts.items())) or "none"
-
-        return (
-            f"{self.starts} process starts; recycled: {listed(self.recycles)};"
-            f" killed: {listed(self.kills)}"
-        )
-
-
-# -- the child's side ----------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Job:
-    """What the parent sends a child: one attempt to run."""
-
-    function: Callable[..., Any]
-    context_parameter: str | None
-    payload: Any
-    job_id: str
-    task: str
-    attempt: int
-
-
-_How = Literal["returned", "raised", "error", "exited"]
-
-
-@dataclass(frozen=True, slots=True)
-class _Ended:
-    """How a job ended in its child: returned *value*, raised `Retry`/`Fail` (*value*),
-    failed otherwise (*value*: the traceback's text), or the child exited (*value*: its
-    last words, if any). *resident_bytes*: the child's memory once the job was over."""
-
-    how: _How
-    value: Any = None
-    resident_bytes: int = 0
-
-    def outcome(self) -> Any:
-        """The job's result, or what it raised, raised here."""
-        if self.how == "returned":
-            return self.value
-        if self.how == "raised":
-            raise self.value
-        raise RemoteError(self.value)
-
-
-def resident_bytes() -> int:
-    """This process's resident memory now, from ``/proc/self/statm``.
-
-    Where there is no /proc (macOS), the peak resident size instead: never below the
-    current one, so a limit checked against it recycles early, never late.
-    """
-    try:
-        with open("/proc/self/statm", "rb") as statm:  # noqa: PTH123 (one small read)
-            return int(statm.read().split()[1]) * resource.getpagesize()
-    except (OSError, IndexError, ValueError):
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        return peak if sys.platform == "darwin" else peak * 1024  # bytes there, KiB elsewhere
-
-
-class _Channel:
-    """The child's end of its pipe; sends from the job's threads and its own, one at a time."""
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        self._lock = threading.Lock()
-
-    def send(self, kind: str, value: Any) -> None:
-        with self._lock:
-            self.conn.send((kind, value))
-
-    def send_end(self, how: _How, value: Any) -> None:
-        end = _Ended(how, value, resident_bytes())
-        try:
-            self.send("ended", end)
-        except _UNPICKLABLE as exc:
-            self.send("ended", _Ended("error", f"The task's result cannot be sent: {exc}"))
-
-
-def _exit_with_parent() -> None:
-    """Exit this child the moment its parent dies (even by SIGKILL, mid-job)."""
-    parent = multiprocessing.parent_process()
-    if parent is not None:
-        parent.join()  # waits on the parent's sentinel: readable once the parent is gone
-        os._exit(1)
-
-
-async def _awaited(awaitable: Awaitable[Any]) -> Any:
-    return await awaitable
-
-
-def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"
-
-
-def _run_job(job: _Job, state: SimpleNamespace, channel: _Channel, runner: asyncio.Runner) -> None:
-    def report(progress: Progress) -> None:
-        channel.send("progress", (job.job_id, progress))
-
-    ctx = JobContext(
-        job_id=job.job_id, task=job.task, attempt=job.attempt, report=report, state=state
-    )
-    args, kwargs = call_arguments(job.context_parameter, job.payload, ctx)
-    try:
-        result = job.function(*args, **kwargs)
-        if inspect.isawaitable(result):
-            result = runner.run(_awaited(result))
-    except (Retry, Fail) as raised:  # raised on purpose: re-raised as they are in the worker
-        channel.send_end("raised", raised)
-    except BaseException as exc:
-        channel.send_end("error", _describe(exc))
-    else:
-        channel.send_end("returned", result)
-
-
-def _child_main(hooks: list[StartupHook], conn: Connection) -> None:
-    """A child's life: the start-up hooks once, then each job sent until the pipe closes.
-
-    One event loop for the child's whole life, so what an async hook opens (a client
-    bound to its loop) still works in the async tasks that use it.
-    """
-    threading.Thread(target=_exit_with_parent, daemon=True, name="jobqueue-parent").start()
-    channel = _Channel(conn)
-    state = SimpleNamespace()
-    with asyncio.Runner() as runner:
-        try:
-            for hook in hooks:
-                result = call_hook(hook, state)
-                if inspect.isawaitable(result):
-                    runner.run(_awaited(result))
-        except BaseException as exc:
-            channel.send("startup_failed", f"A start-up hook failed: {_describe(exc)}")
-            return
-        while True:
-            try:
-                message = conn.recv_bytes()
-            except EOFError:
-                return  # retired, or the pool closed
-            try:
-                job = ForkingPickler.loads(message)
-            except Exception as exc:  # the task's module does not import here, say
-                channel.send_end("error", f"The job cannot be read here: {_describe(exc)}")
-            else:
-                _run_job(job, state, channel, runner)
 
 
 # -- the parent's side ---------------------------------------------------------------
@@ -288,11 +67,11 @@ class _Child:
     def __init__(self, hooks: list[StartupHook], on_idle_exit: Callable[[_Child], None]) -> None:
         parent_end, child_end = _SPAWN.Pipe()
         self.process: BaseProcess = _SPAWN.Process(
-            target=_child_main, args=(hooks, child_end), daemon=True, name="jobqueue-pool"
+            target=child_main, args=(hooks, child_end), daemon=True, name="jobqueue-pool"
         )
         try:
             self.process.start()
-        except _UNPICKLABLE as exc:
+        except UNPICKLABLE as exc:
             parent_end.close()
             raise ConfigError(
                 "Process tasks run the start-up hooks in each child process, so each hook"
@@ -310,11 +89,11 @@ class _Child:
         self.last_words: str | None = None
         """What the child said before it exited on its own (why its start-up hooks failed)."""
         self._context: JobContext | None = None
-        self._ended: asyncio.Future[_Ended] | None = None
+        self._ended: asyncio.Future[Ended] | None = None
         self._loop = asyncio.get_running_loop()
         self._loop.add_reader(parent_end.fileno(), self._readable)
 
-    async def run(self, job: memoryview, context: JobContext, stop: Stop) -> _Ended | None:
+    async def run(self, job: memoryview, context: JobContext, stop: Stop) -> Ended | None:
         """Send the pickled *job* and wait for its end; None when *stop* came first."""
         self._context = context
         self._ended = ended = self._loop.create_future()
@@ -342,7 +121,7 @@ class _Child:
         except (EOFError, OSError):
             self._exited()
         except Exception as exc:  # a message that does not unpickle here
-            self._end(_Ended("error", f"A message of the task's process is unreadable: {exc}"))
+            self._end(Ended("error", f"A message of the task's process is unreadable: {exc}"))
         else:
             _HANDLERS[kind](self, value)
 
@@ -351,7 +130,7 @@ class _Child:
         if self._context is not None and self._context.job_id == job_id:
             self._context.progress(progress.current, progress.total, progress.message)
 
-    def _job_ended(self, end: _Ended) -> None:
+    def _job_ended(self, end: Ended) -> None:
         self.jobs_done += 1
         self.resident_bytes = end.resident_bytes
         self._end(end)
@@ -359,14 +138,14 @@ class _Child:
     def _startup_failed(self, text: str) -> None:
         self.last_words = text
 
-    def _end(self, end: _Ended) -> None:
+    def _end(self, end: Ended) -> None:
         if self._ended is not None and not self._ended.done():
             self._ended.set_result(end)
 
     def _exited(self) -> None:
         self.detach()
         if self._ended is not None and not self._ended.done():
-            self._end(_Ended("exited", self.last_words))
+            self._end(Ended("exited", self.last_words))
         else:  # idle, or its job's end is being taken in
             self._on_idle_exit(self)
 
@@ -437,7 +216,9 @@ class ProcessPool:
         # Pickled here, before a child is involved: a payload that cannot be sent fails
         # the attempt and leaves the child as it was.
         job = ForkingPickler.dumps(
-            _Job(task.function, task.context_parameter, payload, ctx.job_id, ctx.task, ctx.attempt)
+            ChildJob(
+                task.function, task.context_parameter, payload, ctx.job_id, ctx.task, ctx.attempt
+            )
         )
         async with self._slots:
             child = self._idle.pop() if self._idle else self._start()

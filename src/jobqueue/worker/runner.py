@@ -26,7 +26,6 @@ from jobqueue.errors import (
     LeaseLost,
     PayloadInvalid,
     StoreError,
-    StoreUnavailable,
     UnknownTask,
 )
 from jobqueue.ids import new_worker_id
@@ -34,9 +33,12 @@ from jobqueue.lifecycle import Cancelled, Failed, HandedBack, TimedOut
 from jobqueue.models import Claimant, JobStatus
 from jobqueue.notify import Interest
 from jobqueue.retry import reconnect_delay
+from jobqueue.worker.child import call_hook
 from jobqueue.worker.execution import Stopped, attempt_outcome
-from jobqueue.worker.pool import ProcessPool, call_hook
+from jobqueue.worker.outages import open_for_work, record_outcome
+from jobqueue.worker.pool import ProcessPool
 from jobqueue.worker.progress import ProgressReporter
+from jobqueue.worker.slots import Slots, tasks_that_fit
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -47,9 +49,6 @@ if TYPE_CHECKING:
     from jobqueue.worker.execution import Stop
 
 logger = logging.getLogger(__name__)
-
-#: How long an idle worker waits before looking for work without having been signalled.
-SAFETY_POLL_SECONDS = 5.0
 
 
 @dataclass(slots=True)
@@ -104,12 +103,12 @@ class Worker:
         self.queue = queue
         self.concurrency = concurrency
         self.lease_seconds = lease_seconds
-        self.task_names = tasks or queue.tasks.names
-        for name in self.task_names:
-            queue.tasks.resolve(name)  # UnknownTask early, not at the first claim
+        served = tasks_that_fit(queue.tasks, tasks or queue.tasks.names, concurrency)
+        self.task_names = [task.name for task in served]
         self.shutdown_grace_seconds = shutdown_grace_seconds
         self.worker_id = worker_id or new_worker_id()
         self.claimant = Claimant(self.worker_id, frozenset(self.task_names), lease_seconds)
+        self._slots = Slots(concurrency, served, self.claimant)
         self.state = SimpleNamespace()
         self.maintenance_seconds = maintenance_seconds
         self.pool = ProcessPool(
@@ -120,7 +119,6 @@ class Worker:
         )
         """The warm children that run this worker's ``process=True`` tasks."""
         self._running: dict[str, _Running] = {}
-        self._recording = 0  # attempts in `_running` whose outcome is being written
         self._stopping = asyncio.Event()
         self._abandoning = asyncio.Event()  # shutdown's grace period is over
         # The claim loop waits on one of these at a time, and `stop` sets both. A wait on
@@ -151,7 +149,7 @@ class Worker:
     async def run(self) -> None:
         """Serve until `stop`: start-up hooks, then claim and run; on stop, drain."""
         queue = self.queue
-        if not await self._connect():
+        if not await open_for_work(queue, self._stopping):
             return
         # Subscribe first: the subscription is in place by the time the hooks are done.
         with self._following_work():
@@ -187,23 +185,6 @@ class Worker:
             hub.remove_listener(self._on_change)
             hub.discard_work_event(self._work)
 
-    async def _connect(self) -> bool:
-        """Open the queue, waiting with backoff while the store is unavailable.
-
-        Returns False when stopped before the store answered.
-        """
-        failures = 0
-        while not self._stopping.is_set():
-            try:
-                await self.queue.open(interest=Interest.WORK)
-                return True
-            except StoreUnavailable as exc:
-                delay = reconnect_delay(failures)
-                failures += 1
-                logger.warning("The store is unavailable (%s); retrying in %.1fs", exc, delay)
-                await wait_set(self._stopping, delay)
-        return False
-
     async def _call_hooks(self, hooks: list[Any]) -> None:
         for hook in hooks:
             result = call_hook(hook, self.state)
@@ -227,15 +208,20 @@ class Worker:
         while not self._stopping.is_set():
             # A slot is free again as soon as its attempt ends: the outcome's write
             # overlaps the next attempt instead of delaying it.
-            free = self.concurrency - len(self._running) + self._recording
+            free = self._slots.free
             if free <= 0:
                 self._slot_freed.clear()
                 await self._slot_freed.wait()
                 continue
             self._work.clear()  # before claiming: a job queued from now on sets it again
             try:
-                claims = await lifecycle.claim(self.claimant, free)
-                wake_at = None if claims else await lifecycle.next_run_at(self.claimant.tasks)
+                claims = await lifecycle.claim(self._slots.claimant(), free)
+                short = len(claims) < free
+                wake_at = (
+                    await lifecycle.next_run_at(self.claimant.tasks)
+                    if not claims or (short and self._slots.can_stop_short)
+                    else None
+                )
             except StoreError as exc:
                 delay = reconnect_delay(failures)
                 failures += 1
@@ -245,11 +231,8 @@ class Worker:
             failures = 0
             for claim in claims:
                 self._start(claim)
-            if len(claims) < free:
-                timeout = SAFETY_POLL_SECONDS
-                if wake_at is not None:
-                    timeout = min(timeout, max((wake_at - clock.now()).total_seconds(), 0.0))
-                await wait_set(self._work, timeout)
+            if short:
+                await wait_set(self._work, self._slots.idle_seconds(wake_at, clock.now()))
 
     def _start(self, claim: Claim) -> None:
         job = claim.job
@@ -266,6 +249,7 @@ class Worker:
         if not self._running:
             self._report_activity()  # idle → busy
         self._running[job.job_id] = running
+        self._slots.take(job.task)
         # Unnamed: asyncio names a task in Python code, a measurable share of a busy worker.
         running.task = asyncio.create_task(self._attempt(running, reporter))
 
@@ -280,12 +264,10 @@ class Worker:
         job_id = running.claim.job.job_id
         try:
             outcome = await self._execute(running)
-            running.is_recording = True
-            self._recording += 1
-            self._slot_freed.set()
+            self._free_slots(running)
             await reporter.close()
             if outcome is not None:  # None: another attempt owns the job, write nothing
-                await self._record(running.claim, outcome)
+                await record_outcome(self._lifecycle, running.claim, outcome, self._abandoning)
         except LeaseLost:
             logger.warning("Job %s: lease lost; another attempt owns it now", job_id)
         except JobQueueError as exc:
@@ -295,11 +277,18 @@ class Worker:
         finally:
             await reporter.close()
             del self._running[job_id]
-            if running.is_recording:
-                self._recording -= 1
+            if not running.is_recording:
+                self._free_slots(running)
             if not self._running:
                 self._report_activity()  # busy → idle
-            self._slot_freed.set()
+
+    def _free_slots(self, running: _Running) -> None:
+        """The attempt has ended: its slots are free while its outcome is written."""
+        running.is_recording = True
+        self._slots.give_back(running.claim.job.task)
+        self._slot_freed.set()
+        if self._slots.is_limited:
+            self._work.set()  # a claim that stopped short may take more now
 
     async def _execute(self, running: _Running) -> Outcome | None:
         job = running.claim.job
@@ -329,32 +318,6 @@ class Worker:
             running.stopped_as = outcome
             running.context.mark_cancelled()
             running.stop.set_result(outcome)
-
-    async def _record(self, claim: Claim, outcome: Outcome) -> None:
-        """Write *outcome*, retrying with backoff while the store is unavailable.
-
-        The attempt keeps its slot and its lease meanwhile (the heartbeat goes on renewing
-        it), so a store outage shorter than the lease costs no second run of work already
-        done. Retrying ends when the store answers (the write accepted, or `LeaseLost`)
-        or when shutdown's grace period is over.
-        """
-        failures = 0
-        while True:
-            try:
-                await self._lifecycle.finish(claim, outcome)
-                return
-            except StoreUnavailable as exc:
-                if self._abandoning.is_set():
-                    raise
-                delay = reconnect_delay(failures)
-                failures += 1
-                logger.warning(
-                    "Job %s: could not record the outcome (%s); retrying in %.1fs",
-                    claim.job.job_id,
-                    exc,
-                    delay,
-                )
-                await wait_set(self._abandoning, delay)
 
     # -- heartbeats ----------------------------------------------------------------
 

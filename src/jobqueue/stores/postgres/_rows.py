@@ -18,6 +18,11 @@ if TYPE_CHECKING:
     from jobqueue.stores.postgres._connection import Connection
 
 QUERIES = read_statements("jobqueue.stores.postgres", "queries.sql")
+CLAIM_READY, CLAIM_CHOSEN = (
+    QUERIES["claim"].format(picked=QUERIES[picked])
+    for picked in ("ready_to_claim", "chosen_to_claim")
+)
+"""The claim statement, of the jobs it chooses itself or of jobs chosen before."""
 _JOB_FIELDS = tuple(field.name for field in fields(Job))
 
 

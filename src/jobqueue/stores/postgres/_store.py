@@ -20,6 +20,7 @@ from psycopg_pool import AsyncConnectionPool
 from jobqueue.errors import LeaseLost, StoreError, StoreUnavailable
 from jobqueue.models import Claim, HeartbeatResult, JobStatus, Lease
 from jobqueue.stores.base import CANCELLED_ERROR, LOST_WORKER_ERROR, Store, StoreCapabilities
+from jobqueue.stores.claiming import task_room
 from jobqueue.stores.postgres import _reads as reads
 from jobqueue.stores.postgres import _transactions as transactions
 from jobqueue.stores.postgres._connection import (
@@ -30,7 +31,7 @@ from jobqueue.stores.postgres._connection import (
 )
 from jobqueue.stores.postgres._listener import Listener
 from jobqueue.stores.postgres._migrations import apply_migrations
-from jobqueue.stores.postgres._rows import QUERIES, fetch_one, job_from_row
+from jobqueue.stores.postgres._rows import CLAIM_READY, QUERIES, fetch_one, job_from_row
 from jobqueue.stores.urls import pop_query
 
 if TYPE_CHECKING:
@@ -198,19 +199,30 @@ class PostgresStore(Store):
     # -- worker path -----------------------------------------------------------
 
     async def claim(self, claimant: Claimant, limit: int, now: datetime) -> list[Claim]:
-        """Take up to *limit* ready jobs, best first, in one statement."""
+        """Take ready jobs worth up to *limit* slots, best first: in one statement, unless
+        a task's running jobs must be counted (then in one transaction that holds those
+        tasks' claim locks)."""
         if limit <= 0 or not claimant.tasks:
             return []
-        rows = await self._fetch_all(
-            "claim",
-            {
-                "tasks": sorted(claimant.tasks),
-                "limit": limit,
-                "now": now,
-                "worker_id": claimant.worker_id,
-                "lease_expires_at": now + timedelta(seconds=claimant.lease_seconds),
-            },
-        )
+        tasks = sorted(claimant.tasks)
+        params = {
+            "now": now,
+            "worker_id": claimant.worker_id,
+            "lease_expires_at": now + timedelta(seconds=claimant.lease_seconds),
+        }
+        if any(claimant.terms_of(task).counts_running for task in tasks):
+            async with self._connection() as conn:
+                rows = await transactions.claim_counting(conn, claimant, limit, params)
+        else:
+            terms = [claimant.terms_of(task) for task in tasks]
+            params |= {
+                "tasks": tasks,
+                "rooms": [task_room(each, limit, 0) for each in terms],
+                "costs": [each.cost for each in terms],
+                "slots": limit,
+            }
+            async with self._connection() as conn:
+                rows = await (await conn.execute(CLAIM_READY, params)).fetchall()
         # RETURNING has no order: restore the claim order.
         rows.sort(key=lambda r: (-r["priority"], r["run_at"], r["created_at"], r["queued_seq"]))
         return [Claim(job_from_row(row), Lease(row["job_id"], row["lease_token"])) for row in rows]

@@ -4,7 +4,7 @@ transaction on the connection it is given, holding the row locks its checks rely
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from psycopg.types.json import Json
 
@@ -17,12 +17,15 @@ from jobqueue.errors import (
 )
 from jobqueue.models import JobStatus
 from jobqueue.stores.base import CANCELLED_ERROR
-from jobqueue.stores.postgres._rows import QUERIES, fetch_one, job_from_row
+from jobqueue.stores.claiming import Ready, TaskPick, pick_async, task_room, within_budget
+from jobqueue.stores.postgres._rows import CLAIM_CHOSEN, QUERIES, fetch_one, job_from_row
 
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from jobqueue.models import Job, NewJob, QueueCap
+    from psycopg.rows import DictRow
+
+    from jobqueue.models import Claimant, Job, NewJob, QueueCap, TaskTerms
     from jobqueue.stores.postgres._connection import Connection
 
 # A key can vanish (purged) between the conflicting insert and the read of its job.
@@ -45,6 +48,7 @@ async def create(conn: Connection, new: NewJob, now: datetime) -> tuple[Job, boo
         "idempotency_key": job.idempotency_key,
         "fingerprint": new.fingerprint,
         "owner": job.owner,
+        "concurrency_key": job.concurrency_key,
     }
     cap = new.queue_cap
     async with conn.transaction():
@@ -82,6 +86,64 @@ async def _check_room(conn: Connection, task: str, cap: QueueCap) -> None:
     assert counts is not None
     if cap.is_reached(counts["of_task"] - 1, counts["in_all"] - 1):
         raise QueueFull
+
+
+async def claim_counting(
+    conn: Connection, claimant: Claimant, slots: int, params: dict[str, Any]
+) -> list[DictRow]:
+    """See `Store.claim`, for claimants with a task whose running jobs are counted: its
+    claims are serialised (`lock_claims`, in task order, so they cannot deadlock) and its
+    jobs chosen by `jobqueue.stores.claiming`; *params* carries the claim's time, worker
+    and lease. Returns the claimed rows."""
+    tasks = sorted(claimant.tasks)
+    async with conn.transaction():
+        for task in tasks:
+            if claimant.terms_of(task).counts_running:
+                await conn.execute(QUERIES["lock_claims"], {"task": task})
+        picks: list[Ready] = []
+        for task in tasks:
+            picks += await _pick_of(conn, task, claimant.terms_of(task), slots, params["now"])
+        taken = within_budget(picks, lambda task: claimant.terms_of(task).cost, slots)
+        if not taken:
+            return []
+        cursor = await conn.execute(
+            CLAIM_CHOSEN, {**params, "job_ids": [ready.job_id for ready in taken]}
+        )
+        return await cursor.fetchall()
+
+
+async def _pick_of(
+    conn: Connection, task: str, terms: TaskTerms, slots: int, now: datetime
+) -> list[Ready]:
+    running: dict[str, int] = {}
+    if terms.counts_running:
+        cursor = await conn.execute(QUERIES["running_keys"], {"task": task})
+        running = {row["key"]: row["n"] for row in await cursor.fetchall()}
+    room = task_room(terms, slots, sum(running.values()))
+    running.pop("", None)
+
+    async def read(taking: TaskPick) -> list[Ready]:
+        cursor = await conn.execute(
+            QUERIES["ready_jobs_outside"],
+            {
+                "task": task,
+                "now": now,
+                "limit": taking.missing,
+                "saturated": sorted(taking.saturated),
+                "chosen": taking.chosen_ids,
+            },
+        )
+        return [
+            Ready(
+                row["job_id"],
+                task,
+                row["concurrency_key"],
+                (-row["priority"], row["run_at"], row["created_at"], row["queued_seq"]),
+            )
+            for row in await cursor.fetchall()
+        ]
+
+    return await pick_async(room, terms, running, read)
 
 
 async def _lock(conn: Connection, job_id: str, now: datetime) -> Job:

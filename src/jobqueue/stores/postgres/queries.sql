@@ -5,11 +5,11 @@
 -- name: insert_job
 INSERT INTO jobs (
     job_id, task, status, payload, created_at, run_at, max_attempts, ttl_seconds,
-    priority, timeout_seconds, idempotency_key, fingerprint, owner
+    priority, timeout_seconds, idempotency_key, fingerprint, owner, concurrency_key
 ) VALUES (
     %(job_id)s, %(task)s, 'queued', %(payload)s, %(created_at)s, %(run_at)s,
     %(max_attempts)s, %(ttl_seconds)s, %(priority)s, %(timeout_seconds)s,
-    %(idempotency_key)s, %(fingerprint)s, %(owner)s
+    %(idempotency_key)s, %(fingerprint)s, %(owner)s, %(concurrency_key)s
 )
 ON CONFLICT (idempotency_key) DO NOTHING
 RETURNING *;
@@ -61,23 +61,34 @@ GROUP BY task, status;
 -- name: recent_workers
 SELECT * FROM workers WHERE last_seen_at >= %(horizon)s ORDER BY seq;
 
--- name: claim
--- One index walk per task, each stopping at LIMIT unlocked rows, then the best LIMIT of
--- those: a single "task = ANY(...)" scan would have to sort every ready job of the tasks.
-WITH picked AS (
-    SELECT c.job_id
-    FROM unnest(%(tasks)s::text[]) AS t(task)
+-- name: ready_to_claim
+-- The jobs a claim takes when no running jobs need counting: one index walk per task, each
+-- stopping at the task's room of unlocked rows, then the best of those while their costs
+-- add up to at most %(slots)s (a single "task = ANY(...)" scan would have to sort every
+-- ready job of the tasks; queued_seq is unique, so the running sum has no ties).
+WITH candidates AS (
+    SELECT c.job_id, sum(t.cost) OVER (
+        ORDER BY c.priority DESC, c.run_at, c.created_at, c.queued_seq
+    ) AS spent
+    FROM unnest(%(tasks)s::text[], %(rooms)s::int[], %(costs)s::int[]) AS t(task, room, cost)
     CROSS JOIN LATERAL (
         SELECT job_id, priority, run_at, created_at, queued_seq
         FROM jobs
         WHERE status = 'queued' AND jobs.task = t.task AND run_at <= %(now)s
         ORDER BY priority DESC, run_at, created_at, queued_seq
-        LIMIT %(limit)s
+        LIMIT t.room
         FOR UPDATE SKIP LOCKED
     ) AS c
-    ORDER BY c.priority DESC, c.run_at, c.created_at, c.queued_seq
-    LIMIT %(limit)s
 )
+SELECT job_id FROM candidates WHERE spent <= %(slots)s
+
+-- name: chosen_to_claim
+-- The jobs that the statements below chose and locked, in the same transaction.
+SELECT unnest(%(job_ids)s::text[]) AS job_id
+
+-- name: claim
+-- The claim of the jobs picked by `ready_to_claim` or `chosen_to_claim` (see _rows.py).
+WITH picked AS ({picked})
 UPDATE jobs SET
     status = 'processing',
     version = jobs.version + 1,
@@ -89,6 +100,27 @@ UPDATE jobs SET
 FROM picked
 WHERE jobs.job_id = picked.job_id
 RETURNING jobs.*;
+
+-- name: lock_claims
+-- Serialises the claims of a task whose running jobs they count, until each one commits.
+SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || ':claims:' || %(task)s, 0));
+
+-- name: running_keys
+-- The running jobs of %(task)s per concurrency key ('' counts those without one).
+SELECT coalesce(concurrency_key, '') AS key, count(*) AS n FROM jobs
+WHERE status = 'processing' AND task = %(task)s
+GROUP BY concurrency_key;
+
+-- name: ready_jobs_outside
+-- The best ready jobs of %(task)s, leaving out the jobs of the %(saturated)s keys and the
+-- %(chosen)s jobs.
+SELECT job_id, priority, run_at, created_at, queued_seq, concurrency_key FROM jobs
+WHERE status = 'queued' AND task = %(task)s AND run_at <= %(now)s
+  AND (concurrency_key IS NULL OR concurrency_key <> ALL(%(saturated)s::text[]))
+  AND job_id <> ALL(%(chosen)s::text[])
+ORDER BY priority DESC, run_at, created_at, queued_seq
+LIMIT %(limit)s
+FOR UPDATE SKIP LOCKED;
 
 -- name: heartbeat
 UPDATE jobs SET lease_expires_at = %(lease_expires_at)s

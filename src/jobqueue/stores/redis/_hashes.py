@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from jobqueue.models import Job, JobStatus, Progress, QueueCap, WorkerInfo
+from jobqueue.stores.claiming import task_room
 from jobqueue.stores.codec import (
     from_micros,
     from_micros_or_none,
@@ -23,7 +24,7 @@ from jobqueue.stores.codec import (
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    from jobqueue.models import NewJob
+    from jobqueue.models import Claimant, NewJob
 
 
 def optional(value: str | None) -> str:
@@ -41,8 +42,24 @@ def create_arguments(new: NewJob, job: Job) -> list[str | bytes]:
         optional(new.fingerprint),
         encode_job(job),
         job.task,
-        *(optional(None if limit is None else str(limit)) for limit in (cap.of_task, cap.in_all)),
+        optional_int(cap.of_task),
+        optional_int(cap.in_all),
     ]
+
+
+def claim_arguments(claimant: Claimant, slots: int) -> list[str | int]:
+    """The slots and the tasks with their terms, as ``claim.lua`` reads them."""
+    arguments: list[str | int] = [slots, len(claimant.tasks)]
+    for task in sorted(claimant.tasks):
+        terms = claimant.terms_of(task)
+        arguments += [task, task_room(terms, slots, 0), terms.cost]
+        arguments += [optional_int(terms.global_concurrency), optional_int(terms.key_concurrency)]
+    return arguments
+
+
+def optional_int(value: int | None) -> str:
+    """An optional integer argument, as `optional` writes it."""
+    return optional(None if value is None else str(value))
 
 
 def pairs(flat: Sequence[str]) -> dict[str, str]:
@@ -77,6 +94,8 @@ def encode_job(job: Job) -> bytes:
         flat += ("idempotency_key", job.idempotency_key)
     if job.owner is not None:
         flat += ("owner", job.owner)
+    if job.concurrency_key is not None:
+        flat += ("concurrency_key", job.concurrency_key)
     return orjson.dumps(flat)
 
 
@@ -110,6 +129,7 @@ def decode_fields(fields: Mapping[str, str]) -> Job:
         is_cancel_requested=fields["is_cancel_requested"] == "1",
         idempotency_key=get("idempotency_key"),
         owner=get("owner"),
+        concurrency_key=get("concurrency_key"),
         worker_id=get("worker_id"),
         lease_expires_at=from_micros_or_none(get("lease_expires_at")),
     )

@@ -242,18 +242,16 @@ class RedisStore(Store):
     # -- worker path -----------------------------------------------------------
 
     async def claim(self, claimant: Claimant, limit: int, now: datetime) -> list[Claim]:
-        """Take up to *limit* ready jobs, best first, in one script call."""
+        """Take ready jobs worth up to *limit* slots, best first, in one script call."""
         if limit <= 0 or not claimant.tasks:
             return []
-        tokens = [new_token() for _ in range(limit)]
         claimed = await self._run(
             "claim",
             now,
             codec.micros(now + timedelta(seconds=claimant.lease_seconds)),
             claimant.worker_id,
-            len(claimant.tasks),
-            *claimant.tasks,
-            *tokens,
+            *hashes.claim_arguments(claimant, limit),
+            *(new_token() for _ in range(limit)),
         )
         return [
             Claim(

@@ -76,11 +76,19 @@ def _migrate(connection: sqlite3.Connection, path: str) -> None:
             f"{path} has schema version {version}, newer than this jobqueue "
             f"knows ({SCHEMA_VERSION}); upgrade jobqueue"
         )
-    # Idempotent statements, under the write lock: racing processes are harmless.
-    script = read_script("jobqueue.stores.sqlite", "schema.sql")
+    # Idempotent statements, under the write lock: racing processes are harmless. A file
+    # made by an older version (not a new one, at 0) first takes each step since.
+    steps = [
+        read_script("jobqueue.stores.sqlite", f"upgrades/{step}.sql")
+        for step in range(version + 1, SCHEMA_VERSION + 1)
+        if version > 0
+    ]
+    script = "\n".join([*steps, read_script("jobqueue.stores.sqlite", "schema.sql")])
     try:
         connection.executescript(f"BEGIN IMMEDIATE;\n{script}\nCOMMIT;")
     except BaseException:
         if connection.in_transaction:
             connection.execute("ROLLBACK")
-        raise
+        # Another process took the same steps first: their column changes fail here.
+        if connection.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+            raise

@@ -24,6 +24,7 @@ from jobqueue.models import (
     empty_counts,
 )
 from jobqueue.stores.base import CANCELLED_ERROR, LOST_WORKER_ERROR
+from jobqueue.stores.claiming import Ready, TaskPick, pick, task_room, within_budget
 from jobqueue.stores.codec import (
     encode_cursor,
     from_micros_or_none,
@@ -34,6 +35,7 @@ from jobqueue.stores.codec import (
 from jobqueue.stores.sqlite._transaction import Transaction, job_from_row, worker_from_row
 
 if TYPE_CHECKING:
+    import sqlite3
     from collections.abc import Collection, Sequence
     from datetime import datetime
 
@@ -70,6 +72,7 @@ def create(tx: Transaction, new: NewJob, now: datetime) -> tuple[Job, bool]:
         timeout_seconds=job.timeout_seconds,
         idempotency_key=job.idempotency_key,
         owner=job.owner,
+        concurrency_key=job.concurrency_key,
         seq=tx.next_seq(),
     )
     assert row is not None
@@ -131,15 +134,33 @@ def stats(tx: Transaction, now: datetime, worker_horizon_seconds: float) -> Stat
 
 
 def claim(tx: Transaction, claimant: Claimant, limit: int, now: datetime) -> list[Claim]:
-    """See `Store.claim`."""
+    """See `Store.claim`: the write lock held by the transaction makes the counts of
+    running jobs true until it commits."""
     now_us = micros(now)
-    candidates = [
-        row
-        for task in claimant.tasks
-        for row in tx.rows("ready_jobs", task=task, now=now_us, limit=max(limit, 0))
-    ]
-    candidates.sort(key=lambda row: (-row["priority"], row["run_at"], row["created_at"]))
-    chosen = [row["job_id"] for row in candidates[: max(limit, 0)]]
+    picks: list[Ready] = []
+    for task in claimant.tasks:
+        terms = claimant.terms_of(task)
+        running = _running_keys(tx, task) if terms.counts_running else {}
+        room = task_room(terms, limit, sum(running.values()))
+        running.pop("", None)
+
+        def read(taking: TaskPick, task: str = task) -> list[Ready]:
+            if not taking.saturated and not taking.chosen:
+                rows = tx.rows("ready_jobs", task=task, now=now_us, limit=taking.missing)
+            else:
+                rows = tx.rows(
+                    "ready_jobs_outside",
+                    task=task,
+                    now=now_us,
+                    limit=taking.missing,
+                    saturated=json_text(sorted(taking.saturated)),
+                    chosen=json_text(taking.chosen_ids),
+                )
+            return [_ready(task, row) for row in rows]
+
+        picks += pick(room, terms, running, read)
+    taken = within_budget(picks, lambda task: claimant.terms_of(task).cost, limit)
+    chosen = [ready.job_id for ready in taken]
     if not chosen:
         return []
     rows = tx.change_jobs(
@@ -155,6 +176,15 @@ def claim(tx: Transaction, claimant: Claimant, limit: int, now: datetime) -> lis
         Claim(tx.changed(by_id[job_id]), Lease(job_id, by_id[job_id]["lease_token"]))
         for job_id in chosen
     ]
+
+
+def _running_keys(tx: Transaction, task: str) -> dict[str, int]:
+    return {row["key"]: row["n"] for row in tx.rows("running_keys", task=task)}
+
+
+def _ready(task: str, row: sqlite3.Row) -> Ready:
+    order = (-row["priority"], row["run_at"], row["created_at"], row["rowid"])
+    return Ready(row["job_id"], task, row["concurrency_key"], order)
 
 
 def heartbeat(

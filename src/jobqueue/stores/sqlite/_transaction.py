@@ -55,6 +55,7 @@ def job_from_row(row: sqlite3.Row) -> Job:
         is_cancel_requested=bool(row["is_cancel_requested"]),
         idempotency_key=row["idempotency_key"],
         owner=row["owner"],
+        concurrency_key=row["concurrency_key"],
         worker_id=row["worker_id"],
         lease_expires_at=from_micros_or_none(row["lease_expires_at"]),
     )

@@ -1,5 +1,5 @@
--- jobqueue's SQLite schema (version 2), created on first use; a version 1 file gains what
--- version 2 added (every statement is idempotent).
+-- jobqueue's SQLite schema (version 2), created on first use. Every statement is
+-- idempotent: an older file runs its upgrades/ steps (the column changes), then this.
 -- Timestamps are integer microseconds since the Unix epoch (UTC): they sort and compare
 -- as numbers. JSON columns hold orjson text.
 
@@ -31,6 +31,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     worker_id           TEXT,
     lease_expires_at    INTEGER,
     lease_token         TEXT,
+    -- Jobs sharing a key share their task's key_concurrency limit (version 2).
+    concurrency_key     TEXT,
     -- The change counter's value when this row last changed (see change_counter).
     seq                 INTEGER NOT NULL
 );
@@ -46,6 +48,9 @@ CREATE INDEX IF NOT EXISTS jobs_leases ON jobs (lease_expires_at) WHERE status =
 CREATE INDEX IF NOT EXISTS jobs_expiry ON jobs (expires_at) WHERE expires_at IS NOT NULL;
 -- list_jobs: newest first, and cursor seeks.
 CREATE INDEX IF NOT EXISTS jobs_newest ON jobs (created_at, job_id);
+-- claims under key_concurrency: the running jobs of each key.
+CREATE INDEX IF NOT EXISTS jobs_running_keys
+    ON jobs (task, concurrency_key) WHERE status = 'processing';
 -- changes from other processes.
 CREATE INDEX IF NOT EXISTS jobs_seq ON jobs (seq);
 

@@ -100,9 +100,34 @@ local function count(task, status, delta)
   end
 end
 
-local function set_status(id, job, status)
+-- The running jobs per task and concurrency key, which claims under key_concurrency read;
+-- a job without a key is not counted. The field is the task's length, ':', task, key.
+local function running_key(task, key)
+  return #task .. ':' .. task .. key
+end
+
+local function count_running(job, delta)
+  if job.concurrency_key then
+    local field = running_key(job.task, job.concurrency_key)
+    if redis.call('HINCRBY', prefix .. 'running_keys', field, delta) <= 0 then
+      redis.call('HDEL', prefix .. 'running_keys', field)
+    end
+  end
+end
+
+-- Count the job out of its status and into *status* (needs its task, status and key).
+local function recount(job, status)
   count(job.task, job.status, -1)
   count(job.task, status, 1)
+  if job.status == 'processing' then
+    count_running(job, -1)
+  elseif status == 'processing' then
+    count_running(job, 1)
+  end
+end
+
+local function set_status(id, job, status)
+  recount(job, status)
   job.status = status
   redis.call('HSET', job_key(id), 'status', status)
 end
@@ -134,12 +159,12 @@ local function detach(id, job)
 end
 
 -- Move the job to a terminal *status*, writing the field/value pairs that follow too; purge
--- deletes it ttl seconds from now. Needs the job's task, status, ttl_us and queue_member.
+-- deletes it ttl seconds from now. Needs the job's task, status, ttl_us, queue_member and
+-- concurrency_key.
 local function finish(id, job, status, ...)
   local expires_at = now + tonumber(job.ttl_us)
   detach(id, job)
-  count(job.task, job.status, -1)
-  count(job.task, status, 1)
+  recount(job, status)
   job.status = status
   redis.call('HSET', job_key(id), 'status', status, 'completed_at', int(now),
     'expires_at', int(expires_at), ...)

@@ -5,7 +5,8 @@
 local versions = {}
 for i = 3, #ARGV, 3 do
   local id = ARGV[i]
-  local job = leased(id, ARGV[i + 1], 'task', 'ttl_us', 'version', 'is_cancel_requested')
+  local job = leased(id, ARGV[i + 1], 'task', 'ttl_us', 'version', 'is_cancel_requested',
+    'concurrency_key')
   if job then
     local version = tonumber(job.version) + 1
     finish(id, job, 'completed', 'result', ARGV[i + 2], 'version', int(version))

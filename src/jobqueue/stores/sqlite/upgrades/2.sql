@@ -1,0 +1,2 @@
+-- Version 1 to 2, before schema.sql runs again (it adds the new tables and indexes).
+ALTER TABLE jobs ADD COLUMN concurrency_key TEXT;

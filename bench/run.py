@@ -30,7 +30,7 @@ from typing import Any
 from redis import Redis
 from redis.exceptions import RedisError
 
-from bench.peers._common import POSTGRES_URL, REDIS_URL
+from bench.peers._common import POSTGRES_URL, PYTHONPATH, REDIS_URL
 from bench.report import render
 from bench.venvs import PEERS, ROOT, Peer
 
@@ -215,8 +215,7 @@ def run_case(case: Case, timeout: float) -> dict[str, Any]:
         flush_redis()
     except RedisError as exc:
         return {"error": f"could not flush the Redis database: {exc}"}
-    # The working tree's jobqueue, whatever the venv has installed (a worktree's own code).
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "src")]))
+    env = dict(os.environ, PYTHONPATH=PYTHONPATH)
     try:
         done = subprocess.run(
             case.command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout

@@ -32,6 +32,9 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable
 
 ROOT = Path(__file__).resolve().parents[2]
+#: What every process of a case imports from: the bench package and the working tree's
+#: jobqueue (not the one a venv installed, which in a worktree is another checkout's).
+PYTHONPATH = os.pathsep.join([str(ROOT), str(ROOT / "src")])
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
 POSTGRES_URL = os.environ.get(
     "BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/jobqueue_bench"
@@ -160,7 +163,7 @@ class Run:
 
         Its output goes to a log file of the run; `stop_workers` stops it.
         """
-        env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1", **(env or {}))
+        env = dict(os.environ, PYTHONPATH=PYTHONPATH, PYTHONUNBUFFERED="1", **(env or {}))
         log = (self.directory / f"worker-{len(self.workers)}.log").open("wb")
         process = subprocess.Popen(
             command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True

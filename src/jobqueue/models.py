@@ -7,7 +7,7 @@ copies and never a live object.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence  # noqa: TC003 - JSONValue resolves at runtime
+from collections.abc import Iterable, Mapping, Sequence  # noqa: TC003 - JSONValue resolves at runtime
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -272,6 +272,19 @@ class WorkerInfo:
     running: int = 0
     host: str = ""
     pid: int = 0
+    tasks: tuple[str, ...] = ()
+    """The tasks it serves."""
+
+
+RUNNING_KEYS_SHOWN = 100
+
+
+def busiest_keys(counts: Iterable[tuple[str, str, int]]) -> dict[str, dict[str, int]]:
+    """`Stats.running_keys` from ``(task, key, running)`` counts."""
+    shown: dict[str, dict[str, int]] = {}
+    for task, key, running in sorted(counts, key=lambda count: -count[2])[:RUNNING_KEYS_SHOWN]:
+        shown.setdefault(task, {})[key] = running
+    return shown
 
 
 def empty_counts() -> dict[JobStatus, int]:
@@ -285,6 +298,9 @@ class Stats:
 
     tasks: Mapping[str, Mapping[JobStatus, int]] = field(default_factory=dict)
     workers: Sequence[WorkerInfo] = ()
+    running_keys: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    """Per task, the running jobs of each concurrency key that has some (at most
+    `RUNNING_KEYS_SHOWN` keys in all, the busiest first)."""
 
     @property
     def totals(self) -> dict[JobStatus, int]:

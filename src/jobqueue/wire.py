@@ -160,6 +160,7 @@ class WorkerOut(_Wire):
     running: int = Field(ge=0)
     host: str = _server_extra("")
     pid: int = _server_extra(0)
+    tasks: list[str] = _server_extra([], description="The tasks it serves.")
 
 
 class StatsOut(_Wire):
@@ -168,12 +169,21 @@ class StatsOut(_Wire):
     tasks: dict[str, StatusCounts]
     totals: StatusCounts
     workers: list[WorkerOut]
+    running_keys: dict[str, dict[str, int]] = _server_extra(
+        {},
+        description="Per task, the running jobs of each concurrency key that has some "
+        "(the 100 busiest keys).",
+    )
 
     def to_stats(self) -> Stats:
         """The `Stats` this represents (the totals follow from the tasks' counts)."""
         return Stats(
             tasks={task: counts.by_status() for task, counts in self.tasks.items()},
-            workers=[WorkerInfo(**dict(worker)) for worker in self.workers],
+            workers=[
+                WorkerInfo(**{**dict(worker), "tasks": tuple(worker.tasks)})
+                for worker in self.workers
+            ],
+            running_keys=self.running_keys,
         )
 
 
@@ -224,9 +234,11 @@ def stats_to_wire(stats: Stats, task_names: Iterable[str] = ()) -> dict[str, Any
                 "running": worker.running,
                 "host": worker.host,
                 "pid": worker.pid,
+                "tasks": list(worker.tasks),
             }
             for worker in stats.workers
         ],
+        "runningKeys": stats.running_keys,
     }
 
 

@@ -98,10 +98,14 @@ def test_a_page_and_stats_parse() -> None:
                 "running": 2,
                 "host": "h",
                 "pid": 9,
+                "tasks": ["render"],
             }
         ],
+        "runningKeys": {"render": {"customer-7": 1}},
     }
     stats = parse_stats(wire)
+    assert stats.workers[0].tasks == ("render",)
+    assert stats.running_keys == {"render": {"customer-7": 1}}
     assert stats.totals[JobStatus.CANCELLED] == 3
     assert stats_to_wire(stats) == wire
     with pytest.raises(ClientError, match="Unexpected job list"):
@@ -122,7 +126,7 @@ def test_the_builders_write_exactly_the_models_fields() -> None:
     assert set(body) == {field.alias for field in JobOut.model_fields.values()}
     assert JobOut.model_validate(body).to_job() == job
     stats = stats_to_wire(Stats(workers=[WorkerInfo("w1", job.created_at, 2, "h", 9)]), ["t"])
-    assert set(stats) == set(StatsOut.model_fields)
+    assert set(stats) == {field.alias for field in StatsOut.model_fields.values()}
     worker = stats["workers"][0]
     assert set(worker) == {field.alias for field in WorkerOut.model_fields.values()}
     assert StatsOut.model_validate(stats).to_stats().workers[0].worker_id == "w1"

@@ -272,7 +272,8 @@ async def test_a_version_1_file_gains_what_version_2_added(path: str, clock: Fak
     with closing(sqlite3.connect(path)) as db:  # back to what version 1 wrote
         db.executescript(
             "DROP TABLE rate_hits; DROP INDEX jobs_running_keys;"
-            "ALTER TABLE jobs DROP COLUMN concurrency_key; PRAGMA user_version = 1;"
+            "ALTER TABLE jobs DROP COLUMN concurrency_key; ALTER TABLE workers DROP COLUMN tasks;"
+            "PRAGMA user_version = 1;"
         )
 
     store = SQLiteStore(path)

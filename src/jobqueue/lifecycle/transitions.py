@@ -109,7 +109,12 @@ class Lifecycle:
         now = self._clock.now()
         await self._store.register_worker(
             WorkerInfo(
-                claimant.worker_id, last_seen_at=now, running=len(leases), host=host, pid=pid
+                claimant.worker_id,
+                last_seen_at=now,
+                running=len(leases),
+                host=host,
+                pid=pid,
+                tasks=tuple(sorted(claimant.tasks)),
             )
         )
         if not leases:

@@ -33,6 +33,7 @@ from jobqueue.models import (
     Page,
     Stats,
     WorkerInfo,
+    busiest_keys,
     empty_counts,
 )
 from jobqueue.stores.base import CANCELLED_ERROR, LOST_WORKER_ERROR, Store, StoreCapabilities
@@ -200,7 +201,9 @@ class MemoryStore(Store):
                 tasks[job.task][job.status] += 1
         horizon = now - timedelta(seconds=worker_horizon_seconds)
         workers = [w for w in self._workers.values() if w.last_seen_at >= horizon]
-        return Stats(tasks=dict(tasks), workers=workers)
+        keys = self._running_keys().items()
+        running_keys = busiest_keys((task, key, n) for (task, key), n in keys if key)
+        return Stats(tasks=dict(tasks), workers=workers, running_keys=running_keys)
 
     # -- worker path -----------------------------------------------------------
 
@@ -215,8 +218,7 @@ class MemoryStore(Store):
                 heapq.heappush(self._ready[task], entry)
 
     def _ready_of(self, task: str, now: datetime) -> list[Ready]:
-        """The task's ready jobs, best first; stale entries (jobs that left the queue or
-        were queued again) are dropped from its heap, which a sorted list still is."""
+        """The task's ready jobs, best first; its heap keeps the live entries (sorted)."""
         self._promote_due(task, now)
         entries = sorted(
             entry for entry in self._ready.get(task, ()) if self._entry_of.get(entry[4]) == entry[3]
@@ -227,19 +229,22 @@ class MemoryStore(Store):
             for entry in entries
         ]
 
-    def _running_keys(self, task: str) -> Counter[str]:
+    def _running_keys(self) -> Counter[tuple[str, str]]:
+        """The running jobs per task and concurrency key ('' for those without one)."""
         return Counter(
-            job.concurrency_key or ""
+            (job.task, job.concurrency_key or "")
             for job in self._jobs.values()
-            if job.task == task and job.status is JobStatus.PROCESSING
+            if job.status is JobStatus.PROCESSING
         )
 
     async def claim(self, claimant: Claimant, limit: int, now: datetime) -> list[Claim]:
         """Take ready jobs worth up to *limit* slots, best first."""
         picks: list[Ready] = []
+        counted = any(claimant.terms_of(task).counts_running for task in claimant.tasks)
+        everywhere = self._running_keys() if counted else Counter()
         for task in claimant.tasks:
             terms = claimant.terms_of(task)
-            running = self._running_keys(task) if terms.counts_running else Counter()
+            running = Counter({key: n for (of, key), n in everywhere.items() if of == task})
             room = task_room(terms, limit, running.total())
             del running[""]
             picks += pick(room, terms, running, reading(self._ready_of(task, now)))

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from jobqueue.models import JobStatus, WorkerInfo, empty_counts
 from jobqueue.stores import Store
-from tests.stores.conformance.helpers import TTL_SECONDS, job_in, submit
+from tests.stores.conformance.helpers import TASK, TTL_SECONDS, claimant, job_in, submit
 
 
 async def test_an_empty_store_counts_nothing(store: Store, clock) -> None:
@@ -83,3 +83,17 @@ async def test_an_unregistered_worker_is_gone(store: Store, clock) -> None:
     await store.unregister_worker("never-registered")
 
     assert [w.worker_id for w in (await store.stats(clock.now())).workers] == ["w2"]
+
+
+async def test_stats_show_each_workers_tasks_and_the_keys_running(store: Store, clock) -> None:
+    await store.register_worker(
+        WorkerInfo("w1", clock.now(), running=2, host="h", pid=1, tasks=("a", "work"))
+    )
+    for key in ("k1", "k1", "k2", None):
+        await submit(store, clock, concurrency_key=key)
+    await store.claim(claimant(), 4, clock.now())
+
+    stats = await store.stats(clock.now())
+
+    assert [worker.tasks for worker in stats.workers] == [("a", "work")]
+    assert stats.running_keys == {TASK: {"k1": 2, "k2": 1}}

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from psycopg import sql
 
-from jobqueue.models import JobStatus, Page, Stats, WorkerInfo, empty_counts
+from jobqueue.models import JobStatus, Page, Stats, WorkerInfo, busiest_keys, empty_counts
 from jobqueue.stores.codec import decode_cursor, encode_cursor
 from jobqueue.stores.postgres._rows import QUERIES, job_from_row
 
@@ -62,8 +62,9 @@ def page_of(rows: list[DictRow], limit: int) -> Page:
     )
 
 
-def stats_of(counts: list[DictRow], workers: list[DictRow]) -> Stats:
-    """The stats that the rows of ``count_jobs`` and ``recent_workers`` make."""
+def stats_of(counts: list[DictRow], workers: list[DictRow], keys: list[DictRow]) -> Stats:
+    """The stats that the rows of ``count_jobs``, ``recent_workers`` and ``busiest_keys``
+    make."""
     tasks: defaultdict[str, dict[JobStatus, int]] = defaultdict(empty_counts)
     for row in counts:
         tasks[row["task"]][JobStatus(row["status"])] = row["n"]
@@ -76,7 +77,9 @@ def stats_of(counts: list[DictRow], workers: list[DictRow]) -> Stats:
                 running=row["running"],
                 host=row["host"],
                 pid=row["pid"],
+                tasks=tuple(row["tasks"]),
             )
             for row in workers
         ],
+        running_keys=busiest_keys((row["task"], row["key"], row["n"]) for row in keys),
     )

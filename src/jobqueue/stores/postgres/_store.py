@@ -18,7 +18,7 @@ from psycopg.types.json import Json
 from psycopg_pool import AsyncConnectionPool
 
 from jobqueue.errors import LeaseLost, StoreError, StoreUnavailable
-from jobqueue.models import Claim, HeartbeatResult, JobStatus, Lease
+from jobqueue.models import RUNNING_KEYS_SHOWN, Claim, HeartbeatResult, JobStatus, Lease
 from jobqueue.stores.base import CANCELLED_ERROR, LOST_WORKER_ERROR, Store, StoreCapabilities
 from jobqueue.stores.claiming import task_room
 from jobqueue.stores.postgres import _reads as reads
@@ -194,7 +194,9 @@ class PostgresStore(Store):
             counts = await (await conn.execute(QUERIES["count_jobs"], {"now": now})).fetchall()
             seen = await conn.execute(QUERIES["recent_workers"], {"horizon": horizon})
             workers = await seen.fetchall()
-        return reads.stats_of(counts, workers)
+            busy = await conn.execute(QUERIES["busiest_keys"], {"limit": RUNNING_KEYS_SHOWN})
+            keys = await busy.fetchall()
+        return reads.stats_of(counts, workers, keys)
 
     # -- worker path -----------------------------------------------------------
 
@@ -365,7 +367,7 @@ class PostgresStore(Store):
 
     async def register_worker(self, info: WorkerInfo) -> None:
         """Upsert the worker."""
-        await self._execute("upsert_worker", asdict(info))
+        await self._execute("upsert_worker", {**asdict(info), "tasks": list(info.tasks)})
 
     async def unregister_worker(self, worker_id: str) -> None:
         """Forget the worker."""

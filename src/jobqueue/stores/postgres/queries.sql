@@ -274,13 +274,22 @@ RETURNING hits;
 DELETE FROM rate_hits WHERE until <= %(now)s;
 
 -- name: upsert_worker
-INSERT INTO workers (worker_id, host, pid, running, last_seen_at)
-VALUES (%(worker_id)s, %(host)s, %(pid)s, %(running)s, %(last_seen_at)s)
+INSERT INTO workers (worker_id, host, pid, running, last_seen_at, tasks)
+VALUES (%(worker_id)s, %(host)s, %(pid)s, %(running)s, %(last_seen_at)s, %(tasks)s)
 ON CONFLICT (worker_id) DO UPDATE SET
     host = excluded.host,
     pid = excluded.pid,
     running = excluded.running,
-    last_seen_at = excluded.last_seen_at;
+    last_seen_at = excluded.last_seen_at,
+    tasks = excluded.tasks;
+
+-- name: busiest_keys
+-- The concurrency keys with the most running jobs, per task.
+SELECT task, concurrency_key AS key, count(*) AS n FROM jobs
+WHERE status = 'processing' AND concurrency_key IS NOT NULL
+GROUP BY task, concurrency_key
+ORDER BY n DESC
+LIMIT %(limit)s;
 
 -- name: delete_worker
 DELETE FROM workers WHERE worker_id = %(worker_id)s;

@@ -142,13 +142,22 @@ def encode_progress(progress: Progress) -> str:
 
 def encode_worker(info: WorkerInfo) -> str:
     """A worker's entry in the workers hash."""
-    return json_text([info.worker_id, micros(info.last_seen_at), info.running, info.host, info.pid])
+    fields = [info.worker_id, micros(info.last_seen_at), info.running, info.host, info.pid]
+    return json_text([*fields, list(info.tasks)])
 
 
 def decode_worker(raw: str) -> WorkerInfo:
-    """The worker `encode_worker` stored."""
-    worker_id, last_seen, running, host, pid = orjson.loads(raw)
-    return WorkerInfo(worker_id, from_micros(last_seen), running, host, pid)
+    """The worker `encode_worker` stored (before version 2: without its tasks)."""
+    worker_id, last_seen, running, host, pid, *tasks = orjson.loads(raw)
+    served = tuple(tasks[0]) if tasks else ()
+    return WorkerInfo(worker_id, from_micros(last_seen), running, host, pid, served)
+
+
+def decode_running_key(field: str) -> tuple[str, str]:
+    """The task and concurrency key of a field of the running-keys hash (``claim.lua``):
+    the task's length, ``:``, the task, then the key."""
+    length, _, rest = field.partition(":")
+    return rest[: int(length)], rest[int(length) :]
 
 
 def _json_or_none(raw: str | None) -> Any:

@@ -27,6 +27,7 @@ from jobqueue.models import (
     Lease,
     Page,
     Stats,
+    busiest_keys,
     empty_counts,
 )
 from jobqueue.stores import codec
@@ -224,7 +225,7 @@ class RedisStore(Store):
 
     async def stats(self, now: datetime, worker_horizon_seconds: float = 60.0) -> Stats:
         """Counts per task and status from the counters the scripts keep, and recent workers."""
-        counts, expired, workers = await self._run("stats", now)
+        counts, expired, workers, keys = await self._run("stats", now)
         tasks: defaultdict[str, dict[JobStatus, int]] = defaultdict(empty_counts)
         for field, value in hashes.pairs(counts).items():
             status, _, task = field.partition(":")
@@ -237,6 +238,10 @@ class RedisStore(Store):
         return Stats(
             tasks={task: counts for task, counts in tasks.items() if any(counts.values())},
             workers=[worker for worker in seen if worker.last_seen_at >= horizon],
+            running_keys=busiest_keys(
+                (*hashes.decode_running_key(field), int(n))
+                for field, n in hashes.pairs(keys).items()
+            ),
         )
 
     # -- worker path -----------------------------------------------------------

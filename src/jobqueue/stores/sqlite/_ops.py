@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from jobqueue.errors import IdempotencyConflict, InvalidTransition, JobNotFound, QueueFull
 from jobqueue.models import (
+    RUNNING_KEYS_SHOWN,
     Claim,
     HeartbeatResult,
     Job,
@@ -21,6 +22,7 @@ from jobqueue.models import (
     Progress,
     Stats,
     WorkerInfo,
+    busiest_keys,
     empty_counts,
 )
 from jobqueue.stores.base import CANCELLED_ERROR, LOST_WORKER_ERROR
@@ -127,7 +129,11 @@ def stats(tx: Transaction, now: datetime, worker_horizon_seconds: float) -> Stat
         tasks.setdefault(row["task"], empty_counts())[JobStatus(row["status"])] = row["n"]
     since = micros(now - timedelta(seconds=worker_horizon_seconds))
     workers = [worker_from_row(row) for row in tx.rows("recent_workers", since=since)]
-    return Stats(tasks=tasks, workers=workers)
+    keys = busiest_keys(
+        (row["task"], row["key"], row["n"])
+        for row in tx.rows("busiest_keys", limit=RUNNING_KEYS_SHOWN)
+    )
+    return Stats(tasks=tasks, workers=workers, running_keys=keys)
 
 
 # -- worker path ----------------------------------------------------------------
@@ -365,6 +371,7 @@ def register_worker(tx: Transaction, info: WorkerInfo) -> None:
         pid=info.pid,
         running=info.running,
         last_seen_at=micros(info.last_seen_at),
+        tasks=json_text(list(info.tasks)),
     )
 
 

@@ -69,6 +69,7 @@ def worker_from_row(row: sqlite3.Row) -> WorkerInfo:
         running=row["running"],
         host=row["host"],
         pid=row["pid"],
+        tasks=tuple(orjson.loads(row["tasks"])),
     )
 
 

@@ -71,6 +71,14 @@ SELECT task, status, count(*) AS n FROM jobs
 WHERE expires_at IS NULL OR expires_at > :now
 GROUP BY task, status;
 
+-- name: busiest_keys
+-- The concurrency keys with the most running jobs, per task.
+SELECT task, concurrency_key AS key, count(*) AS n FROM jobs
+WHERE status = 'processing' AND concurrency_key IS NOT NULL
+GROUP BY task, concurrency_key
+ORDER BY n DESC
+LIMIT :limit;
+
 -- name: recent_workers
 SELECT * FROM workers WHERE last_seen_at >= :since ORDER BY worker_id;
 
@@ -223,13 +231,14 @@ RETURNING job_id, idempotency_key;
 DELETE FROM idempotency_keys WHERE key = :key AND job_id = :job_id;
 
 -- name: save_worker
-INSERT INTO workers (worker_id, host, pid, running, last_seen_at)
-VALUES (:worker_id, :host, :pid, :running, :last_seen_at)
+INSERT INTO workers (worker_id, host, pid, running, last_seen_at, tasks)
+VALUES (:worker_id, :host, :pid, :running, :last_seen_at, :tasks)
 ON CONFLICT (worker_id) DO UPDATE SET
     host = excluded.host,
     pid = excluded.pid,
     running = excluded.running,
-    last_seen_at = excluded.last_seen_at;
+    last_seen_at = excluded.last_seen_at,
+    tasks = excluded.tasks;
 
 -- name: forget_worker
 DELETE FROM workers WHERE worker_id = :worker_id;

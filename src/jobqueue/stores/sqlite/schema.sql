@@ -60,12 +60,14 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
     fingerprint TEXT
 );
 
+-- tasks: the ones it serves, a JSON array (version 2).
 CREATE TABLE IF NOT EXISTS workers (
     worker_id    TEXT PRIMARY KEY,
     host         TEXT NOT NULL,
     pid          INTEGER NOT NULL,
     running      INTEGER NOT NULL,
-    last_seen_at INTEGER NOT NULL
+    last_seen_at INTEGER NOT NULL,
+    tasks        TEXT NOT NULL DEFAULT '[]'
 );
 
 -- One row: bumped by every write transaction that changes a job, which stamps the

@@ -21,6 +21,7 @@ from jobqueue.models import JobFilter, JobStatus, NewJob
 from jobqueue.notify import Hub, Interest
 from jobqueue.retry import Backoff
 from jobqueue.stores import DEFAULT_STORE_URL, Store, open_store
+from jobqueue.stores.urls import redacted
 from jobqueue.submission import build_new_job
 from jobqueue.tasks import (
     QueueDefaults,
@@ -41,11 +42,7 @@ if TYPE_CHECKING:
     from jobqueue.tasks import TaskSettings
 
 StartupHook = Callable[..., Any]
-
-
-def _integer(name: str, value: int | None, *, minimum: int, maximum: int) -> int | None:
-    # For the bounds of other calls (a page's size), checked as the submit options are.
-    return Bound(minimum, maximum).integer(name, value)
+PAGE_SIZE = Bound(1, 500)
 
 
 class JobQueue:
@@ -167,6 +164,11 @@ class JobQueue:
         self._store = store if isinstance(store, Store) else None
         self._hub = None
         self._lifecycle = None
+
+    @property
+    def store_shown(self) -> str:
+        """The store's URL with any password hidden (a store instance: its class)."""
+        return redacted(self.store_url) if self.store_url else type(self.store).__name__
 
     @property
     def store(self) -> Store:
@@ -309,7 +311,7 @@ class JobQueue:
             )
         except ValueError as exc:
             raise InvalidRequest(str(exc)) from None
-        limit = _integer("limit", limit, minimum=1, maximum=500) or 50
+        limit = PAGE_SIZE.integer("limit", limit) or 50
         return await self.store.list_jobs(where, limit, cursor, self.clock.now())
 
     async def stats(self) -> Stats:

@@ -172,3 +172,21 @@ def test_a_real_process_submit_wait(server_url: str) -> None:
     )
     assert completed.returncode == 0, completed.stderr
     assert json.loads(completed.stdout) == {"steps": 3}
+
+
+def test_the_list_fits_80_columns_and_a_delayed_job_says_when_it_starts(
+    server_url: str, client: Client
+) -> None:
+    delayed = client.submit("echo", "later", delay_seconds=3600)
+    narrow = CliRunner(env={"JOBQUEUE_SERVER": server_url, "COLUMNS": "80"})
+
+    table = narrow.invoke(cli, ["list", "--limit", "5"]).stdout
+    shown = narrow.invoke(cli, ["status", delayed.job_id]).stdout
+
+    assert all(len(line) <= 80 for line in table.splitlines()), table
+    assert {"Job", "Task", "Status"} <= set(table.split())
+    assert delayed.job_id in table
+    assert "starts in" in table
+    assert "Starts" in shown
+    assert "starts in 3600 s" in shown or "starts in 3599 s" in shown
+    client.cancel(delayed.job_id)

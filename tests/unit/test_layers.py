@@ -31,6 +31,7 @@ STORE_WRITES = frozenset(
         "purge_expired",
         "register_worker",
         "unregister_worker",
+        "count_hit",
     }
 )
 

@@ -8,6 +8,8 @@ programs. The progress bar goes to stderr, so stdout holds only the result.
 from __future__ import annotations
 
 import functools
+import math
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import click
@@ -83,8 +85,18 @@ def _abridged(value: JSONValue, limit: int = 500) -> str:
 
 
 def _detail(job: Job) -> str:
-    """What a listing says about a job besides its status: its error, else its progress."""
-    return job.error or _progress_text(job)
+    """What a listing says about a job besides its status: its error, else its progress,
+    else when a queued job may start."""
+    return job.error or _progress_text(job) or _start_text(job)
+
+
+def _start_text(job: Job) -> str:
+    """``starts in 42 s`` for a queued job whose run time (a delay or a retry's backoff)
+    is still ahead; else nothing."""
+    if job.status is not JobStatus.QUEUED:
+        return ""
+    wait = (job.run_at - datetime.now(UTC)).total_seconds()
+    return f"starts in {math.ceil(wait)} s" if wait > 0 else ""
 
 
 def _progress_text(job: Job) -> str:
@@ -135,6 +147,11 @@ def _payload(_ctx: click.Context, _param: click.Parameter, value: str) -> JSONVa
     help="Keep the finished job this long.",
 )
 @click.option("--idempotency-key", metavar="KEY", help="Submitting the same key again is a no-op.")
+@click.option(
+    "--concurrency-key",
+    metavar="KEY",
+    help="Jobs with the same key share the task's key_concurrency limit.",
+)
 def submit(
     client: Client,
     as_json: bool,
@@ -179,6 +196,7 @@ def status(client: Client, as_json: bool, job_id: str) -> None:
         "Status": styled_status(job) + (" (cancel requested)" if job.is_cancel_requested else ""),
         "Progress": escape(_progress_text(job)),
         "Attempts": f"{job.attempts}/{job.max_attempts}",
+        "Starts": f"{timestamp(job.run_at)} ({text})" if (text := _start_text(job)) else "",
         "Created": timestamp(job.created_at),
         "Started": timestamp(job.started_at),
         "Completed": timestamp(job.completed_at),
@@ -197,8 +215,8 @@ def status(client: Client, as_json: bool, job_id: str) -> None:
 def watch(client: Client, as_json: bool, job_id: str) -> None:
     """Follow a job's progress until it ends.
 
-    Prints the result and exits as ``submit --wait`` does. With --json, prints every
-    state as one line of JSON instead.
+    Prints the result and exits as submit --wait does. With --json, prints every state
+    as one line of JSON instead.
     """
     job = follow(client, job_id, as_json_lines=as_json)
     exit_with_outcome(job, print_result=not as_json)
@@ -281,16 +299,23 @@ def stats(client: Client, as_json: bool) -> None:
     table.add_row("total", *(str(n) for n in result.totals.values()), style="bold")
     console = Console()
     console.print(table)
-    workers = Table("Worker", "Host", "PID", "Running", "Last seen", title="Workers")
+    workers = Table("Worker", "Host", "PID", "Running", "Tasks", "Last seen", title="Workers")
     for worker in result.workers:
         workers.add_row(
             worker.worker_id,
             escape(worker.host),
             str(worker.pid),
             str(worker.running),
+            escape(", ".join(worker.tasks)),
             timestamp(worker.last_seen_at),
         )
     console.print(workers)
+    if result.running_keys:
+        keys = Table("Task", "Concurrency key", "Running", title="Busiest concurrency keys")
+        for task, running in sorted(result.running_keys.items()):
+            for key, n in sorted(running.items(), key=lambda item: -item[1]):
+                keys.add_row(escape(task), escape(key), str(n))
+        console.print(keys)
 
 
 COMMANDS = (submit, status, watch, cancel, retry, list_jobs, stats)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -18,9 +18,32 @@ from jobqueue.cli.options import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
+    from jobqueue.queue import JobQueue
     from jobqueue.worker import Worker
+
+
+def _names(listed: str | None) -> list[str]:
+    return [name.strip() for name in (listed or "").split(",") if name.strip()]
+
+
+def served_tasks(
+    queue: JobQueue, included: Sequence[str], excluded: Sequence[str]
+) -> tuple[str, ...]:
+    """The tasks a worker serves: *included* (default: every registered task) less
+    *excluded*; a usage error names any task the queue does not have."""
+    known = queue.tasks.names
+    unknown = sorted({*included, *excluded} - set(known))
+    if unknown:
+        raise click.BadParameter(
+            f"no such task: {', '.join(unknown)} (the tasks are: {', '.join(known)})",
+            param_hint="'--tasks' / '--exclude-tasks'",
+        )
+    served = tuple(name for name in included or known if name not in excluded)
+    if not served:
+        raise click.BadParameter("that leaves no task to serve", param_hint="'--exclude-tasks'")
+    return served
 
 
 def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
@@ -55,29 +78,34 @@ async def serve_worker(worker: Worker) -> None:
 @click.argument("app", metavar="MODULE:ATTR")
 @store_override
 @worker_options
-@click.option("--task", "tasks", multiple=True, metavar="NAME", help="Serve only these tasks.")
+@click.option(
+    "--tasks",
+    "included",
+    metavar="A,B",
+    help="Serve only these tasks (comma-separated; default: every task).",
+)
+@click.option(
+    "--task",
+    "also_included",
+    multiple=True,
+    metavar="NAME",
+    help="Serve this task (repeatable; the same as --tasks).",
+)
+@click.option("--exclude-tasks", "excluded", metavar="A,B", help="Serve every task but these.")
 @log_level
 def worker(
     app: str,
     store: str | None,
-    concurrency: int,
-    lease_seconds: float,
-    grace_seconds: float,
-    max_jobs_per_child: int | None,
-    max_child_memory_mb: float | None,
-    tasks: tuple[str, ...],
+    included: str | None,
+    also_included: tuple[str, ...],
+    excluded: str | None,
     log_level: str,
+    **options: Any,
 ) -> None:
     """Run the tasks of the JobQueue named MODULE:ATTR until SIGTERM or SIGINT."""
     configure_logging(log_level)
-    runner = build_worker(
-        load_queue(app, store),
-        concurrency=concurrency,
-        lease_seconds=lease_seconds,
-        grace_seconds=grace_seconds,
-        tasks=tasks,
-        max_jobs_per_child=max_jobs_per_child,
-        max_child_memory_mb=max_child_memory_mb,
-    )
+    queue = load_queue(app, store)
+    tasks = served_tasks(queue, [*_names(included), *also_included], _names(excluded))
+    runner = build_worker(queue, tasks=tasks, **options)
     with asyncio.Runner(loop_factory=loop_factory()) as loop:
         loop.run(serve_worker(runner))

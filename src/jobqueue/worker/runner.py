@@ -38,7 +38,7 @@ from jobqueue.worker.execution import Stopped, attempt_outcome
 from jobqueue.worker.outages import open_for_work, record_outcome
 from jobqueue.worker.pool import ProcessPool
 from jobqueue.worker.progress import ProgressReporter
-from jobqueue.worker.slots import Slots, tasks_that_fit
+from jobqueue.worker.slots import Slots, describe_task, tasks_that_fit
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -154,6 +154,7 @@ class Worker:
         # Subscribe first: the subscription is in place by the time the hooks are done.
         with self._following_work():
             await self._call_hooks(queue.startup_hooks)
+            logger.info("%s", self.describe())
             helpers = [
                 asyncio.create_task(self._heartbeat_loop(), name="jobqueue-heartbeat"),
                 asyncio.create_task(
@@ -184,6 +185,14 @@ class Worker:
         finally:
             hub.remove_listener(self._on_change)
             hub.discard_work_event(self._work)
+
+    def describe(self) -> str:
+        """What this worker serves, for its start-up log line (no password)."""
+        tasks = ", ".join(describe_task(self.queue.tasks.resolve(name)) for name in self.task_names)
+        return (
+            f"Worker {self.worker_id} serving {self.queue.store_shown}: tasks {tasks}; "
+            f"concurrency {self.concurrency}, lease {self.lease_seconds:g}s"
+        )
 
     async def _call_hooks(self, hooks: list[Any]) -> None:
         for hook in hooks:
@@ -366,11 +375,18 @@ class Worker:
 
     async def _drain(self) -> None:
         attempts = [r.task for r in self._running.values() if r.task is not None]
+        logger.info(
+            "Worker %s stopping: draining %d running jobs for up to %gs",
+            self.worker_id,
+            len(attempts),
+            self.shutdown_grace_seconds,
+        )
         if not attempts:
             return
-        logger.info("Waiting up to %ss for %d jobs", self.shutdown_grace_seconds, len(attempts))
         await asyncio.wait(attempts, timeout=self.shutdown_grace_seconds)
         self._abandoning.set()
+        if self._running:
+            logger.info("Handing %d unfinished jobs back to the queue", len(self._running))
         for running in list(self._running.values()):
             self._stop_attempt(running, HandedBack())
         await asyncio.gather(*attempts, return_exceptions=True)

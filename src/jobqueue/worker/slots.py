@@ -50,6 +50,21 @@ def tasks_that_fit(registry: TaskRegistry, names: Iterable[str], slots: int) -> 
     return served
 
 
+def describe_task(task: Task) -> str:
+    """*task*'s name with the limits it sets: ``render (cost 2, key_concurrency 1)``."""
+    options = task.options
+    limits = {
+        "cost": options.cost if options.cost != 1 else None,
+        "concurrency": options.concurrency,
+        "global_concurrency": options.global_concurrency,
+        "key_concurrency": options.key_concurrency,
+        "max_queued": options.max_queued,
+        "process": "pool" if options.is_process else None,
+    }
+    shown = ", ".join(f"{name} {value}" for name, value in limits.items() if value is not None)
+    return f"{task.name} ({shown})" if shown else task.name
+
+
 class Slots:
     """*size* slots shared by the attempts of *tasks*, claimed as *claimant*."""
 

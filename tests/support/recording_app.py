@@ -1,4 +1,4 @@
-"""An application for tests that run real processes: one task that records each attempt.
+"""An application for tests that run real processes: tasks that record each attempt.
 
 Every attempt appends ``start <job_id> <attempt> <pid>`` and, once its sleep is over,
 ``done <job_id> <attempt> <pid>`` to the file named by JOBQUEUE_TEST_LOG (appends of
@@ -21,10 +21,30 @@ def _log(event: str, ctx: JobContext) -> None:
         log.write(f"{event} {ctx.job_id} {ctx.attempt} {os.getpid()}\n")
 
 
-@queue.task
-async def record(payload: dict[str, Any], ctx: JobContext) -> int:
-    """Log the start, sleep ``payload["sleep"]`` seconds, log the end; return the attempt."""
+async def _record(payload: dict[str, Any], ctx: JobContext) -> int:
     _log("start", ctx)
     await asyncio.sleep(float(payload.get("sleep", 0)))
     _log("done", ctx)
     return ctx.attempt
+
+
+@queue.task
+async def record(payload: dict[str, Any], ctx: JobContext) -> int:
+    """Log the start, sleep ``payload["sleep"]`` seconds, log the end; return the attempt."""
+    return await _record(payload, ctx)
+
+
+GLOBAL_LIMIT = 2
+KEY_LIMIT = 1
+
+
+@queue.task(global_concurrency=GLOBAL_LIMIT)
+async def record_global(payload: dict[str, Any], ctx: JobContext) -> int:
+    """`record`, at most `GLOBAL_LIMIT` at once in all workers."""
+    return await _record(payload, ctx)
+
+
+@queue.task(key_concurrency=KEY_LIMIT)
+async def record_keyed(payload: dict[str, Any], ctx: JobContext) -> int:
+    """`record`, at most `KEY_LIMIT` at once per concurrency key in all workers."""
+    return await _record(payload, ctx)

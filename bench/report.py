@@ -282,7 +282,7 @@ def w7_section(cases: list[Case], sizes: dict[str, Any]) -> list[str]:
 
 def keyed_variant(workload: str, keys: int, limit: int) -> str:
     """The variant name of W8's case of *workload* (w1 or w3), as `bench.run.keyed` gives it."""
-    return f"{workload.upper()}, {keys} keys, limit {limit}"
+    return f"{workload.upper()} over {keys} keys at limit {limit}"
 
 
 #: W8's rows: (label, the baseline's workload and variant, figure).

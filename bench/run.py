@@ -31,7 +31,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from bench.peers._common import POSTGRES_URL, REDIS_URL
-from bench.report import render
+from bench.report import keyed_variant, render
 from bench.venvs import PEERS, ROOT, Peer
 
 STORES = ("redis", "postgres", "sqlite")
@@ -157,8 +157,8 @@ def keyed(plain: Case, keys: int, limit: int) -> Case:
     """W8: the W1 or W3 case *plain* with each job given one of *keys* concurrency keys in
     turn and its task declaring ``key_concurrency=limit``; run right after *plain*, its
     baseline."""
-    variant = f"{plain.workload.upper()}, {keys} keys, limit {limit}"
     command = [*plain.command, "--keys", str(keys), "--key-concurrency", str(limit)]
+    variant = keyed_variant(plain.workload, keys, limit)
     return Case(plain.library, plain.backend, "w8", variant, command)
 
 

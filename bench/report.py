@@ -281,7 +281,7 @@ def w7_section(cases: list[Case], sizes: dict[str, Any]) -> list[str]:
 
 
 def keyed_variant(workload: str, keys: int, limit: int) -> str:
-    """The variant name of W8's case of *workload* (w1 or w3), as `bench.run.keyed` gives it."""
+    """The variant name of W8's case made from *workload* (w1 or w3): `bench.run.keyed`."""
     return f"{workload.upper()} over {keys} keys at limit {limit}"
 
 

@@ -1,26 +1,34 @@
 """The queue jobqueue's benchmark workers serve: a no-op, a 50 ms sleep, and a job that hangs once.
 
 Each task marks when it ran (see `bench.peers._common.mark`), as every peer's tasks do.
+In a process whose ``BENCH_KEY_CONCURRENCY`` is set (W8's workers), the no-op and the
+sleep declare that ``key_concurrency``; everywhere else they declare no limit.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from typing import Any
 
-from bench.peers._common import SLEEP_SECONDS, hold_attempt, mark
+from bench.peers._common import KEY_CONCURRENCY_ENV, SLEEP_SECONDS, hold_attempt, mark
 from jobqueue import JobQueue
 
 queue = JobQueue()
 
+#: W8's limit per concurrency key, or None (no limit: the tasks every other workload runs).
+KEY_CONCURRENCY = (
+    int(os.environ[KEY_CONCURRENCY_ENV]) if os.environ.get(KEY_CONCURRENCY_ENV) else None
+)
 
-@queue.task
+
+@queue.task(key_concurrency=KEY_CONCURRENCY)
 async def noop(payload: Any) -> None:
     mark(time.time())
 
 
-@queue.task
+@queue.task(key_concurrency=KEY_CONCURRENCY)
 async def sleep(payload: Any) -> None:
     started = time.time()
     await asyncio.sleep(SLEEP_SECONDS)

@@ -31,7 +31,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from bench.peers._common import POSTGRES_URL, PYTHONPATH, REDIS_URL
-from bench.report import render
+from bench.report import keyed_variant, render
 from bench.venvs import PEERS, ROOT, Peer
 
 STORES = ("redis", "postgres", "sqlite")
@@ -59,6 +59,9 @@ class Sizes:
     give_up: float = 35.0
     pool_jobs: int = 200  # W7
     pool_startup: float = 2.0  # W7: seconds a process task's start-up hook takes
+    keys: int = 100  # W8: concurrency keys, given to the jobs round-robin
+    key_limit: int = 2  # W8: their key_concurrency; keys * limit >= tuned: room for every slot
+    saturated_keys: int = 10  # W8: keys at key_concurrency 1, far fewer than W3's slots
     #: The peers' cases run: all, or (smoke) those that exercise each adapter's calls.
     peer_cases: tuple[str, ...] = ("w1 default", "w1 tuned", "w2", "w3", "w6")
 
@@ -115,20 +118,20 @@ def jobqueue_cases(sizes: Sizes) -> list[Case]:
         w6 = ["w6", "--give-up", str(sizes.give_up), *settle, *jq]
         scale = ["--small", str(sizes.small), "--large", str(sizes.large)]
         scale += ["--cycles", str(sizes.cycles), "--budget", str(sizes.cycle_budget)]
+        tuned = ["--concurrency", str(sizes.tuned)]
+        w1_tuned = Case("jobqueue", store, "w1", "tuned", _adapter(py, "jobqueue", *w1, *tuned))
+        w3_plain = Case("jobqueue", store, "w3", "default", _adapter(py, "jobqueue", *w3))
         cases += [
             Case("jobqueue", store, "w1", "default", _adapter(py, "jobqueue", *w1)),
-            Case(
-                "jobqueue",
-                store,
-                "w1",
-                "tuned",
-                _adapter(py, "jobqueue", *w1, "--concurrency", str(sizes.tuned)),
-            ),
+            w1_tuned,
+            keyed(w1_tuned, sizes.keys, sizes.key_limit),
             Case("jobqueue", store, "w2", "Python API", _adapter(py, "jobqueue", "w2", *w2)),
             Case(
                 "jobqueue", store, "w2", "HTTP + SSE", [py, "-m", "bench.api_bench", "w2http", *w2]
             ),
-            Case("jobqueue", store, "w3", "default", _adapter(py, "jobqueue", *w3)),
+            w3_plain,
+            keyed(w3_plain, sizes.keys, sizes.key_limit),
+            keyed(w3_plain, sizes.saturated_keys, 1),
             Case(
                 "jobqueue",
                 store,
@@ -148,6 +151,15 @@ def jobqueue_cases(sizes: Sizes) -> list[Case]:
         if sizes.default_lease:
             cases.append(Case("jobqueue", store, "w6", "default", _adapter(py, "jobqueue", *w6)))
     return cases + pool_cases(sizes)
+
+
+def keyed(plain: Case, keys: int, limit: int) -> Case:
+    """W8: the W1 or W3 case *plain* with each job given one of *keys* concurrency keys in
+    turn and its task declaring ``key_concurrency=limit``; run right after *plain*, its
+    baseline."""
+    command = [*plain.command, "--keys", str(keys), "--key-concurrency", str(limit)]
+    variant = keyed_variant(plain.workload, keys, limit)
+    return Case(plain.library, plain.backend, "w8", variant, command)
 
 
 def pool_cases(sizes: Sizes) -> list[Case]:
@@ -276,7 +288,7 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="1 %% sizes, one run, no installs")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--only", default="", help="comma-separated libraries")
-    parser.add_argument("--workloads", default="", help="comma-separated workloads (w1..w6)")
+    parser.add_argument("--workloads", default="", help="comma-separated workloads (w1..w8)")
     parser.add_argument("--no-install", action="store_true", help="use the venvs as they are")
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--doc", type=Path, default=DOC, help="the Markdown page to write")

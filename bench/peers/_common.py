@@ -45,6 +45,8 @@ SLEEP_SECONDS = 0.05
 MARKS_ENV = "BENCH_MARKS"
 #: The worker's concurrency for adapters whose worker reads it from the environment.
 CONCURRENCY_ENV = "BENCH_CONCURRENCY"
+#: jobqueue's W8: the ``key_concurrency`` its worker's tasks declare (see `bench.app`).
+KEY_CONCURRENCY_ENV = "BENCH_KEY_CONCURRENCY"
 
 _LINE = b"%017.6f %017.6f\n"
 _LINE_SIZE = 36
@@ -300,7 +302,22 @@ def w3_io_bound(run: Run) -> dict[str, Any]:
     run.marks.wait(jobs, timeout=max(120.0, jobs * SLEEP_SECONDS), worker=worker)
     spans = run.marks.spans()
     ideal = jobs / run.args.concurrency * SLEEP_SECONDS
-    return {"seconds": max(end for _, end in spans) - spans[0][0], "ideal_seconds": ideal}
+    return {
+        "seconds": max(end for _, end in spans) - spans[0][0],
+        "ideal_seconds": ideal,
+        "peak_running": peak_running(spans),
+    }
+
+
+def peak_running(spans: list[tuple[float, float]]) -> int:
+    """The most task runs of *spans* (start, end) that were running at one moment."""
+    # At a tie an end comes first (False < True): a run ending as another starts is no overlap.
+    changes = sorted([(start, True) for start, _ in spans] + [(end, False) for _, end in spans])
+    running = peak = 0
+    for _, starts in changes:
+        running += 1 if starts else -1
+        peak = max(peak, running)
+    return peak
 
 
 def w6_recovery(run: Run) -> dict[str, Any]:
@@ -351,6 +368,12 @@ def parser(workloads: Iterable[str] = WORKLOADS) -> argparse.ArgumentParser:
     parser.add_argument("--give-up", type=float, default=40.0, help="W6 time limit, seconds")
     parser.add_argument(
         "--store", default="redis", help="jobqueue's store: redis, postgres, sqlite"
+    )
+    parser.add_argument(
+        "--keys", type=int, default=0, help="W8: concurrency keys, round-robin (jobqueue only)"
+    )
+    parser.add_argument(
+        "--key-concurrency", type=int, default=None, help="W8: the tasks' limit per key"
     )
     return parser
 

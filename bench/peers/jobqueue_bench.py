@@ -1,8 +1,14 @@
-"""jobqueue's adapter: the tasks of `bench.app`, on Redis, PostgreSQL or SQLite (``--store``)."""
+"""jobqueue's adapter: the tasks of `bench.app`, on Redis, PostgreSQL or SQLite (``--store``).
+
+W8 (``--keys K --key-concurrency N``): each job is given one of K concurrency keys in
+turn, and the worker's tasks declare ``key_concurrency=N``; the rest as in W1 and W3.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
+import os
 import shutil
 import sys
 import tempfile
@@ -10,10 +16,19 @@ import uuid
 from typing import TYPE_CHECKING, ClassVar
 
 from bench.app import queue
-from bench.peers._common import POSTGRES_URL, REDIS_URL, repeat_async, sample_async
+from bench.peers._common import (
+    KEY_CONCURRENCY_ENV,
+    POSTGRES_URL,
+    REDIS_URL,
+    repeat_async,
+    sample_async,
+)
 
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Iterator
+
+    from jobqueue import SubmitOptions
 
 
 def store_url(store: str, scratch: str) -> str:
@@ -45,6 +60,10 @@ class Adapter:
         self.store = args.store
         self.scratch = tempfile.mkdtemp(prefix="bench-jobqueue-")
         self.url = store_url(self.store, self.scratch)
+        self.keys = args.keys
+        if args.key_concurrency is not None:
+            # This process exists for one run: the workers it starts inherit the limit.
+            os.environ[KEY_CONCURRENCY_ENV] = str(args.key_concurrency)
         self.runner = asyncio.Runner()
         queue.use_store(self.url)
         self.runner.run(queue.open())
@@ -57,7 +76,14 @@ class Adapter:
         shutil.rmtree(self.scratch, ignore_errors=True)
 
     def enqueue(self, task: str, count: int) -> float:
-        return self.runner.run(repeat_async(lambda: queue.submit(task, {}), count))
+        options = self._options()
+        return self.runner.run(repeat_async(lambda: queue.submit(task, {}, **next(options)), count))
+
+    def _options(self) -> Iterator[SubmitOptions]:
+        """Each job's submit options: none, or (W8) the next of the keys, round-robin."""
+        if not self.keys:
+            return itertools.repeat({})
+        return itertools.cycle({"concurrency_key": f"key-{n}"} for n in range(self.keys))
 
     def worker_command(self, concurrency: int | None, lease: float | None) -> list[str]:
         command = [sys.executable, "-m", "jobqueue", "worker", "bench.app:queue"]

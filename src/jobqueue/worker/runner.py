@@ -288,6 +288,10 @@ class Worker:
             del self._running[job_id]
             if not running.is_recording:
                 self._free_slots(running)
+            if self._slots.can_stop_short:
+                # A claim that stopped short may take more now that the store, too, no
+                # longer counts this job as running (its key's or task's place is free).
+                self._work.set()
             if not self._running:
                 self._report_activity()  # busy → idle
 
@@ -296,8 +300,6 @@ class Worker:
         running.is_recording = True
         self._slots.give_back(running.claim.job.task)
         self._slot_freed.set()
-        if self._slots.is_limited:
-            self._work.set()  # a claim that stopped short may take more now
 
     async def _execute(self, running: _Running) -> Outcome | None:
         job = running.claim.job

@@ -96,15 +96,10 @@ class Slots:
         return self.size - self._busy
 
     @property
-    def is_limited(self) -> bool:
-        """Whether a claim can stop short while slots are free (a cost or a per-task
-        limit), so that a freed slot may let it take more."""
-        return bool(self._limits) or any(cost > 1 for cost in self._costs.values())
-
-    @property
     def can_stop_short(self) -> bool:
-        """Whether a claim can leave ready jobs behind while slots are free."""
-        return self.is_limited or bool(self._claimant.terms)
+        """Whether a claim can leave ready jobs behind while slots are free: a task has a
+        cost, a limit in this worker, or one counted across workers."""
+        return bool(self._limits) or bool(self._claimant.terms)
 
     def idle_seconds(self, wake_at: datetime | None, now: datetime) -> float:
         """How long a worker whose claim came back short waits before claiming again,

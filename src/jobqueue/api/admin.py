@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+import hashlib
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from fastapi import Depends, Query
+from fastapi import Depends, Header, Query
+from starlette.responses import Response
 
 from jobqueue.api import openapi
 from jobqueue.api.auth import Principal  # noqa: TC001 (FastAPI reads the annotations)
-from jobqueue.api.responses import json_response
+from jobqueue.api.responses import etag_matches, json_response
 from jobqueue.models import JobStatus
 from jobqueue.wire import JobPage, StatsOut, job_to_wire, stats_to_wire
 
 if TYPE_CHECKING:
-    from starlette.responses import Response
-
     from jobqueue.api.router import JobsRouter
+    from jobqueue.models import Job, Page
 
 Statuses = Annotated[list[JobStatus] | None, Query(description="Only these statuses.")]
 Tasks = Annotated[list[str] | None, Query(description="Only these tasks.")]
@@ -25,8 +26,35 @@ Cursor = Annotated[
     Query(min_length=1, max_length=1000, description="`nextCursor` of the previous page."),
 ]
 
-#: Listings and counts change all the time: never from a cache.
-_NO_STORE = {"Cache-Control": "no-store"}
+Fields = Annotated[
+    Literal["summary"] | None,
+    Query(
+        description="`summary`: each job without its `result` and its progress message "
+        "(both null), for dashboards that poll."
+    ),
+]
+IfNoneMatch = Annotated[str | None, Header(alias="If-None-Match")]
+
+#: Listings and counts change all the time: never from a cache, always revalidated.
+_NO_CACHE = {"Cache-Control": "no-cache"}
+
+
+def _summary(job: Job) -> dict[str, Any]:
+    body = job_to_wire(job)
+    body["result"] = None
+    if body["progress"] is not None:
+        body["progress"]["message"] = None
+    return body
+
+
+def _page_tag(page: Page, fields: str | None) -> str:
+    """A strong entity tag for a page: it changes when a listed job changes (its version),
+    when the page's jobs or its cursor do, and with the fields asked for."""
+    digest = hashlib.blake2b(digest_size=16)
+    for job in page.jobs:
+        digest.update(f"{job.job_id}:{job.version};".encode())
+    digest.update(f"{page.next_cursor}|{fields}".encode())
+    return f'"{digest.hexdigest()}"'
 
 
 def add_admin_routes(router: JobsRouter) -> None:
@@ -40,7 +68,12 @@ def add_admin_routes(router: JobsRouter) -> None:
         summary="List jobs, newest first",
         response_model=None,
         responses={
-            200: openapi.answer(JobPage, "A page of jobs."),
+            200: openapi.answer(
+                JobPage,
+                "A page of jobs.",
+                {"ETag": openapi.header("Changes when the page would.", True)},
+            ),
+            304: {"description": "The page is as the client's `If-None-Match` has it."},
             **openapi.problems(400, *router.guarded, 503),
         },
     )
@@ -49,12 +82,18 @@ def add_admin_routes(router: JobsRouter) -> None:
         task: Tasks = None,
         limit: Limit = 50,
         cursor: Cursor = None,
+        fields: Fields = None,
+        if_none_match: IfNoneMatch = None,
         principal: Principal = Depends(auth),
     ) -> Response:
         principal.require_admin("list jobs")
         page = await queue.list(statuses=status or (), tasks=task or (), limit=limit, cursor=cursor)
-        body = {"jobs": [job_to_wire(job) for job in page.jobs], "nextCursor": page.next_cursor}
-        return json_response(body, headers=_NO_STORE)
+        headers = {**_NO_CACHE, "ETag": _page_tag(page, fields)}
+        if etag_matches(if_none_match, headers["ETag"]):
+            return Response(status_code=304, headers=headers)
+        render = _summary if fields == "summary" else job_to_wire
+        body = {"jobs": [render(job) for job in page.jobs], "nextCursor": page.next_cursor}
+        return json_response(body, headers=headers)
 
     @router.get(
         "/stats",
@@ -69,4 +108,4 @@ def add_admin_routes(router: JobsRouter) -> None:
     async def stats(principal: Principal = Depends(auth)) -> Response:
         principal.require_admin("read stats")
         body = stats_to_wire(await queue.stats(), queue.tasks.names)
-        return json_response(body, headers=_NO_STORE)
+        return json_response(body, headers={"Cache-Control": "no-store"})

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Mapping, Sequence  # noqa: TC003 - JSONValue resolves at runtime
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from typing_extensions import TypeAliasType, TypedDict
@@ -277,6 +277,12 @@ class WorkerInfo:
 
 
 RUNNING_KEYS_SHOWN = 100
+
+
+def running_now(workers: Iterable[WorkerInfo], running: Mapping[str, int]) -> list[WorkerInfo]:
+    """*workers* with the jobs they hold now (*running*, per worker id, read from the jobs
+    themselves) instead of the count of their last heartbeat."""
+    return [replace(worker, running=running.get(worker.worker_id, 0)) for worker in workers]
 
 
 def busiest_keys(counts: Iterable[tuple[str, str, int]]) -> dict[str, dict[str, int]]:

@@ -1,8 +1,7 @@
 """`MemoryStore`: jobs in a dict, the reference implementation of the `Store` semantics.
 
 Every method runs without awaiting, so each is atomic on the event loop. Queued jobs wait
-in one heap per task by run time, and move to the task's heap of ready jobs (in claim
-order) once due, so a claim costs O(log n) however many jobs wait.
+per task by run time, then in claim order once due; a claim reads them in that order.
 """
 
 from __future__ import annotations
@@ -35,6 +34,7 @@ from jobqueue.models import (
     WorkerInfo,
     busiest_keys,
     empty_counts,
+    running_now,
 )
 from jobqueue.stores.base import CANCELLED_ERROR, LOST_WORKER_ERROR, Store, StoreCapabilities
 from jobqueue.stores.claiming import Ready, pick, reading, task_room, within_budget
@@ -49,11 +49,10 @@ if TYPE_CHECKING:
 _ReadyEntry = tuple[int, datetime, datetime, int, str]
 _WaitingEntry = tuple[datetime, int, str]
 
-_LAST_RUN: dict[str, object] = dict.fromkeys(
+_LAST_RUN = dict.fromkeys(
     ("error", "result", "progress", "started_at", "completed_at", "expires_at")
 )
-"""What a retry clears (to None), besides the attempts and the cancel request: the job
-starts over as it was submitted."""
+"""What a retry clears (besides the attempts and the cancel request): it starts over."""
 
 
 class MemoryStore(Store):
@@ -194,16 +193,17 @@ class MemoryStore(Store):
         )
 
     async def stats(self, now: datetime, worker_horizon_seconds: float = 60.0) -> Stats:
-        """Counts per task and status, and the recent workers."""
+        """Counts per task and status, the recent workers and the busiest keys."""
         tasks: defaultdict[str, dict[JobStatus, int]] = defaultdict(empty_counts)
+        held: Counter[str] = Counter()
         for job in self._jobs.values():
             if job.expires_at is None or job.expires_at > now:
                 tasks[job.task][job.status] += 1
+            held[job.worker_id or ""] += job.status is JobStatus.PROCESSING
         horizon = now - timedelta(seconds=worker_horizon_seconds)
-        workers = [w for w in self._workers.values() if w.last_seen_at >= horizon]
-        keys = self._running_keys().items()
-        running_keys = busiest_keys((task, key, n) for (task, key), n in keys if key)
-        return Stats(tasks=dict(tasks), workers=workers, running_keys=running_keys)
+        seen = [w for w in self._workers.values() if w.last_seen_at >= horizon]
+        keys = busiest_keys((t, key, n) for (t, key), n in self._running_keys().items() if key)
+        return Stats(tasks=dict(tasks), workers=running_now(seen, held), running_keys=keys)
 
     # -- worker path -----------------------------------------------------------
 

@@ -54,9 +54,9 @@ async def test_expired_jobs_are_not_counted(store: Store, clock) -> None:
 
 async def test_workers_within_the_horizon(store: Store, clock) -> None:
     now = clock.now()
-    fresh = WorkerInfo("w-fresh", now, running=2, host="box", pid=41)
-    edge = WorkerInfo("w-edge", now - timedelta(seconds=60), running=0, host="box", pid=42)
-    stale = WorkerInfo("w-stale", now - timedelta(seconds=61), running=1, host="old", pid=43)
+    fresh = WorkerInfo("w-fresh", now, host="box", pid=41)
+    edge = WorkerInfo("w-edge", now - timedelta(seconds=60), host="box", pid=42)
+    stale = WorkerInfo("w-stale", now - timedelta(seconds=61), host="old", pid=43)
     for info in (fresh, edge, stale):
         await store.register_worker(info)
 
@@ -68,12 +68,25 @@ async def test_workers_within_the_horizon(store: Store, clock) -> None:
 
 
 async def test_registering_again_updates_the_worker(store: Store, clock) -> None:
-    await store.register_worker(WorkerInfo("w1", clock.now(), running=0, host="box", pid=7))
+    await store.register_worker(WorkerInfo("w1", clock.now(), host="box", pid=7))
     clock.advance(5)
-    later = WorkerInfo("w1", clock.now(), running=3, host="box", pid=7)
+    later = WorkerInfo("w1", clock.now(), host="box2", pid=8, tasks=("work",))
     await store.register_worker(later)
 
     assert list((await store.stats(clock.now())).workers) == [later]
+
+
+async def test_a_workers_running_count_is_the_jobs_it_holds_now(store: Store, clock) -> None:
+    # Its last heartbeat said 5; since then it claimed two jobs and ended one.
+    await store.register_worker(WorkerInfo("worker-1", clock.now(), running=5, host="h", pid=1))
+    for _ in range(3):
+        await submit(store, clock)
+    claims = await store.claim(claimant(), 2, clock.now())
+    await store.complete(claims[0].lease, None, clock.now())
+
+    (worker,) = (await store.stats(clock.now())).workers
+
+    assert worker.running == 1
 
 
 async def test_an_unregistered_worker_is_gone(store: Store, clock) -> None:
@@ -87,7 +100,7 @@ async def test_an_unregistered_worker_is_gone(store: Store, clock) -> None:
 
 async def test_stats_show_each_workers_tasks_and_the_keys_running(store: Store, clock) -> None:
     await store.register_worker(
-        WorkerInfo("w1", clock.now(), running=2, host="h", pid=1, tasks=("a", "work"))
+        WorkerInfo("worker-1", clock.now(), host="h", pid=1, tasks=("a", "work"))
     )
     for key in ("k1", "k1", "k2", None):
         await submit(store, clock, concurrency_key=key)

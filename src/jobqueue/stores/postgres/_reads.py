@@ -9,7 +9,15 @@ from typing import TYPE_CHECKING, Any
 
 from psycopg import sql
 
-from jobqueue.models import JobStatus, Page, Stats, WorkerInfo, busiest_keys, empty_counts
+from jobqueue.models import (
+    JobStatus,
+    Page,
+    Stats,
+    WorkerInfo,
+    busiest_keys,
+    empty_counts,
+    running_now,
+)
 from jobqueue.stores.codec import decode_cursor, encode_cursor
 from jobqueue.stores.postgres._rows import QUERIES, job_from_row
 
@@ -62,24 +70,29 @@ def page_of(rows: list[DictRow], limit: int) -> Page:
     )
 
 
-def stats_of(counts: list[DictRow], workers: list[DictRow], keys: list[DictRow]) -> Stats:
-    """The stats that the rows of ``count_jobs``, ``recent_workers`` and ``busiest_keys``
-    make."""
+def stats_of(
+    counts: list[DictRow], workers: list[DictRow], keys: list[DictRow], held: list[DictRow]
+) -> Stats:
+    """The stats that the rows of ``count_jobs``, ``recent_workers``, ``busiest_keys`` and
+    ``running_per_worker`` make."""
     tasks: defaultdict[str, dict[JobStatus, int]] = defaultdict(empty_counts)
     for row in counts:
         tasks[row["task"]][JobStatus(row["status"])] = row["n"]
     return Stats(
         tasks=dict(tasks),
-        workers=[
-            WorkerInfo(
-                worker_id=row["worker_id"],
-                last_seen_at=row["last_seen_at"],
-                running=row["running"],
-                host=row["host"],
-                pid=row["pid"],
-                tasks=tuple(row["tasks"]),
-            )
-            for row in workers
-        ],
+        workers=running_now(
+            (
+                WorkerInfo(
+                    worker_id=row["worker_id"],
+                    last_seen_at=row["last_seen_at"],
+                    running=row["running"],
+                    host=row["host"],
+                    pid=row["pid"],
+                    tasks=tuple(row["tasks"]),
+                )
+                for row in workers
+            ),
+            {row["worker_id"]: row["n"] for row in held},
+        ),
         running_keys=busiest_keys((row["task"], row["key"], row["n"]) for row in keys),
     )

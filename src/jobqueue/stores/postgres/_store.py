@@ -196,7 +196,8 @@ class PostgresStore(Store):
             workers = await seen.fetchall()
             busy = await conn.execute(QUERIES["busiest_keys"], {"limit": RUNNING_KEYS_SHOWN})
             keys = await busy.fetchall()
-        return reads.stats_of(counts, workers, keys)
+            held = await (await conn.execute(QUERIES["running_per_worker"])).fetchall()
+        return reads.stats_of(counts, workers, keys, held)
 
     # -- worker path -----------------------------------------------------------
 

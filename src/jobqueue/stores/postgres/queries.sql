@@ -58,6 +58,10 @@ SELECT task, status, count(*) AS n FROM jobs
 WHERE expires_at IS NULL OR expires_at > %(now)s
 GROUP BY task, status;
 
+-- name: running_per_worker
+-- The jobs each worker holds now (the stats' running counts, current to the claim).
+SELECT worker_id, count(*) AS n FROM jobs WHERE status = 'processing' GROUP BY worker_id;
+
 -- name: recent_workers
 SELECT * FROM workers WHERE last_seen_at >= %(horizon)s ORDER BY seq;
 

@@ -7,11 +7,22 @@ absent means None.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from jobqueue.models import Job, JobStatus, Progress, QueueCap, WorkerInfo
+from jobqueue.models import (
+    Job,
+    JobStatus,
+    Progress,
+    QueueCap,
+    Stats,
+    WorkerInfo,
+    busiest_keys,
+    empty_counts,
+    running_now,
+)
 from jobqueue.stores.claiming import task_room
 from jobqueue.stores.codec import (
     from_micros,
@@ -23,6 +34,7 @@ from jobqueue.stores.codec import (
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
+    from datetime import datetime
 
     from jobqueue.models import Claimant, NewJob
 
@@ -162,3 +174,26 @@ def decode_running_key(field: str) -> tuple[str, str]:
 
 def _json_or_none(raw: str | None) -> Any:
     return None if raw is None else orjson.loads(raw)
+
+
+def decode_stats(reply: Sequence[Any], horizon: datetime) -> Stats:
+    """The `Stats` of a ``stats.lua`` reply, with the workers seen since *horizon*."""
+    counts, expired, workers, keys, held = reply
+    tasks: defaultdict[str, dict[JobStatus, int]] = defaultdict(empty_counts)
+    for field, value in pairs(counts).items():
+        status, _, task = field.partition(":")
+        tasks[task][JobStatus(status)] += int(value)
+    for field in expired:
+        status, _, task = field.partition(":")
+        tasks[task][JobStatus(status)] -= 1
+    seen = (decode_worker(raw) for raw in pairs(workers).values())
+    return Stats(
+        tasks={task: counts for task, counts in tasks.items() if any(counts.values())},
+        workers=running_now(
+            (worker for worker in seen if worker.last_seen_at >= horizon),
+            {worker: int(n) for worker, n in pairs(held).items()},
+        ),
+        running_keys=busiest_keys(
+            (*decode_running_key(field), int(n)) for field, n in pairs(keys).items()
+        ),
+    )

@@ -6,7 +6,6 @@ from that prefix, so the store needs a single Redis server, not a Redis Cluster.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Self, cast
 
@@ -27,8 +26,6 @@ from jobqueue.models import (
     Lease,
     Page,
     Stats,
-    busiest_keys,
-    empty_counts,
 )
 from jobqueue.stores import codec
 from jobqueue.stores.base import CANCELLED_ERROR, LOST_WORKER_ERROR, Store, StoreCapabilities
@@ -225,24 +222,8 @@ class RedisStore(Store):
 
     async def stats(self, now: datetime, worker_horizon_seconds: float = 60.0) -> Stats:
         """Counts per task and status from the counters the scripts keep, and recent workers."""
-        counts, expired, workers, keys = await self._run("stats", now)
-        tasks: defaultdict[str, dict[JobStatus, int]] = defaultdict(empty_counts)
-        for field, value in hashes.pairs(counts).items():
-            status, _, task = field.partition(":")
-            tasks[task][JobStatus(status)] += int(value)
-        for field in expired:
-            status, _, task = field.partition(":")
-            tasks[task][JobStatus(status)] -= 1
-        horizon = now - timedelta(seconds=worker_horizon_seconds)
-        seen = (hashes.decode_worker(raw) for raw in hashes.pairs(workers).values())
-        return Stats(
-            tasks={task: counts for task, counts in tasks.items() if any(counts.values())},
-            workers=[worker for worker in seen if worker.last_seen_at >= horizon],
-            running_keys=busiest_keys(
-                (*hashes.decode_running_key(field), int(n))
-                for field, n in hashes.pairs(keys).items()
-            ),
-        )
+        reply = await self._run("stats", now)
+        return hashes.decode_stats(reply, now - timedelta(seconds=worker_horizon_seconds))
 
     # -- worker path -----------------------------------------------------------
 

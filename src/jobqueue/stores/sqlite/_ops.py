@@ -24,6 +24,7 @@ from jobqueue.models import (
     WorkerInfo,
     busiest_keys,
     empty_counts,
+    running_now,
 )
 from jobqueue.stores.base import CANCELLED_ERROR, LOST_WORKER_ERROR
 from jobqueue.stores.claiming import Ready, TaskPick, pick, task_room, within_budget
@@ -128,7 +129,9 @@ def stats(tx: Transaction, now: datetime, worker_horizon_seconds: float) -> Stat
     for row in tx.rows("count_jobs", now=micros(now)):
         tasks.setdefault(row["task"], empty_counts())[JobStatus(row["status"])] = row["n"]
     since = micros(now - timedelta(seconds=worker_horizon_seconds))
-    workers = [worker_from_row(row) for row in tx.rows("recent_workers", since=since)]
+    held = {row["worker_id"]: row["n"] for row in tx.rows("running_per_worker")}
+    seen = [worker_from_row(row) for row in tx.rows("recent_workers", since=since)]
+    workers = running_now(seen, held)
     keys = busiest_keys(
         (row["task"], row["key"], row["n"])
         for row in tx.rows("busiest_keys", limit=RUNNING_KEYS_SHOWN)

@@ -79,6 +79,10 @@ GROUP BY task, concurrency_key
 ORDER BY n DESC
 LIMIT :limit;
 
+-- name: running_per_worker
+-- The jobs each worker holds now (the stats' running counts, current to the claim).
+SELECT worker_id, count(*) AS n FROM jobs WHERE status = 'processing' GROUP BY worker_id;
+
 -- name: recent_workers
 SELECT * FROM workers WHERE last_seen_at >= :since ORDER BY worker_id;
 

@@ -68,7 +68,7 @@ async def test_sigterm_says_what_it_drains_and_what_it_hands_back(tmp_path: Path
         command = [sys.executable, "-m", "jobqueue", "worker", RECORDING_APP, "--store", store]
         with output.open("wb") as sink:
             worker = subprocess.Popen(
-                [*command, "--grace-seconds", "0.2", "--concurrency", "3"],
+                [*command, "--grace-seconds", "0.2", "--concurrency", "3", "--tasks", "record"],
                 cwd=ROOT,
                 env={**os.environ, "JOBQUEUE_TEST_LOG": str(tmp_path / "runs.log")},
                 stdout=sink,

@@ -74,22 +74,28 @@ class _Wire(BaseModel):
     )
 
 
-class ProgressOut(_Wire):
-    """The latest progress a running task reported."""
+class ProgressSummaryOut(_Wire):
+    """The latest progress a running task reported, as a summary shows it: no message."""
 
     current: float
     total: float | None
+
+
+class ProgressOut(ProgressSummaryOut):
+    """The latest progress a running task reported."""
+
     message: str | None
 
 
-class JobOut(_Wire):
-    """A job as the API represents it."""
+class JobSummaryOut(_Wire):
+    """A job as a listing with ``fields=summary`` represents it: without its ``result``
+    and its progress message, which can be large and a poll seldom needs.
+    """
 
     job_id: str
     task: str
     status: Status
-    progress: ProgressOut | None
-    result: Any = Field(description="The task's return value once completed; any JSON.")
+    progress: ProgressSummaryOut | None
     error: str | None
     attempts: int = Field(ge=0)
     max_attempts: int = Field(ge=1)
@@ -110,6 +116,13 @@ class JobOut(_Wire):
         description="True once cancellation of a processing job was asked for.",
     )
 
+
+class JobOut(JobSummaryOut):
+    """A job as the API represents it."""
+
+    progress: ProgressOut | None
+    result: Any = Field(description="The task's return value once completed; any JSON.")
+
     def to_job(self) -> Job:
         """The `Job` this represents.
 
@@ -125,6 +138,13 @@ class JobOut(_Wire):
         if self.completed_at is not None and self.expires_at is not None:
             ttl_seconds = (self.expires_at - self.completed_at).total_seconds()
         return Job(**fields, payload=None, ttl_seconds=ttl_seconds)
+
+
+class JobSummaryPage(_Wire):
+    """One page of a listing with ``fields=summary``, newest first."""
+
+    jobs: list[JobSummaryOut]
+    next_cursor: str | None
 
 
 class JobPage(_Wire):
@@ -202,6 +222,15 @@ def job_to_wire(job: Job) -> dict[str, Any]:
         "version": job.version,
         "cancelRequested": job.is_cancel_requested,
     }
+
+
+def job_summary_to_wire(job: Job) -> dict[str, Any]:
+    """The summary of *job* that a listing with ``fields=summary`` gives (`JobSummaryOut`)."""
+    body = job_to_wire(job)
+    del body["result"]
+    if body["progress"] is not None:
+        del body["progress"]["message"]
+    return body
 
 
 def _counts(counts: Mapping[JobStatus, int]) -> dict[str, int]:

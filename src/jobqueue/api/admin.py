@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from fastapi import Depends, Query
+from starlette.responses import Response
 
 from jobqueue.api import openapi
 from jobqueue.api.auth import Principal  # noqa: TC001 (FastAPI reads the annotations)
-from jobqueue.api.responses import json_response
+from jobqueue.api.jobs import IfNoneMatch  # noqa: TC001 (FastAPI reads the annotations)
+from jobqueue.api.responses import etag_matches, json_response, page_etag
 from jobqueue.models import JobStatus
-from jobqueue.wire import JobPage, StatsOut, job_to_wire, stats_to_wire
+from jobqueue.wire import (
+    JobPage,
+    JobSummaryPage,
+    StatsOut,
+    job_summary_to_wire,
+    job_to_wire,
+    stats_to_wire,
+)
 
 if TYPE_CHECKING:
-    from starlette.responses import Response
-
     from jobqueue.api.router import JobsRouter
 
 Statuses = Annotated[list[JobStatus] | None, Query(description="Only these statuses.")]
@@ -24,9 +31,24 @@ Cursor = Annotated[
     str | None,
     Query(min_length=1, max_length=1000, description="`nextCursor` of the previous page."),
 ]
+Fields = Annotated[
+    Literal["summary"] | None,
+    Query(
+        description="`summary`: leave each job's `result` and progress `message` out "
+        "(for dashboards that poll)."
+    ),
+]
 
 #: Listings and counts change all the time: never from a cache.
 _NO_STORE = {"Cache-Control": "no-store"}
+_LIST_HEADERS = {
+    "ETag": openapi.header(
+        "Changes when a listed job changes, joins or leaves the page; send it back in "
+        "`If-None-Match` to be answered 304 while it holds.",
+        True,
+    ),
+    "Cache-Control": openapi.header("no-store", True),
+}
 
 
 def add_admin_routes(router: JobsRouter) -> None:
@@ -40,7 +62,12 @@ def add_admin_routes(router: JobsRouter) -> None:
         summary="List jobs, newest first",
         response_model=None,
         responses={
-            200: openapi.answer(JobPage, "A page of jobs."),
+            200: {
+                "model": JobPage | JobSummaryPage,
+                "description": "A page of jobs (their summaries with `fields=summary`).",
+                "headers": _LIST_HEADERS,
+            },
+            304: {"description": "Not modified: the `If-None-Match` ETag is current."},
             **openapi.problems(400, *router.guarded, 503),
         },
     )
@@ -49,12 +76,18 @@ def add_admin_routes(router: JobsRouter) -> None:
         task: Tasks = None,
         limit: Limit = 50,
         cursor: Cursor = None,
+        fields: Fields = None,
+        if_none_match: IfNoneMatch = None,
         principal: Principal = Depends(auth),
     ) -> Response:
         principal.require_admin("list jobs")
         page = await queue.list(statuses=status or (), tasks=task or (), limit=limit, cursor=cursor)
-        body = {"jobs": [job_to_wire(job) for job in page.jobs], "nextCursor": page.next_cursor}
-        return json_response(body, headers=_NO_STORE)
+        headers = {"ETag": page_etag(page.jobs, page.next_cursor, fields), **_NO_STORE}
+        if etag_matches(if_none_match, headers["ETag"]):
+            return Response(status_code=304, headers=headers)
+        represent = job_summary_to_wire if fields == "summary" else job_to_wire
+        body = {"jobs": [represent(job) for job in page.jobs], "nextCursor": page.next_cursor}
+        return json_response(body, headers=headers)
 
     @router.get(
         "/stats",

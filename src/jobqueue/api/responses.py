@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 from typing import TYPE_CHECKING, Any
 
@@ -12,7 +13,7 @@ from jobqueue.models import JobStatus
 from jobqueue.wire import job_to_wire
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterable, Mapping
     from datetime import datetime
 
     from jobqueue.models import Job
@@ -33,6 +34,19 @@ def json_response(
 def etag(job: Job) -> str:
     """The job's entity tag: it changes exactly when the job's version does."""
     return f'W/"{job.job_id}-{job.version}"'
+
+
+def page_etag(jobs: Iterable[Job], *variant: str | None) -> str:
+    """The entity tag of a listing of *jobs*, from each job's `etag`.
+
+    It changes when a job joins or leaves the page or any of them changes, and with
+    *variant* (what else shapes the answer, such as the next cursor and the fields asked
+    for). Weak, as the jobs' tags are.
+    """
+    digest = hashlib.blake2b(digest_size=16)
+    for part in (*map(etag, jobs), *variant):
+        digest.update(f"{part}\n".encode())
+    return f'W/"{digest.hexdigest()}"'
 
 
 def etag_matches(if_none_match: str | None, tag: str) -> bool:

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import abc
 import contextlib
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Self, cast
 
 from jobqueue.errors import LeaseLost
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
         AsyncGenerator,
         AsyncIterator,
         Collection,
+        Iterable,
         Sequence,
     )
     from datetime import datetime
@@ -119,7 +121,11 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def stats(self, now: datetime, worker_horizon_seconds: float = 60.0) -> Stats:
-        """Counts per task and status, and the workers seen within the horizon."""
+        """Counts per task and status, and the workers seen within the horizon.
+
+        A worker's ``running`` is the number of ``processing`` jobs it holds now (see
+        `holding`), not the count it gave `register_worker` at its last heartbeat.
+        """
 
     # -- worker path -------------------------------------------------------------
 
@@ -248,7 +254,10 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def register_worker(self, info: WorkerInfo) -> None:
-        """Upsert a worker's id, host, pid, running count and last-seen time."""
+        """Upsert a worker's id, host, pid, running count and last-seen time.
+
+        `stats` counts the running jobs itself; the count given here is only kept.
+        """
 
     @abc.abstractmethod
     async def unregister_worker(self, worker_id: str) -> None:
@@ -275,6 +284,14 @@ class Store(abc.ABC):
         worker less traffic than every change of every job does so.
         """
         return _worker_changes_among(self.changes())
+
+
+def holding(workers: Iterable[WorkerInfo], holders: Iterable[str | None]) -> list[WorkerInfo]:
+    """*workers* with ``running`` counted from *holders* (the worker of each running job),
+    which is current, unlike the count a worker reports with each heartbeat.
+    """
+    held = Counter(holders)
+    return [replace(worker, running=held[worker.worker_id]) for worker in workers]
 
 
 async def _worker_changes_among(

@@ -29,7 +29,13 @@ from jobqueue.models import (
     WorkerInfo,
     empty_counts,
 )
-from jobqueue.stores.base import CANCELLED_ERROR, LOST_WORKER_ERROR, Store, StoreCapabilities
+from jobqueue.stores.base import (
+    CANCELLED_ERROR,
+    LOST_WORKER_ERROR,
+    Store,
+    StoreCapabilities,
+    holding,
+)
 from jobqueue.stores.codec import decode_cursor, encode_cursor
 from jobqueue.stores.subscription import Broadcaster
 
@@ -188,7 +194,10 @@ class MemoryStore(Store):
                 tasks[job.task][job.status] += 1
         horizon = now - timedelta(seconds=worker_horizon_seconds)
         workers = [w for w in self._workers.values() if w.last_seen_at >= horizon]
-        return Stats(tasks=dict(tasks), workers=workers)
+        holders = (
+            job.worker_id for job in self._jobs.values() if job.status is JobStatus.PROCESSING
+        )
+        return Stats(tasks=dict(tasks), workers=holding(workers, holders))
 
     # -- worker path -----------------------------------------------------------
 

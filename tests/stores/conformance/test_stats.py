@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from jobqueue.models import JobStatus, WorkerInfo, empty_counts
 from jobqueue.stores import Store
-from tests.stores.conformance.helpers import TTL_SECONDS, job_in, submit
+from tests.stores.conformance.helpers import TTL_SECONDS, claimant, job_in, submit
 
 
 async def test_an_empty_store_counts_nothing(store: Store, clock) -> None:
@@ -54,9 +54,9 @@ async def test_expired_jobs_are_not_counted(store: Store, clock) -> None:
 
 async def test_workers_within_the_horizon(store: Store, clock) -> None:
     now = clock.now()
-    fresh = WorkerInfo("w-fresh", now, running=2, host="box", pid=41)
-    edge = WorkerInfo("w-edge", now - timedelta(seconds=60), running=0, host="box", pid=42)
-    stale = WorkerInfo("w-stale", now - timedelta(seconds=61), running=1, host="old", pid=43)
+    fresh = WorkerInfo("w-fresh", now, host="box", pid=41)
+    edge = WorkerInfo("w-edge", now - timedelta(seconds=60), host="box", pid=42)
+    stale = WorkerInfo("w-stale", now - timedelta(seconds=61), host="old", pid=43)
     for info in (fresh, edge, stale):
         await store.register_worker(info)
 
@@ -68,9 +68,9 @@ async def test_workers_within_the_horizon(store: Store, clock) -> None:
 
 
 async def test_registering_again_updates_the_worker(store: Store, clock) -> None:
-    await store.register_worker(WorkerInfo("w1", clock.now(), running=0, host="box", pid=7))
+    await store.register_worker(WorkerInfo("w1", clock.now(), host="box", pid=7))
     clock.advance(5)
-    later = WorkerInfo("w1", clock.now(), running=3, host="box", pid=7)
+    later = WorkerInfo("w1", clock.now(), host="box2", pid=8)
     await store.register_worker(later)
 
     assert list((await store.stats(clock.now())).workers) == [later]
@@ -83,3 +83,26 @@ async def test_an_unregistered_worker_is_gone(store: Store, clock) -> None:
     await store.unregister_worker("never-registered")
 
     assert [w.worker_id for w in (await store.stats(clock.now())).workers] == ["w2"]
+
+
+async def test_running_counts_the_jobs_each_worker_holds_now(store: Store, clock) -> None:
+    # As at their last heartbeat: w1 said it ran nothing, w2 three jobs it has since ended.
+    await store.register_worker(WorkerInfo("w1", clock.now(), running=0, host="box", pid=1))
+    await store.register_worker(WorkerInfo("w2", clock.now(), running=3, host="box", pid=2))
+    for _ in range(3):
+        await submit(store, clock)
+
+    async def running() -> dict[str, int]:
+        stats = await store.stats(clock.now())
+        return {worker.worker_id: worker.running for worker in stats.workers}
+
+    assert await running() == {"w1": 0, "w2": 0}
+    first, second = await store.claim(claimant("w1"), 2, clock.now())
+    assert await running() == {"w1": 2, "w2": 0}
+    (third,) = await store.claim(claimant("w2"), 1, clock.now())
+    assert await running() == {"w1": 2, "w2": 1}
+    await store.complete(first.lease, None, clock.now())
+    await store.fail(second.lease, "boom", clock.now(), clock.now())
+    assert await running() == {"w1": 0, "w2": 1}
+    await store.release(third.lease, clock.now())
+    assert await running() == {"w1": 0, "w2": 0}

@@ -41,7 +41,14 @@ WHERE expires_at IS NULL OR expires_at > %(now)s
 GROUP BY task, status;
 
 -- name: recent_workers
-SELECT * FROM workers WHERE last_seen_at >= %(horizon)s ORDER BY seq;
+-- running counts the jobs each worker holds now, not what it said at its last heartbeat.
+SELECT workers.worker_id, host, pid, last_seen_at, coalesce(held.n, 0)::integer AS running
+FROM workers
+LEFT JOIN (
+    SELECT worker_id, count(*) AS n FROM jobs WHERE status = 'processing' GROUP BY worker_id
+) AS held ON held.worker_id = workers.worker_id
+WHERE last_seen_at >= %(horizon)s
+ORDER BY seq;
 
 -- name: claim
 -- One index walk per task, each stopping at LIMIT unlocked rows, then the best LIMIT of

@@ -28,7 +28,7 @@ from jobqueue.models import (
     Stats,
     empty_counts,
 )
-from jobqueue.stores import codec
+from jobqueue.stores import base, codec
 from jobqueue.stores.base import CANCELLED_ERROR, LOST_WORKER_ERROR, Store, StoreCapabilities
 from jobqueue.stores.codec import decode_cursor, encode_cursor
 from jobqueue.stores.redis import _hashes as hashes
@@ -229,7 +229,7 @@ class RedisStore(Store):
 
     async def stats(self, now: datetime, worker_horizon_seconds: float = 60.0) -> Stats:
         """Counts per task and status from the counters the scripts keep, and recent workers."""
-        counts, expired, workers = await self._run("stats", now)
+        counts, expired, workers, holders = await self._run("stats", now)
         tasks: defaultdict[str, dict[JobStatus, int]] = defaultdict(empty_counts)
         for field, value in hashes.pairs(counts).items():
             status, _, task = field.partition(":")
@@ -241,7 +241,9 @@ class RedisStore(Store):
         seen = (hashes.decode_worker(raw) for raw in hashes.pairs(workers).values())
         return Stats(
             tasks={task: counts for task, counts in tasks.items() if any(counts.values())},
-            workers=[worker for worker in seen if worker.last_seen_at >= horizon],
+            workers=base.holding(
+                (worker for worker in seen if worker.last_seen_at >= horizon), holders
+            ),
         )
 
     # -- worker path -----------------------------------------------------------

@@ -55,7 +55,14 @@ WHERE expires_at IS NULL OR expires_at > :now
 GROUP BY task, status;
 
 -- name: recent_workers
-SELECT * FROM workers WHERE last_seen_at >= :since ORDER BY worker_id;
+-- running counts the jobs each worker holds now, not what it said at its last heartbeat.
+SELECT workers.worker_id, host, pid, last_seen_at, coalesce(held.n, 0) AS running
+FROM workers
+LEFT JOIN (
+    SELECT worker_id, count(*) AS n FROM jobs WHERE status = 'processing' GROUP BY worker_id
+) AS held ON held.worker_id = workers.worker_id
+WHERE last_seen_at >= :since
+ORDER BY workers.worker_id;
 
 -- name: ready_jobs
 -- Per task, so each lookup is a short walk down jobs_ready however many jobs wait.

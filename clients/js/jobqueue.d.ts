@@ -40,6 +40,16 @@ export interface Page<Result = JSONValue> {
   nextCursor: string | null;
 }
 
+/** A job as a listing with `fields: "summary"` has it: no result, no progress message. */
+export interface JobSummary extends Omit<Job, "result" | "progress"> {
+  progress: Omit<Progress, "message"> | null;
+}
+
+export interface SummaryPage {
+  jobs: JobSummary[];
+  nextCursor: string | null;
+}
+
 export type StatusCounts = Record<JobStatus, number>;
 
 export interface WorkerInfo {
@@ -86,8 +96,11 @@ export interface ClientOptions {
   baseUrl?: string;
   /** Where the job endpoints live; default "/api/jobs". */
   prefix?: string;
-  /** Sent as `Authorization: Bearer <apiKey>`. Watches then use long-poll instead of SSE. */
-  apiKey?: string | null;
+  /**
+   * Sent as `Authorization: Bearer <apiKey>`; a function is called at each request (for a page
+   * that learns the key later). Watches with a key use long-poll instead of SSE.
+   */
+  apiKey?: string | null | (() => string | null);
   fetch?: typeof globalThis.fetch;
   /** An EventSource implementation; null disables Server-Sent Events. */
   EventSource?: (new (url: string) => EventSource) | null;
@@ -124,6 +137,8 @@ export interface ListOptions extends RequestOptions {
   task?: string | string[];
   limit?: number;
   cursor?: string | null;
+  /** "summary": leave each job's `result` and `progress.message` out (for pollers). */
+  fields?: "summary";
 }
 
 export type Transport = "auto" | "sse" | "longpoll" | "poll";
@@ -164,6 +179,11 @@ export interface Client {
   wait<Result = JSONValue>(jobId: string, options?: WaitOptions<Result>): Promise<Job<Result>>;
   cancel<Result = JSONValue>(jobId: string, options?: RequestOptions): Promise<Job<Result>>;
   retry<Result = JSONValue>(jobId: string, options?: RequestOptions): Promise<Job<Result>>;
+  /**
+   * The same listing as the call before is a conditional request; while nothing changed it
+   * resolves with the previous page object itself.
+   */
+  list(options: ListOptions & { fields: "summary" }): Promise<SummaryPage>;
   list<Result = JSONValue>(options?: ListOptions): Promise<Page<Result>>;
   stats(options?: RequestOptions): Promise<Stats>;
   /** The absolute (or origin-relative) URL of an API path, e.g. url("/stats"). */

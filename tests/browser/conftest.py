@@ -91,6 +91,20 @@ def cors_server(tmp_path_factory: pytest.TempPathFactory, demo_server: str) -> I
         yield url
 
 
+ADMIN_KEY = "admin-key-for-the-dashboard"
+USER_KEY = "user-key-that-may-not-list"
+
+
+@pytest.fixture(scope="package")
+def keyed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A demo server that wants API keys: `ADMIN_KEY` (admin) and `USER_KEY`."""
+    workdir = tmp_path_factory.mktemp("keyed-server")
+    with running_demo(
+        workdir, JOBQUEUE_ADMIN_API_KEYS=ADMIN_KEY, JOBQUEUE_API_KEYS=USER_KEY
+    ) as url:
+        yield url
+
+
 @pytest.fixture
 def api(demo_server: str) -> Iterator[httpx.Client]:
     """An HTTP client for the demo server's API, to act beside the page."""
@@ -198,3 +212,9 @@ def web(browser: Browser, demo_server: str) -> Iterator[BrowserPage]:
 def dark_web(browser: Browser, demo_server: str) -> Iterator[BrowserPage]:
     """Like `web`, with the dark colour scheme."""
     yield from _open(browser, demo_server, "dark")
+
+
+@pytest.fixture
+def keyed_web(browser: Browser, keyed_server: str) -> Iterator[BrowserPage]:
+    """Like `web`, on `keyed_server`."""
+    yield from _open(browser, keyed_server, "light")

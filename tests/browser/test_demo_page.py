@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 import pytest
 from playwright.sync_api import expect
 
+from jobqueue.demo import ImageRequest
+
 if TYPE_CHECKING:
     from playwright.sync_api import Locator, Page, Request, Route
 
@@ -256,3 +258,13 @@ def test_a_lost_connection_shows_a_banner_until_it_comes_back(web: BrowserPage) 
     page.unroute(status)
     expect(banner).to_be_hidden(timeout=30_000)
     expect(card).to_have_attribute("data-status", "completed", timeout=30_000)
+
+
+def test_the_prompt_field_takes_the_servers_length_limit(web: BrowserPage) -> None:
+    page = web.page
+    limit = ImageRequest.model_json_schema()["properties"]["prompt"]["maxLength"]
+    page.goto("/")
+    prompt = page.get_by_label("Prompt", exact=True)
+    expect(prompt).to_have_attribute("maxlength", str(limit))
+    prompt.fill("x" * (limit + 10))  # the field keeps what the server accepts, no more
+    assert len(prompt.input_value()) == limit

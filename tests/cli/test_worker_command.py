@@ -28,7 +28,9 @@ def test_unknown_or_excluded_away_tasks_are_usage_errors() -> None:
     nothing_left = runner.invoke(cli, ["worker", RECORDING_APP, "--exclude-tasks", "record"])
 
     assert unknown.exit_code == 2
-    assert "no such task: nope (the tasks are: record, record_global, record_keyed)" in unknown.output
+    assert (
+        "no such task: nope (the tasks are: record, record_global, record_keyed)" in unknown.output
+    )
     assert nothing_left.exit_code == 2
     assert "that leaves no task to serve" in nothing_left.output
 

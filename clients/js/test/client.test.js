@@ -176,6 +176,44 @@ describe("requests", () => {
   });
 });
 
+describe("list for pollers", () => {
+  test("fields=summary asks for jobs without their results", async () => {
+    const { server, client } = setup();
+    const { jobId } = server.add({ status: "completed", result: { image: "big" } });
+    server.add({ status: "processing", progress: { current: 1, total: 4, message: "long" } });
+    const page = await client.list({ fields: "summary", limit: 5 });
+    assert.equal(server.requests.at(-1).url.search, "?limit=5&fields=summary");
+    const done = page.jobs.find((job) => job.jobId === jobId);
+    assert.equal("result" in done, false);
+    assert.deepEqual(page.jobs.find((job) => job.jobId !== jobId).progress, {
+      current: 1,
+      total: 4,
+    });
+  });
+
+  test("the same listing again is conditional and a 304 gives back the same page", async () => {
+    const { server, client } = setup();
+    const { jobId } = server.add();
+    const first = await client.list({ fields: "summary" });
+    assert.equal(server.requests.at(-1).headers.get("If-None-Match"), null);
+
+    const idle = await client.list({ fields: "summary" });
+    const sent = server.requests.at(-1).headers.get("If-None-Match");
+    assert.ok(sent);
+    assert.equal(idle, first);
+
+    server.update(jobId, { status: "processing" });
+    const changed = await client.list({ fields: "summary" });
+    assert.notEqual(changed, first);
+    assert.equal(changed.jobs[0].status, "processing");
+    assert.equal(server.requests.at(-1).headers.get("If-None-Match"), sent);
+
+    // Another listing is not compared with the last one.
+    await client.list({ status: "queued", fields: "summary" });
+    assert.equal(server.requests.at(-1).headers.get("If-None-Match"), null);
+  });
+});
+
 describe("watch over Server-Sent Events", () => {
   test("delivers every change in order and stops at the terminal state", async () => {
     const { server, client } = setup();
@@ -256,6 +294,19 @@ describe("watch over Server-Sent Events", () => {
     await settle();
     assert.equal(source.readyState, 2);
     assert.equal(server.requests[0].url.search, "?wait=25&since=1");
+  });
+
+  test("an API key given as a function is read at each request", async () => {
+    let key = null;
+    const { server, client } = setup({ apiKey: () => key });
+    await client.stats();
+    key = "later";
+    await client.stats();
+    const sent = server.requests.map((request) => request.headers.get("Authorization"));
+    assert.deepEqual(sent, [null, "Bearer later"]);
+    const { jobId } = server.add({ status: "completed" });
+    await client.wait(jobId);
+    assert.equal(server.sources.length, 0, "a watch with a key skips SSE");
   });
 
   test("with an API key the watch skips SSE, which cannot send the header", async () => {

@@ -14,6 +14,12 @@ function problem(status, error, extra = {}) {
   return json(status, { error, status, title: error, detail: error, ...extra });
 }
 
+/** A job as a listing with `fields=summary` has it: no result, no progress message. */
+function summaryOf(job) {
+  const { result: _result, progress, ...rest } = job;
+  return { ...rest, progress: progress && { current: progress.current, total: progress.total } };
+}
+
 function abortable(promise, signal) {
   if (!signal) return promise;
   return new Promise((resolve, reject) => {
@@ -117,7 +123,7 @@ export class FakeServer {
     if (method === "POST" && (parts.length === 0 || parts[0] === "submit")) {
       return this.submit(JSON.parse(init.body ?? "null"));
     }
-    if (method === "GET" && parts.length === 0) return this.list(url.searchParams);
+    if (method === "GET" && parts.length === 0) return this.list(url.searchParams, headers);
     if (method === "GET" && parts[0] === "stats") return this.stats();
     const job = this.jobs.get(decodeURIComponent(parts[0]));
     if (!job) return problem(404, "Job not found");
@@ -168,7 +174,7 @@ export class FakeServer {
     return json(200, this.update(job.jobId, changes));
   }
 
-  list(params) {
+  list(params, headers) {
     const statuses = params.getAll("status");
     const tasks = params.getAll("task");
     const limit = Number(params.get("limit") ?? 50);
@@ -177,9 +183,15 @@ export class FakeServer {
       .reverse()
       .filter((job) => statuses.length === 0 || statuses.includes(job.status))
       .filter((job) => tasks.length === 0 || tasks.includes(job.task));
-    const jobs = all.slice(offset, offset + limit);
+    const summary = params.get("fields") === "summary";
+    const jobs = all.slice(offset, offset + limit).map((job) => (summary ? summaryOf(job) : job));
     const nextCursor = offset + limit < all.length ? String(offset + limit) : null;
-    return json(200, { jobs, nextCursor });
+    const versions = jobs.map((job) => `${job.jobId}.${job.version}`).join("_");
+    const etag = `W/"${versions}-${nextCursor}-${summary}"`;
+    if (headers.get("If-None-Match") === etag) {
+      return new Response(null, { status: 304, headers: { ETag: etag } });
+    }
+    return json(200, { jobs, nextCursor }, { ETag: etag });
   }
 
   stats() {

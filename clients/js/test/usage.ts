@@ -32,7 +32,11 @@ async function usage(): Promise<void> {
   const done = await client.wait<Image>(job.jobId, { signal: AbortSignal.timeout(1000) });
   const width: number | undefined = done.result?.width;
   const page = await client.list({ status: ["failed", "cancelled"], limit: 10 });
-  const counts: number = (await client.stats()).totals.completed + page.jobs.length;
+  const summaries = await createClient({ apiKey: () => null }).list({ fields: "summary" });
+  const total: number | null | undefined = summaries.jobs[0]?.progress?.total;
+  // @ts-expect-error: a summary has no result
+  void summaries.jobs[0]?.result;
+  const counts: number = (await client.stats()).totals.completed + page.jobs.length + (total ?? 0);
   try {
     await defaultClient.cancel(job.jobId);
   } catch (error) {

@@ -1,11 +1,15 @@
 // The dashboard: totals, the filtered and paged job list kept up to date, workers and tasks,
 // and a live detail panel. It talks to the server only through the public API (jobqueue.js).
+// The list is polled as summaries (no results) with ETags, so an idle dashboard moves little.
+// When the server wants an API key, the dashboard asks for one and keeps it in this tab's
+// session storage; it goes out only in the Authorization header, never in a URL.
 
 import { createClient } from "./jobqueue.js";
 import { DetailPanel } from "./detail.js";
 import {
   formatDuration,
   formatRelative,
+  formatTimestamp,
   h,
   percentOf,
   progressBar,
@@ -18,8 +22,9 @@ import {
 const STATUSES = ["queued", "processing", "completed", "failed", "cancelled"];
 const REFRESH_SECONDS = 2;
 const MAX_BACKOFF_SECONDS = 30;
+const KEY_STORAGE = "jobqueue.apiKey";
 
-const client = createClient();
+const client = createClient({ apiKey: () => sessionStorage.getItem(KEY_STORAGE) });
 const params = new URLSearchParams(location.search);
 const state = {
   status: STATUSES.includes(params.get("status")) ? params.get("status") : "",
@@ -33,6 +38,8 @@ const state = {
   updatedAt: null,
   timer: null,
   inFlight: null,
+  // Why the server refused us (401 or 403); polling waits for another key meanwhile.
+  refusal: null,
 };
 
 const $ = (id) => document.getElementById(id);
@@ -44,6 +51,8 @@ const limitSelect = $("limit");
 const connection = $("connection");
 const updated = $("updated");
 const liveButton = $("live");
+const keyForm = $("key-form");
+const keyInput = $("api-key");
 const rowsById = new Map();
 
 const detail = new DetailPanel(client, {
@@ -197,9 +206,21 @@ function renderRow(job) {
   setText(attemptsCell, `${job.attempts}/${job.maxAttempts}`);
   setText(createdCell, formatRelative(job.createdAt));
   createdCell.title = job.createdAt;
-  const took = runTime(job);
-  setText(runCell, took === null ? "—" : formatDuration(took));
+  renderRunCell(runCell, job);
   return row;
+}
+
+/** How long the job ran; for a queued job due later, when it starts. */
+function renderRunCell(cell, job) {
+  const took = runTime(job);
+  const startsLater = job.runAt !== null && Date.parse(job.runAt) > Date.now();
+  if (took === null && startsLater) {
+    setText(cell, `starts ${formatRelative(job.runAt)}`);
+    cell.title = `Starts at ${formatTimestamp(job.runAt)}`;
+  } else {
+    setText(cell, took === null ? "—" : formatDuration(took));
+    cell.removeAttribute("title");
+  }
 }
 
 function renderList(page) {
@@ -252,6 +273,7 @@ async function refresh() {
         task: state.task || undefined,
         limit: state.limit,
         cursor: state.cursors[state.page],
+        fields: "summary",
         signal,
       }),
       client.stats({ signal }),
@@ -263,6 +285,7 @@ async function refresh() {
     renderList(page);
   } catch (error) {
     if (signal.aborted) return;
+    if (error.status === 401 || error.status === 403) return askForKey(error);
     state.failures += 1;
     delay = Math.max(error.retryAfter ?? 0, Math.min(MAX_BACKOFF_SECONDS, 2 ** state.failures));
     setText(
@@ -282,12 +305,43 @@ async function refresh() {
 function schedule(seconds) {
   clearTimeout(state.timer);
   state.timer = null;
-  if (state.live && document.visibilityState === "visible") {
+  if (state.live && !state.refusal && document.visibilityState === "visible") {
     state.timer = setTimeout(refresh, seconds * 1000);
   }
 }
 
+function refusalText(error) {
+  const said = error.message.replace(/\.$/, "");
+  if (error.status === 403) return `This key may not read the dashboard: ${said}.`;
+  if (sessionStorage.getItem(KEY_STORAGE)) return `The server refused the key: ${said}.`;
+  return "This server needs an API key.";
+}
+
+/** The server refused the request (401 or 403): stop polling, say why and ask for a key. */
+function askForKey(error) {
+  state.refusal = error;
+  setText($("key-reason"), `${refusalText(error)} Updates are paused until you enter a key.`);
+  connection.hidden = true;
+  keyForm.hidden = false;
+  keyInput.focus();
+  renderUpdated();
+}
+
+keyForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const key = keyInput.value.trim();
+  if (!key) return;
+  sessionStorage.setItem(KEY_STORAGE, key);
+  keyInput.value = "";
+  keyForm.hidden = true;
+  state.refusal = null;
+  state.failures = 0;
+  detail.restart();
+  refresh();
+});
+
 function renderUpdated() {
+  if (state.refusal) return setText(updated, "Paused: API key needed");
   if (!state.live) return setText(updated, "Paused");
   if (state.updatedAt === null) return setText(updated, "Connecting…");
   setText(updated, `Updated ${formatRelative(new Date(state.updatedAt).toISOString())}`);
@@ -323,13 +377,13 @@ $("newer").addEventListener("click", () => {
 liveButton.addEventListener("click", () => {
   state.live = !state.live;
   liveButton.setAttribute("aria-pressed", String(state.live));
-  if (state.live) refresh();
+  if (state.live && !state.refusal) refresh();
   else schedule(0);
   renderUpdated();
 });
 
 document.addEventListener("visibilitychange", () => {
-  if (document.visibilityState === "visible" && state.live) refresh();
+  if (document.visibilityState === "visible" && state.live && !state.refusal) refresh();
 });
 
 // The "updated … ago" label and relative times age without a request.
@@ -337,7 +391,7 @@ setInterval(() => {
   renderUpdated();
   for (const row of rowsById.values()) {
     if (row.job) setText(row.children[5], formatRelative(row.job.createdAt));
-    if (row.job?.status === "processing") renderRow(row.job);
+    if (row.job?.status === "processing" || row.job?.runAt) renderRow(row.job);
   }
 }, 1000);
 

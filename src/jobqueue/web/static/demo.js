@@ -30,6 +30,40 @@ const connection = document.getElementById("connection");
 const clearFinished = document.getElementById("clear-finished");
 const announcer = document.getElementById("announcer");
 
+/** The node a local `$ref` ("#/components/schemas/…") points to, or the schema itself. */
+function resolve(document, schema) {
+  const ref = schema?.$ref;
+  if (typeof ref !== "string" || !ref.startsWith("#/")) return schema;
+  const keys = ref.slice(2).split("/");
+  return keys.reduce(
+    (node, key) => node?.[key.replaceAll("~1", "/").replaceAll("~0", "~")],
+    document,
+  );
+}
+
+/** The longest prompt the submit body's schema allows (in /openapi.json), or null. */
+function promptLimit(document) {
+  const operation = document?.paths?.[client.url("")]?.post;
+  const body = resolve(document, operation?.requestBody?.content?.["application/json"]?.schema);
+  for (const variant of body?.anyOf ?? body?.oneOf ?? [body]) {
+    const payload = resolve(document, resolve(document, variant)?.properties?.payload);
+    const limit = resolve(document, payload?.properties?.prompt)?.maxLength;
+    if (Number.isInteger(limit)) return limit;
+  }
+  return null;
+}
+
+/** Give the prompt field the server's own length limit, read from its OpenAPI document. */
+async function applyPromptLimit() {
+  try {
+    const response = await fetch("/openapi.json");
+    const limit = response.ok ? promptLimit(await response.json()) : null;
+    if (limit !== null) promptInput.maxLength = limit;
+  } catch {
+    // Without the document the field has no limit; the server still checks the length.
+  }
+}
+
 function announce(text) {
   announcer.textContent = text;
 }
@@ -352,3 +386,4 @@ for (const entry of remembered()) {
   card.follow();
 }
 refreshChrome();
+applyPromptLimit();

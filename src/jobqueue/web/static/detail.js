@@ -58,6 +58,7 @@ function factsList(job) {
     ...fact("Attempts", `${job.attempts} of ${job.maxAttempts}`),
     ...fact("Run time", took === null ? "—" : formatDuration(took)),
     ...timeFact("Created", job.createdAt),
+    ...(job.runAt ? timeFact("Starts", job.runAt) : []),
     ...timeFact("Started", job.startedAt),
     ...timeFact("Finished", job.completedAt),
     ...timeFact("Expires", job.expiresAt),
@@ -136,6 +137,14 @@ export class DetailPanel {
         this.render();
       },
     });
+  }
+
+  /** Follow the shown job again from the start (after the API key changed). */
+  restart() {
+    if (this.jobId === null) return;
+    this.unwatch?.();
+    this.notice = "";
+    this.follow();
   }
 
   close() {

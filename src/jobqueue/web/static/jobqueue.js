@@ -69,11 +69,13 @@ function abortError(signal) {
  * Make a client.
  *
  * Options: `baseUrl` (the server's origin, e.g. "https://jobs.example.com"; default: this page's
- * origin), `prefix` (default "/api/jobs"), `apiKey` (sent as `Authorization: Bearer`), `fetch`
- * and `EventSource` (implementations to use instead of the global ones), `maxStreams` (how many
- * watches may hold a connection open at once, default 4; browsers allow about 6 per origin over
- * HTTP/1.1, so the rest poll), `longPollSeconds` (default 25), `pollInterval` (seconds between
- * polls when the server sends no Retry-After, default 1), `timers` ({setTimeout, clearTimeout}).
+ * origin), `prefix` (default "/api/jobs"), `apiKey` (sent as `Authorization: Bearer`; a string,
+ * or a function called at each request that returns the key or null, for a page that learns the
+ * key later), `fetch` and `EventSource` (implementations to use instead of the global ones),
+ * `maxStreams` (how many watches may hold a connection open at once, default 4; browsers allow
+ * about 6 per origin over HTTP/1.1, so the rest poll), `longPollSeconds` (default 25),
+ * `pollInterval` (seconds between polls when the server sends no Retry-After, default 1),
+ * `timers` ({setTimeout, clearTimeout}).
  */
 export function createClient(options = {}) {
   const {
@@ -91,7 +93,11 @@ export function createClient(options = {}) {
     clearTimeout: (id) => globalThis.clearTimeout(id),
   };
   const root = String(baseUrl).replace(/\/+$/, "") + prefix;
+  const currentKey = typeof apiKey === "function" ? apiKey : () => apiKey;
   let openStreams = 0;
+  // The last page `list` answered and its ETag: the same listing asked again is a conditional
+  // request, and a 304 resolves with that same page object.
+  let lastPage = null;
 
   function url(path, query) {
     let href = root + path;
@@ -111,7 +117,8 @@ export function createClient(options = {}) {
   /** One HTTP exchange; resolves {status, headers, body} or rejects with a JobQueueError. */
   async function request(method, path, { query, body, headers = {}, signal } = {}) {
     const init = { method, headers: { Accept: "application/json", ...headers }, signal };
-    if (apiKey) init.headers.Authorization = `Bearer ${apiKey}`;
+    const key = currentKey();
+    if (key) init.headers.Authorization = `Bearer ${key}`;
     if (body !== undefined) {
       init.headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(body);
@@ -203,10 +210,22 @@ export function createClient(options = {}) {
     return (await request("POST", `${jobPath(id)}/retry`, { signal })).body;
   }
 
-  /** One page of jobs, newest first: {jobs, nextCursor}. `status` and `task` may be arrays. */
-  async function list({ status, task, limit, cursor, signal } = {}) {
-    const query = { status, task, limit, cursor };
-    return (await request("GET", "", { query, signal })).body;
+  /**
+   * One page of jobs, newest first: {jobs, nextCursor}. `status` and `task` may be arrays;
+   * `fields: "summary"` leaves each job's `result` and `progress.message` out. Asking for the
+   * same listing as the call before sends its ETag, and while nothing changed the server answers
+   * 304 and this resolves with the previous page object itself (`page === previous`).
+   */
+  async function list({ status, task, limit, cursor, fields, signal } = {}) {
+    const query = { status, task, limit, cursor, fields };
+    const href = url("", query);
+    const known = lastPage?.href === href ? lastPage : null;
+    const headers = known ? { "If-None-Match": known.etag } : {};
+    const answer = await request("GET", "", { query, headers, signal });
+    if (answer.status === 304 && known) return known.page;
+    const etag = answer.headers.get("ETag");
+    lastPage = etag ? { href, etag, page: answer.body } : null;
+    return answer.body;
   }
 
   /** Counts per task and status, totals, and the known workers. */
@@ -226,7 +245,8 @@ export function createClient(options = {}) {
     const { onError, onReconnect, transport = "auto", signal } = watchOptions;
     let version = watchOptions.since ?? 0;
     // A watch only ever steps down: SSE, then long-poll, then polling.
-    let allowSse = (transport === "auto" || transport === "sse") && !!EventSourceImpl && !apiKey;
+    let allowSse =
+      (transport === "auto" || transport === "sse") && !!EventSourceImpl && !currentKey();
     let allowLongPoll = transport === "auto" || transport === "longpoll";
     let stopped = false;
     let holdsStream = false;

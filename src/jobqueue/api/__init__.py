@@ -33,11 +33,13 @@ from jobqueue.api.service import create_service_router
 from jobqueue.api.settings import ApiSettings
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
     from contextlib import AbstractAsyncContextManager
 
     from starlette.requests import Request
     from starlette.responses import Response
+    from starlette.routing import BaseRoute
+    from starlette.types import ExceptionHandler, Scope
 
     from jobqueue.api.metrics import Metrics
     from jobqueue.queue import JobQueue
@@ -66,28 +68,36 @@ _CORS_EXPOSED_HEADERS = [
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
 
-def _allowed_methods(request: Request) -> str:
-    """Every method some route serves at the request's path.
+def _allowed_methods(routes: Sequence[BaseRoute], scope: Scope) -> str:
+    """Every method one of *routes* serves at *scope*'s path.
 
     Starlette's 405 lists only the first route matching the path, while the job API
-    has several routes per path (GET and POST ``/api/jobs``).
+    has several routes per path (GET and POST ``/api/jobs``). A path some route names
+    literally is that route's resource alone: ``/api/jobs/submit`` also fits
+    ``/api/jobs/{jobId}``, but no job has the id "submit", so GET is not offered there.
     """
-    routes = request.app.router.routes
-    return ", ".join(
-        method
-        for method in _METHODS
-        if any(
-            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
-        )
-    )
+    serving = [route for route in routes if _serves(route, scope, _METHODS)]
+    literal = [route for route in serving if not getattr(route, "param_convertors", None)]
+    chosen = literal or serving
+    return ", ".join(m for m in _METHODS if any(_serves(r, scope, (m,)) for r in chosen))
 
 
-async def _http_problem(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    headers = dict(exc.headers or {})
-    if exc.status_code == 405:
-        headers["Allow"] = _allowed_methods(request)
-    return problem_response(exc.status_code, str(exc.detail), headers=headers)
+def _serves(route: BaseRoute, scope: Scope, methods: tuple[str, ...]) -> bool:
+    """Whether *route* serves one of *methods* at *scope*'s path."""
+    return any(route.matches({**scope, "method": m})[0] is Match.FULL for m in methods)
+
+
+def _http_problem(routes: Sequence[BaseRoute]) -> ExceptionHandler:
+    """The answer to Starlette's HTTP errors: problem+json, a 405 with *routes*' ``Allow``."""
+
+    async def answer(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = _allowed_methods(routes, request.scope)
+        return problem_response(exc.status_code, str(exc.detail), headers=headers)
+
+    return answer
 
 
 async def _server_problem(request: Request, exc: Exception) -> Response:
@@ -137,13 +147,16 @@ def create_app(
         description="Submit a job, then poll its status resource, long-poll it, or follow "
         "it as Server-Sent Events until it is completed, failed or cancelled.",
     )
+    service = create_service_router(queue, router.metrics)
     app.include_router(router)
-    app.include_router(create_service_router(queue, router.metrics))
-    add_pages(app, demo=demo)
+    app.include_router(service)
+    pages = add_pages(app, demo=demo)
     if lifespan is not None:
         # Included last, so its lifespan nests inside the job router's (queue open).
         app.include_router(APIRouter(lifespan=lifespan))
-    app.add_exception_handler(HTTPException, _http_problem)
+    app.add_exception_handler(
+        HTTPException, _http_problem([*router.routes, *service.routes, *pages])
+    )
     app.add_exception_handler(Exception, _server_problem)
     if settings.cors_origins:
         app.add_middleware(

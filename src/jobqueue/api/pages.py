@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     from typing import Any
 
     from fastapi import FastAPI
-    from starlette.routing import BaseRoute
 
 
 def _file(name: str) -> Callable[[], Coroutine[Any, Any, Response]]:
@@ -33,8 +32,8 @@ def _file(name: str) -> Callable[[], Coroutine[Any, Any, Response]]:
     return serve
 
 
-def add_pages(app: FastAPI, *, demo: bool) -> list[BaseRoute]:
-    """Serve ``/jobqueue.js``, ``/dashboard``, ``/static/...`` and ``/``; their routes.
+def add_pages(app: FastAPI, *, demo: bool) -> None:
+    """Serve ``/jobqueue.js``, ``/dashboard``, ``/static/...`` and ``/``.
 
     ``/`` is the demo page when *demo* is set, else a redirect to the dashboard.
     """
@@ -52,8 +51,5 @@ def add_pages(app: FastAPI, *, demo: bool) -> list[BaseRoute]:
 
         router.add_api_route("/", home, methods=["GET"])
     app.include_router(router)
-    routes: list[BaseRoute] = list(router.routes)
     if STATIC_DIR.is_dir():
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-        routes.append(app.routes[-1])
-    return routes

@@ -75,6 +75,8 @@ def test_prompt_words_choose_the_palette(model: ImageModel):
         {"prompt": "ok", "height": 1000},
         {"prompt": 5},
         {"prompt": "ok", "seed": -1},
+        {"prompt": "ok", "seed": False},  # what the schema calls an integer, strictly
+        {"prompt": "ok", "width": "256"},
     ],
 )
 def test_bad_image_requests_are_refused_at_submit(payload: dict[str, str | int]):
@@ -82,6 +84,10 @@ def test_bad_image_requests_are_refused_at_submit(payload: dict[str, str | int])
     queue.task(default=True)(generate_image)
     with pytest.raises(PayloadInvalid):
         queue.build(None, payload)
+
+
+def test_integral_numbers_are_integers_as_in_json_schema():
+    assert ImageRequest.model_validate({"prompt": "ok", "width": 96.0}).width == 96
 
 
 async def test_a_worker_paints_the_picture_in_steps(monkeypatch: pytest.MonkeyPatch):

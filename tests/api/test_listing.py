@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import re
+import uuid
+from datetime import datetime, timedelta
+
 import httpx
 import pytest
 
 from jobqueue.clock import FakeClock
+from jobqueue.stores.codec import encode_cursor
 from jobqueue.wire import JobPage, StatsOut
 from tests.api.conftest import Jobs, assert_problem, submit
 
@@ -74,6 +79,8 @@ async def test_list_filters_by_repeated_status_and_task(
         "status=done",
         "cursor=",
         "cursor=garbage",
+        "cursor=0",
+        "cursor=1_not-a-job-id",
         "cursor=" + "x" * 1001,
     ],
 )
@@ -81,11 +88,29 @@ async def test_bad_list_parameters_are_400(client: httpx.AsyncClient, query: str
     assert_problem(await client.get(f"/api/jobs?{query}"), 400)
 
 
-async def test_a_cursor_decoding_to_something_else_is_400(client: httpx.AsyncClient):
-    import base64
+async def test_issued_cursors_have_the_declared_form(client: httpx.AsyncClient, clock: FakeClock):
+    await submit_spaced(client, clock, 2)
+    document = (await client.get("/openapi.json")).json()
+    parameters = document["paths"]["/api/jobs"]["get"]["parameters"]
+    pattern = next(p["schema"] for p in parameters if p["name"] == "cursor")["anyOf"][0]["pattern"]
 
-    cursor = base64.urlsafe_b64encode(b'["not a date", 5]').decode().rstrip("=")
-    assert_problem(await client.get(f"/api/jobs?cursor={cursor}"), 400, "Invalid cursor")
+    cursor = (await client.get("/api/jobs?limit=1")).json()["nextCursor"]
+
+    assert re.fullmatch(pattern, cursor)
+
+
+async def test_a_cursor_where_no_job_is_starts_the_page_there(
+    client: httpx.AsyncClient, clock: FakeClock
+):
+    older, newer = await submit_spaced(client, clock, 2)
+    created = (await client.get(f"/api/jobs/{newer}")).json()["createdAt"]
+    between = datetime.fromisoformat(created) - timedelta(milliseconds=500)
+    cursor = encode_cursor(between, str(uuid.uuid4()))
+
+    response = await client.get("/api/jobs", params={"cursor": cursor})
+
+    assert response.status_code == 200
+    assert [job["jobId"] for job in response.json()["jobs"]] == [older]
 
 
 async def test_stats_count_per_task_and_status(

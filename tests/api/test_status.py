@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from jobqueue.clock import FakeClock
 from jobqueue.wire import JobOut
@@ -108,6 +109,8 @@ async def test_unknown_routes_and_methods_are_problems(client: httpx.AsyncClient
     both = await client.put("/api/jobs")
     assert_problem(both, 405)
     assert both.headers["allow"] == "GET, POST"  # from two routes
+    # A literal path is its own resource: no job is called "submit".
+    assert (await client.put("/api/jobs/submit")).headers["allow"] == "POST"
 
 
 async def test_long_poll_answers_when_the_job_changes(client: httpx.AsyncClient, jobs: Jobs):
@@ -160,6 +163,18 @@ async def test_long_poll_on_a_terminal_job_answers_at_once(client: httpx.AsyncCl
 
     assert response.json()["status"] == "failed"
     assert response.json()["error"] == "broken"
+
+
+async def test_long_poll_after_the_streams_close_answers_at_once(
+    app: FastAPI, client: httpx.AsyncClient
+):
+    job_id = await submit(client)
+    app.state.jobqueue.close_streams()  # as the server does when it begins to shut down
+
+    response = await client.get(f"/api/jobs/{job_id}", params={"wait": 30})
+
+    assert response.status_code == 200
+    assert response.json()["version"] == 1
 
 
 @pytest.mark.parametrize(

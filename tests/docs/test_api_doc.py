@@ -32,3 +32,10 @@ def test_every_submit_field_is_documented() -> None:
     table = DOC[DOC.index("### `POST /api/jobs` — submit") :].split("Headers:")[0]
 
     assert fields == set(re.findall(r"^\| `(\w+)` \|", table, flags=re.MULTILINE))
+
+
+def test_every_field_of_the_job_is_documented() -> None:
+    job = SCHEMA["components"]["schemas"]["JobOut"]["properties"]
+    table = DOC[DOC.index("## The job") : DOC.index("## Endpoints")]
+
+    assert set(job) == set(re.findall(r"^\| `(\w+)` \|", table, flags=re.MULTILINE))

@@ -43,9 +43,11 @@ def test_backoff_grows_exponentially_with_jitter_and_a_cap() -> None:
 
 
 def test_cursor_round_trip_and_garbage() -> None:
+    """Any position is a cursor; a string that names none is `InvalidRequest`."""
     at = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
     assert decode_cursor(encode_cursor(at, "abc")) == (at, "abc")
-    for bad in ["", "!!!", "bm90IGpzb24", encode_cursor(at, "x")[:-3]]:
+    bad_cursors = ["", "!!!", "bm90IGpzb24", "_x", "1" * 18 + "_x", "\u00b2_x", "12_"]
+    for bad in [*bad_cursors, encode_cursor(at, "x")[:-3]]:
         with pytest.raises(InvalidRequest):
             decode_cursor(bad)
 

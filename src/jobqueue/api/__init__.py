@@ -9,7 +9,7 @@ Mounting into an existing application::
     app.include_router(create_router(queue))   # /api/jobs/...
 
 `create_app` builds the standalone service from the same router, adding ``/healthz``,
-``/metrics``, the web pages, problem+json for unknown routes, and CORS.
+``/metrics``, the web pages, ``/docs`` and ``/redoc``, problem+json for unknown routes, and CORS.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from starlette.routing import Match
 
 from jobqueue import __version__
 from jobqueue.api.admin import add_admin_routes
+from jobqueue.api.docs import add_docs
 from jobqueue.api.events import add_event_routes
 from jobqueue.api.handling import answer_error
 from jobqueue.api.jobs import add_job_routes
@@ -33,11 +34,13 @@ from jobqueue.api.service import create_service_router
 from jobqueue.api.settings import ApiSettings
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
     from contextlib import AbstractAsyncContextManager
 
     from starlette.requests import Request
     from starlette.responses import Response
+    from starlette.routing import BaseRoute
+    from starlette.types import ExceptionHandler, Scope
 
     from jobqueue.api.metrics import Metrics
     from jobqueue.queue import JobQueue
@@ -66,28 +69,41 @@ _CORS_EXPOSED_HEADERS = [
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
 
-def _allowed_methods(request: Request) -> str:
+def _allowed_methods(request: Request, api_routes: Sequence[BaseRoute]) -> str:
     """Every method some route serves at the request's path.
 
     Starlette's 405 lists only the first route matching the path, while the job API
-    has several routes per path (GET and POST ``/api/jobs``).
+    has several routes per path (GET and POST ``/api/jobs``). A path one of the
+    *api_routes* names literally is that route's resource alone: ``/api/jobs/submit``
+    also fits ``/api/jobs/{jobId}``, but no job has the id "submit", so GET is not
+    offered there.
     """
-    routes = request.app.router.routes
-    return ", ".join(
-        method
-        for method in _METHODS
-        if any(
-            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
-        )
-    )
+    scope = request.scope
+    literal = [
+        route
+        for route in api_routes
+        if not getattr(route, "param_convertors", None) and _serves(route, scope, _METHODS)
+    ]
+    routes = literal or request.app.router.routes
+    return ", ".join(m for m in _METHODS if any(_serves(r, scope, (m,)) for r in routes))
 
 
-async def _http_problem(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    headers = dict(exc.headers or {})
-    if exc.status_code == 405:
-        headers["Allow"] = _allowed_methods(request)
-    return problem_response(exc.status_code, str(exc.detail), headers=headers)
+def _serves(route: BaseRoute, scope: Scope, methods: tuple[str, ...]) -> bool:
+    """Whether *route* serves one of *methods* at *scope*'s path."""
+    return any(route.matches({**scope, "method": m})[0] is Match.FULL for m in methods)
+
+
+def _http_problem(api_routes: Sequence[BaseRoute]) -> ExceptionHandler:
+    """The answer to Starlette's HTTP errors: problem+json; a 405 says what is ``Allow`` ed."""
+
+    async def answer(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = _allowed_methods(request, api_routes)
+        return problem_response(exc.status_code, str(exc.detail), headers=headers)
+
+    return answer
 
 
 async def _server_problem(request: Request, exc: Exception) -> Response:
@@ -136,14 +152,18 @@ def create_app(
         summary="Reliable long-running jobs behind a web page.",
         description="Submit a job, then poll its status resource, long-poll it, or follow "
         "it as Server-Sent Events until it is completed, failed or cancelled.",
+        docs_url=None,  # served by add_docs, from the package rather than a CDN
+        redoc_url=None,
     )
+    service = create_service_router(queue, router.metrics)
     app.include_router(router)
-    app.include_router(create_service_router(queue, router.metrics))
+    app.include_router(service)
     add_pages(app, demo=demo)
+    add_docs(app)
     if lifespan is not None:
         # Included last, so its lifespan nests inside the job router's (queue open).
         app.include_router(APIRouter(lifespan=lifespan))
-    app.add_exception_handler(HTTPException, _http_problem)
+    app.add_exception_handler(HTTPException, _http_problem([*router.routes, *service.routes]))
     app.add_exception_handler(Exception, _server_problem)
     if settings.cors_origins:
         app.add_middleware(

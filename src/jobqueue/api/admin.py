@@ -12,6 +12,7 @@ from jobqueue.api import openapi
 from jobqueue.api.auth import Principal  # noqa: TC001 (FastAPI reads the annotations)
 from jobqueue.api.responses import etag_matches, json_response
 from jobqueue.models import JobStatus
+from jobqueue.stores.codec import CURSOR_PATTERN
 from jobqueue.wire import JobPage, StatsOut, job_to_wire, stats_to_wire
 
 if TYPE_CHECKING:
@@ -23,7 +24,11 @@ Tasks = Annotated[list[str] | None, Query(description="Only these tasks.")]
 Limit = Annotated[int, Query(ge=1, le=500, description="Jobs per page.")]
 Cursor = Annotated[
     str | None,
-    Query(min_length=1, max_length=1000, description="`nextCursor` of the previous page."),
+    Query(
+        pattern=CURSOR_PATTERN,
+        description="`nextCursor` of the previous page, passed back as given. A string of "
+        "another form is 400; a position where no job is still starts a page there.",
+    ),
 ]
 
 Fields = Annotated[

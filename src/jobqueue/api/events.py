@@ -40,7 +40,7 @@ def add_event_routes(router: JobsRouter) -> None:
         responses={
             200: {
                 "description": "The event stream.",
-                "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                "content": {"text/event-stream": {"itemSchema": openapi.JOB_EVENT_SCHEMA}},
             },
             204: {"description": "Finished: the client already has the terminal state."},
             **openapi.problems(*router.guarded, 404, 503),

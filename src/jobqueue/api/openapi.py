@@ -13,6 +13,7 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 from jobqueue.api.schemas import Problem, SubmitFields
+from jobqueue.wire import JobOut
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -107,6 +108,30 @@ def submit_request_body(queue: JobQueue) -> JSONSchema:
 # Serialization mode: the schema of what the server sends (the job in it always has
 # every field).
 PROBLEM_SCHEMA = inline(Problem.model_json_schema(mode="serialization"))
+JOB_SCHEMA = inline(JobOut.model_json_schema(mode="serialization"))
+
+JOB_EVENT_SCHEMA: JSONSchema = {
+    "title": "Job event",
+    "description": "One event of a job's stream (the fields of an SSE event, as OpenAPI 3.2 "
+    "and FastAPI describe them with `itemSchema`).",
+    "type": "object",
+    "properties": {
+        "event": {"const": "job"},
+        "id": {"type": "string", "pattern": "^[0-9]+$", "description": "The job's version."},
+        "retry": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "On the first event: the reconnection delay in milliseconds.",
+        },
+        "data": {
+            "type": "string",
+            "contentMediaType": "application/json",
+            "contentSchema": JOB_SCHEMA,
+            "description": "The job, as one line of JSON.",
+        },
+    },
+    "required": ["event", "id", "data"],
+}
 
 
 def problems(*statuses: int, descriptions: Mapping[int, str] | None = None) -> dict[int | str, Any]:

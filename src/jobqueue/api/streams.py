@@ -150,9 +150,10 @@ async def _unless_closed(streams: Streams, awaitable: Awaitable[Job]) -> Job | N
             await asyncio.wait({waiter, closer}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             closer.cancel()
-            if not waiter.done():
-                waiter.cancel()
-        return waiter.result() if not waiter.cancelled() else None
+            finished = waiter.done()
+            if not finished:
+                waiter.cancel()  # it ends at the loop's next turn; there is no result
+        return waiter.result() if finished else None
 
 
 async def long_poll(

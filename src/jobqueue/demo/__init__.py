@@ -9,10 +9,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from jobqueue.api.schemas import JSON_INTEGER
 from jobqueue.context import JobContext  # noqa: TC001 (the task registry reads the hint)
 from jobqueue.demo.render import ImageModel, encode_png, seed_for
 from jobqueue.errors import ConfigError
@@ -30,12 +31,16 @@ demo_queue = JobQueue()
 
 
 class ImageRequest(BaseModel):
-    """What to paint."""
+    """What to paint; validated strictly, so it accepts what its schema says and no more
+    (``"256"`` or ``true`` is no integer, ``256.0`` is, as in JSON Schema).
+    """
+
+    model_config = ConfigDict(strict=True)
 
     prompt: str = Field(min_length=1, max_length=500, description="What the picture shows.")
-    width: int = Field(256, ge=64, le=384, description="Pixels across.")
-    height: int = Field(256, ge=64, le=384, description="Pixels down.")
-    seed: int | None = Field(
+    width: Annotated[int, JSON_INTEGER] = Field(256, ge=64, le=384, description="Pixels across.")
+    height: Annotated[int, JSON_INTEGER] = Field(256, ge=64, le=384, description="Pixels down.")
+    seed: Annotated[int, JSON_INTEGER] | None = Field(
         None, ge=0, le=2**32 - 1, description="Same prompt and seed, same picture."
     )
 

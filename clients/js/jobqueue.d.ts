@@ -56,12 +56,28 @@ export interface WorkerInfo {
   id: string;
   lastSeenAt: string;
   running: number;
+  host?: string;
+  pid?: number;
+  /** The tasks it serves. */
+  tasks?: string[];
+}
+
+/** The limits a task sets (only those set). */
+export interface TaskLimits {
+  concurrency?: number;
+  globalConcurrency?: number;
+  keyConcurrency?: number;
+  cost?: number;
+  maxQueued?: number;
 }
 
 export interface Stats {
   tasks: Record<string, StatusCounts>;
   totals: StatusCounts;
   workers: WorkerInfo[];
+  /** Per task, the running jobs of its busiest concurrency keys. */
+  runningKeys?: Record<string, Record<string, number>>;
+  limits?: Record<string, TaskLimits>;
 }
 
 /** The statuses a job never leaves (except by an explicit operator retry). */

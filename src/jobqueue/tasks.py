@@ -54,6 +54,18 @@ class TaskOptions:
     cost: int = 1
     """Slots of a worker's ``--concurrency`` that one of its jobs takes."""
 
+    @property
+    def limits(self) -> dict[str, int]:
+        """The limits set on the task, by their API names (``keyConcurrency``...)."""
+        limits = {
+            "concurrency": self.concurrency,
+            "globalConcurrency": self.global_concurrency,
+            "keyConcurrency": self.key_concurrency,
+            "cost": self.cost if self.cost != 1 else None,
+            "maxQueued": self.max_queued,
+        }
+        return {name: value for name, value in limits.items() if value is not None}
+
 
 class TaskSettings(TypedDict, total=False):
     """The keyword arguments of `JobQueue.task` (documented there)."""

@@ -174,6 +174,11 @@ class StatsOut(_Wire):
         description="Per task, the running jobs of each concurrency key that has some "
         "(the 100 busiest keys).",
     )
+    limits: dict[str, dict[str, int]] = _server_extra(
+        {},
+        description="Per task, the limits it sets: `concurrency`, `globalConcurrency`, "
+        "`keyConcurrency`, `cost`, `maxQueued` (only those set).",
+    )
 
     def to_stats(self) -> Stats:
         """The `Stats` this represents (the totals follow from the tasks' counts)."""
@@ -218,9 +223,13 @@ def _counts(counts: Mapping[JobStatus, int]) -> dict[str, int]:
     return {status.value: counts.get(status, 0) for status in JobStatus}
 
 
-def stats_to_wire(stats: Stats, task_names: Iterable[str] = ()) -> dict[str, Any]:
+def stats_to_wire(
+    stats: Stats,
+    task_names: Iterable[str] = (),
+    limits: Mapping[str, Mapping[str, int]] | None = None,
+) -> dict[str, Any]:
     """The stats body (`StatsOut` in JSON); the named tasks appear with zero counts when
-    they have no jobs.
+    they have no jobs, and *limits* are each task's (the server's registry knows them).
     """
     tasks = {name: _counts({}) for name in task_names}
     tasks.update({name: _counts(counts) for name, counts in stats.tasks.items()})
@@ -239,6 +248,7 @@ def stats_to_wire(stats: Stats, task_names: Iterable[str] = ()) -> dict[str, Any
             for worker in stats.workers
         ],
         "runningKeys": stats.running_keys,
+        "limits": {task: dict(set_) for task, set_ in (limits or {}).items() if set_},
     }
 
 

@@ -7,12 +7,14 @@ than those the store counted as running at once, and the log can only under-coun
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import Mapping, Sequence
 
 import httpx
 
 from tests.acceptance.jobs_api import wait_until_completed
-from tests.acceptance.processes import Processes
+from tests.acceptance.processes import Processes, until
 from tests.support.processes import RunLog
 from tests.support.recording_app import GLOBAL_LIMIT, KEY_LIMIT
 
@@ -65,3 +67,26 @@ async def test_key_concurrency_holds_per_key_across_worker_processes(
 
     most = _most_at_once(processes.log, dict(zip(ids, keys, strict=True)))
     assert most == dict.fromkeys("abc", KEY_LIMIT)
+
+
+async def test_a_key_held_by_a_killed_worker_comes_back_with_the_lease(
+    processes: Processes, client: httpx.AsyncClient
+) -> None:
+    server = (await processes.serve()).base_url
+    doomed = processes.worker("--lease-seconds", "2")
+    body = {"task": "record_keyed", "concurrencyKey": "k"}
+    first = await client.post(f"{server}/api/jobs", json={**body, "payload": {"sleep": 3}})
+    first_id = first.json()["jobId"]
+    await until(lambda: processes.log.count("start")[first_id] == 1, COMPLETION_SECONDS)
+    second = await client.post(f"{server}/api/jobs", json={**body, "payload": {"sleep": 0}})
+    second_id = second.json()["jobId"]
+
+    os.kill(doomed.pid, signal.SIGKILL)
+    doomed.wait()
+    processes.worker("--lease-seconds", "2")
+    await wait_until_completed(client, server, 2, COMPLETION_SECONDS)
+
+    # The killed attempt never ended and its job ran again; the second job of the key ran
+    # too, so the key's place came back with the lost lease.
+    assert processes.log.count("start") == {first_id: 2, second_id: 1}
+    assert processes.log.count("done") == {first_id: 1, second_id: 1}

@@ -102,6 +102,7 @@ def test_a_page_and_stats_parse() -> None:
             }
         ],
         "runningKeys": {"render": {"customer-7": 1}},
+        "limits": {},
     }
     stats = parse_stats(wire)
     assert stats.workers[0].tasks == ("render",)

@@ -112,5 +112,6 @@ def add_admin_routes(router: JobsRouter) -> None:
     )
     async def stats(principal: Principal = Depends(auth)) -> Response:
         principal.require_admin("read stats")
-        body = stats_to_wire(await queue.stats(), queue.tasks.names)
+        limits = {name: queue.tasks.resolve(name).options.limits for name in queue.tasks.names}
+        body = stats_to_wire(await queue.stats(), queue.tasks.names, limits)
         return json_response(body, headers={"Cache-Control": "no-store"})

@@ -117,7 +117,7 @@ function renderStats(stats) {
   }
   $("task-rows").replaceChildren(
     ...(tasks.length === 0
-      ? [h("tr", {}, h("td", { colspan: 6, class: "muted" }, "No jobs yet."))]
+      ? [h("tr", {}, h("td", { colspan: 7, class: "muted" }, "No jobs yet."))]
       : tasks.map((task) =>
           h(
             "tr",
@@ -126,6 +126,7 @@ function renderStats(stats) {
             ...STATUSES.map((status) =>
               h("td", { class: "num" }, String(stats.tasks[task]?.[status] ?? 0)),
             ),
+            h("td", { class: "muted limits" }, describeLimits(stats.limits?.[task])),
           ),
         )),
   );
@@ -145,9 +146,53 @@ function renderStats(stats) {
               { class: "muted" },
               `${worker.running} running · seen ${formatRelative(worker.lastSeenAt)}`,
             ),
+            (worker.tasks ?? []).length
+              ? h("span", { class: "muted worker-tasks" }, `serves ${worker.tasks.join(", ")}`)
+              : null,
           );
         })),
   );
+  const busy = keysAtTheirLimit(stats);
+  $("busy-keys").replaceChildren(
+    ...(busy.length === 0
+      ? [h("li", { class: "muted" }, "No concurrency key is at its limit.")]
+      : busy.map(({ task, key, running, limit }) =>
+          h(
+            "li",
+            { class: "worker" },
+            h("code", {}, key),
+            h("span", { class: "muted" }, `${task}: ${running} of ${limit} running`),
+          ),
+        )),
+  );
+}
+
+const LIMIT_LABELS = {
+  concurrency: "per worker",
+  globalConcurrency: "in all",
+  keyConcurrency: "per key",
+  cost: "cost",
+  maxQueued: "queued at most",
+};
+
+/** A task's limits in words: "per key 2 · cost 4"; an empty string when it sets none. */
+function describeLimits(limits) {
+  return Object.entries(limits ?? {})
+    .map(([name, value]) => `${LIMIT_LABELS[name] ?? name} ${value}`)
+    .join(" · ");
+}
+
+/** The concurrency keys whose running jobs have reached their task's key_concurrency. */
+function keysAtTheirLimit(stats) {
+  const busy = [];
+  for (const [task, keys] of Object.entries(stats.runningKeys ?? {})) {
+    const limit = stats.limits?.[task]?.keyConcurrency;
+    if (limit === undefined) continue;
+    for (const [key, running] of Object.entries(keys)) {
+      if (running >= limit) busy.push({ task, key, running, limit });
+    }
+  }
+  return busy;
 }
 
 function shortId(jobId) {

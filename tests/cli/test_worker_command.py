@@ -25,7 +25,9 @@ def test_unknown_or_excluded_away_tasks_are_usage_errors() -> None:
     runner = CliRunner()
 
     unknown = runner.invoke(cli, ["worker", RECORDING_APP, "--tasks", "record,nope"])
-    nothing_left = runner.invoke(cli, ["worker", RECORDING_APP, "--exclude-tasks", "record"])
+    nothing_left = runner.invoke(
+        cli, ["worker", RECORDING_APP, "--tasks", "record", "--exclude-tasks", "record"]
+    )
 
     assert unknown.exit_code == 2
     assert (

@@ -415,3 +415,17 @@ async def test_a_rate_window_expires_by_itself_after_it_ends(store: Store, clock
         assert 10_000 < await client.pttl(key) <= 11_000
     finally:
         await client.aclose()
+
+
+@on_redis
+async def test_calls_beyond_the_pool_wait_for_a_connection(store: Store, clock: FakeClock) -> None:
+    job = await submit(store, clock)
+    separator = "&" if "?" in REDIS_URL else "?"
+    url = f"{REDIS_URL}{separator}max_connections=2&prefix={quote(_prefix(store))}"
+    small = open_store(url)
+    await small.open()
+    try:
+        reads = await asyncio.gather(*(small.get(job.job_id, clock.now()) for _ in range(200)))
+    finally:
+        await small.close()
+    assert reads == [job] * 200

@@ -46,12 +46,22 @@ _SCRIPTS = (
 # An outage should surface as StoreUnavailable in seconds, not hang a request.
 _CONNECT_TIMEOUT_SECONDS = 2.0
 _CALL_TIMEOUT_SECONDS = 5.0
+#: Connections one store keeps at most, unless the URL says ``?max_connections=N``.
+MAX_CONNECTIONS = 100
 
 
 def connect(url: str) -> aioredis.Redis:
-    """A client for *url*; it connects on first use."""
-    return aioredis.Redis.from_url(
+    """A client for *url*; it connects on first use.
+
+    Its pool is bounded and blocking: a call finding every connection busy waits for
+    one (within the call's time limit) instead of failing, as redis-py's default pool
+    does past its bound, or opening a connection per caller, which a burst of a
+    thousand requests turns into a thousand connects timing out together.
+    """
+    pool = aioredis.BlockingConnectionPool.from_url(
         url,
+        max_connections=MAX_CONNECTIONS,
+        timeout=_CALL_TIMEOUT_SECONDS,
         decode_responses=True,
         socket_connect_timeout=_CONNECT_TIMEOUT_SECONDS,
         socket_timeout=None,  # see guarded
@@ -61,6 +71,7 @@ def connect(url: str) -> aioredis.Redis:
         # No silent retries: a script whose reply was lost must not run twice.
         retry=Retry(NoBackoff(), 0),
     )
+    return aioredis.Redis.from_pool(pool)
 
 
 def register_scripts(client: aioredis.Redis) -> dict[str, AsyncScript]:

@@ -26,7 +26,7 @@ POSTGRES_URL = os.environ.get(
 REDIS_URL = os.environ.get("JOBQUEUE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
-pytest_plugins = ["pytester", "tests.support.skip_summary"]
+pytest_plugins = ["pytester", "tests.support.skip_summary", "tests.support.watchdog"]
 
 
 def require_service(url: str, name: str) -> None:

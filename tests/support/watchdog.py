@@ -27,14 +27,9 @@ _STDERR = pytest.StashKey[TextIO]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    capture = config.pluginmanager.getplugin("capturemanager")
-    if capture is not None:
-        capture.suspend_global_capture(in_=False)
-    try:
-        config.stash[_STDERR] = os.fdopen(os.dup(2), "w")
-    finally:
-        if capture is not None:
-            capture.resume_global_capture()
+    # Output capturing is suspended between loading conftests and running tests: this is
+    # the run's real stderr, which fd 2 is not while a test runs.
+    config.stash[_STDERR] = os.fdopen(os.dup(2), "w")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

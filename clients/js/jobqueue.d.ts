@@ -31,6 +31,11 @@ export interface Job<Result = JSONValue> {
   expiresAt: string | null;
   /** While queued: the earliest time it may start (a delay, or a retry's backoff); null otherwise. */
   runAt: string | null;
+  /**
+   * While queued and due, in a job's status and events: how many ready jobs of its task run
+   * first (0: next); null otherwise, and in listings.
+   */
+  queuePosition: number | null;
   /** Increases on every change; updates are delivered in version order. */
   version: number;
 }

@@ -85,6 +85,10 @@ class Progress:
     message: str | None = None
 
 
+#: Jobs ahead counted at most for a queue position; beyond it the position is unknown.
+POSITION_LIMIT = 10_000
+
+
 @dataclass(frozen=True, slots=True)
 class Job:
     """A snapshot of one job, with the fields of the API's job representation and more."""
@@ -114,6 +118,9 @@ class Job:
     lease_expires_at: datetime | None = None
     concurrency_key: str | None = None
     """Jobs sharing this key share their task's ``key_concurrency`` limit."""
+    queue_position: int | None = None
+    """How many ready jobs of its task go first, where a read asked for it
+    (`JobQueue.with_position`); stores leave it None."""
 
     @property
     def is_terminal(self) -> bool:
@@ -328,6 +335,7 @@ class Change:
 
 
 __all__ = [
+    "POSITION_LIMIT",
     "TERMINAL_STATUSES",
     "TRANSITIONS",
     "Change",

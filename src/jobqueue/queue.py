@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any, overload
@@ -17,7 +18,7 @@ from jobqueue.clock import Clock, SystemClock
 from jobqueue.errors import InvalidRequest, JobNotFound
 from jobqueue.lifecycle import Lifecycle, Submission
 from jobqueue.lifecycle.maintenance import Maintenance
-from jobqueue.models import JobFilter, JobStatus, NewJob
+from jobqueue.models import POSITION_LIMIT, JobFilter, JobStatus, NewJob
 from jobqueue.notify import Hub, Interest
 from jobqueue.retry import Backoff
 from jobqueue.stores import DEFAULT_STORE_URL, Store, open_store
@@ -277,6 +278,15 @@ class JobQueue:
         """The job, or None when unknown or expired."""
         await self.open()
         return await self.store.get(job_id, self.clock.now())
+
+    async def with_position(self, job: Job) -> Job:
+        """*job* with its `Job.queue_position` read now when it is queued and due (one
+        store read whose cost grows with the jobs ahead), else as it is."""
+        now = self.clock.now()
+        if job.status is not JobStatus.QUEUED or job.run_at > now:
+            return job
+        position = await self.store.queue_position(job.job_id, now, POSITION_LIMIT)
+        return dataclasses.replace(job, queue_position=position)
 
     async def cancel(self, job_id: str) -> Job:
         """Cancel a queued job at once, or ask a running one to stop.

@@ -17,7 +17,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic.alias_generators import to_camel
 
 from jobqueue.errors import ClientError
-from jobqueue.models import Job, JobStatus, Page, Progress, Stats, WorkerInfo
+from jobqueue.models import POSITION_LIMIT, Job, JobStatus, Page, Progress, Stats, WorkerInfo
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -102,6 +102,14 @@ class JobOut(_Wire):
         json_schema_extra=_always_sent,
         description="While queued: the earliest time it may start (a delay, or a retry's "
         "backoff); null otherwise.",
+    )
+    queue_position: int | None = Field(
+        None,
+        ge=0,
+        json_schema_extra=_always_sent,
+        description="While queued and due, in a job's status and events: how many ready jobs "
+        "of the same task would be claimed before this one (0: next); null otherwise, in "
+        f"other answers, or when more than {POSITION_LIMIT:,} are ahead.",
     )
     version: int = Field(ge=1)
     is_cancel_requested: Annotated[bool, BeforeValidator(_null_is_false)] = _server_extra(
@@ -214,6 +222,7 @@ def job_to_wire(job: Job) -> dict[str, Any]:
         "completedAt": timestamp(job.completed_at),
         "expiresAt": timestamp(job.expires_at),
         "runAt": timestamp(job.run_at) if job.status is JobStatus.QUEUED else None,
+        "queuePosition": job.queue_position,
         "version": job.version,
         "cancelRequested": job.is_cancel_requested,
     }

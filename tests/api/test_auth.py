@@ -96,3 +96,17 @@ async def test_openapi_declares_the_bearer_scheme(secured: FastAPI):
         document = (await anonymous.get("/openapi.json")).json()
     assert document["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     assert "401" in document["paths"]["/api/jobs"]["post"]["responses"]
+
+
+async def test_only_admin_keys_read_the_metrics(secured: FastAPI, app: FastAPI):
+    async with (
+        as_key(secured, None) as anonymous,
+        as_key(secured, ALICE) as alice,
+        as_key(secured, ADMIN) as admin,
+        as_key(app, None) as open_service,
+    ):
+        assert_problem(await anonymous.get("/metrics"), 401)
+        assert_problem(await alice.get("/metrics"), 403, "Only admin API keys may read the metrics")
+        assert (await admin.get("/metrics")).status_code == 200
+        assert (await anonymous.get("/healthz")).status_code == 200
+        assert (await open_service.get("/metrics")).status_code == 200

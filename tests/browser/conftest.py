@@ -183,7 +183,8 @@ class BrowserPage:
         return path
 
 
-def _open(browser: Browser, demo_server: str, color_scheme: str) -> Iterator[BrowserPage]:
+def open_page(browser: Browser, demo_server: str, color_scheme: str) -> Iterator[BrowserPage]:
+    """A fresh page on *demo_server* and the errors it reports, checked when it closes."""
     context = browser.new_context(
         base_url=demo_server,
         viewport={"width": 1280, "height": 900},
@@ -205,16 +206,16 @@ def _open(browser: Browser, demo_server: str, color_scheme: str) -> Iterator[Bro
 @pytest.fixture
 def web(browser: Browser, demo_server: str) -> Iterator[BrowserPage]:
     """A page in a fresh browser context (light colour scheme), failing on unexpected errors."""
-    yield from _open(browser, demo_server, "light")
+    yield from open_page(browser, demo_server, "light")
 
 
 @pytest.fixture
 def dark_web(browser: Browser, demo_server: str) -> Iterator[BrowserPage]:
     """Like `web`, with the dark colour scheme."""
-    yield from _open(browser, demo_server, "dark")
+    yield from open_page(browser, demo_server, "dark")
 
 
 @pytest.fixture
 def keyed_web(browser: Browser, keyed_server: str) -> Iterator[BrowserPage]:
     """Like `web`, on `keyed_server`."""
-    yield from _open(browser, keyed_server, "light")
+    yield from open_page(browser, keyed_server, "light")

@@ -11,9 +11,13 @@ import pytest
 from playwright.sync_api import expect
 
 from jobqueue.demo import ImageRequest
+from tests.browser.conftest import open_page, running_demo
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Locator, Page, Request, Route
+    from collections.abc import Iterator
+    from pathlib import Path
+
+    from playwright.sync_api import Browser, Locator, Page, Request, Route
 
     from tests.browser.conftest import BrowserPage
 
@@ -268,3 +272,25 @@ def test_the_prompt_field_takes_the_servers_length_limit(web: BrowserPage) -> No
     expect(prompt).to_have_attribute("maxlength", str(limit))
     prompt.fill("x" * (limit + 10))  # the field keeps what the server accepts, no more
     assert len(prompt.input_value()) == limit
+
+
+@pytest.fixture
+def one_slot(browser: Browser, tmp_path: Path) -> Iterator[BrowserPage]:
+    """A page on a demo server whose worker runs one job at a time."""
+    with running_demo(tmp_path, JOBQUEUE_DEMO_CONCURRENCY="1") as url:
+        yield from open_page(browser, url, "light")
+
+
+def test_a_waiting_job_says_how_many_jobs_are_ahead(one_slot: BrowserPage) -> None:
+    page = one_slot.page
+    page.goto("/")
+    for n in range(3):
+        answer = page.request.post("/api/jobs", data={"payload": {"prompt": f"busy {n}"}})
+        assert answer.status == 202
+
+    card = start_job(page, "A red apple on a table")
+    message = card.locator(".job-message")
+
+    expect(message).to_have_text("2 ahead of you in the queue…")
+    expect(message).to_have_text("1 ahead of you in the queue…", timeout=15_000)
+    expect(message).to_have_text("Next in line…", timeout=15_000)

@@ -237,6 +237,28 @@ describe("watch over Server-Sent Events", () => {
     assert.equal(server.requests.length, 0, "no polling while the stream works");
   });
 
+  test("a waiting job that moves up the queue is delivered again at the same version", async () => {
+    const { server, client } = setup();
+    const { jobId } = server.add({ queuePosition: 2 });
+    const rec = recorder();
+    client.watch(jobId, rec.onUpdate);
+    await settle();
+    server.move(jobId, 1);
+    server.move(jobId, 1);
+    server.move(jobId, 0);
+    server.update(jobId, { status: "processing", queuePosition: null });
+    await settle();
+    assert.deepEqual(
+      rec.seen.map((job) => [job.version, job.queuePosition]),
+      [
+        [1, 2],
+        [1, 1],
+        [1, 0],
+        [2, null],
+      ],
+    );
+  });
+
   test("unsubscribe closes the stream and nothing more is delivered", async () => {
     const { server, client } = setup();
     const { jobId } = server.add();

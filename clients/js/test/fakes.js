@@ -72,6 +72,7 @@ export class FakeServer {
       completedAt: null,
       expiresAt: null,
       runAt: null,
+      queuePosition: null,
       version: 1,
       ...fields,
     };
@@ -83,6 +84,15 @@ export class FakeServer {
   update(jobId, changes) {
     const job = { ...this.jobs.get(jobId), ...changes };
     job.version = this.jobs.get(jobId).version + 1;
+    this.jobs.set(jobId, job);
+    for (const listener of [...this.listeners]) listener(job);
+    return job;
+  }
+
+  /** Move a waiting job in the queue: a new queuePosition at the same version, pushed to
+   * the streams (as the server's periodic position refresh does); long-polls keep waiting. */
+  move(jobId, queuePosition) {
+    const job = { ...this.jobs.get(jobId), queuePosition };
     this.jobs.set(jobId, job);
     for (const listener of [...this.listeners]) listener(job);
     return job;

@@ -155,7 +155,7 @@ def create_app(
         docs_url=None,  # served by add_docs, from the package rather than a CDN
         redoc_url=None,
     )
-    service = create_service_router(queue, router.metrics)
+    service = create_service_router(queue, router.metrics, router.settings)
     app.include_router(router)
     app.include_router(service)
     add_pages(app, demo=demo)

@@ -204,6 +204,7 @@ def add_job_routes(router: JobsRouter) -> None:
         job = principal.check_visible(await queue.get(job_id), job_id)
         if wait:
             job = await long_poll(queue, job, since, router.max_wait(wait), router.streams)
+        job = await queue.with_position(job)
         if etag_matches(if_none_match, etag(job)):
             return not_modified(job, queue.clock.now(), router.settings.poll_after_seconds)
         return router.job_response(job)

@@ -31,8 +31,11 @@ def json_response(
 
 
 def etag(job: Job) -> str:
-    """The job's entity tag: it changes exactly when the job's version does."""
-    return f'W/"{job.job_id}-{job.version}"'
+    """The job's entity tag: it changes exactly when the job's version or its queue
+    position does."""
+    if job.queue_position is None:
+        return f'W/"{job.job_id}-{job.version}"'
+    return f'W/"{job.job_id}-{job.version}-{job.queue_position}"'
 
 
 def etag_matches(if_none_match: str | None, tag: str) -> bool:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from starlette.responses import Response
 
 from jobqueue.api import openapi
+from jobqueue.api.auth import Principal, authenticator
 from jobqueue.api.handling import route_class
 from jobqueue.api.metrics import CONTENT_TYPE, Metrics
 from jobqueue.api.responses import json_response
@@ -18,14 +19,18 @@ from jobqueue.errors import StoreUnavailable
 HEALTH_TIMEOUT_SECONDS = 1.0
 
 if TYPE_CHECKING:
+    from jobqueue.api.settings import ApiSettings
     from jobqueue.queue import JobQueue
 
 
-def create_service_router(queue: JobQueue, metrics: Metrics) -> APIRouter:
+def create_service_router(
+    queue: JobQueue, metrics: Metrics, settings: ApiSettings | None = None
+) -> APIRouter:
     """``/healthz`` (200 when the store answers, else 503) and ``/metrics`` (Prometheus).
 
-    Neither requires an API key. Pass the job router's ``metrics`` so that one
-    ``/metrics`` shows its requests.
+    ``/healthz`` needs no API key; ``/metrics`` needs an admin key when *settings* has
+    API keys. Pass the job router's ``metrics`` and ``settings``, so that one ``/metrics``
+    shows its requests and takes its keys.
     """
     router = APIRouter(tags=["service"], route_class=route_class(metrics))
 
@@ -54,18 +59,32 @@ def create_service_router(queue: JobQueue, metrics: Metrics) -> APIRouter:
     async def prometheus() -> Response:
         return Response(await metrics.render(queue), media_type=CONTENT_TYPE)
 
+    dependencies = []
+    guarded = settings is not None and settings.has_auth
+    if guarded:
+        assert settings is not None
+        auth = authenticator(settings)
+
+        async def admin(principal: Principal = Depends(auth)) -> None:
+            principal.require_admin("read the metrics")
+
+        dependencies.append(Depends(admin))
+
     router.add_api_route(
         "/metrics",
         prometheus,
         methods=["GET"],
         name="jobqueue_metrics",
         summary="Metrics in the Prometheus text format",
+        description="With API keys configured, an admin key is needed.",
         response_class=Response,
+        dependencies=dependencies,
         responses={
             200: {
                 "description": "The metrics.",
                 "content": {"text/plain": {"schema": {"type": "string"}}},
-            }
+            },
+            **(openapi.problems(401, 403) if guarded else {}),
         },
     )
     return router

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import orjson
 
 from jobqueue.errors import JobNotFound, StoreError
+from jobqueue.models import JobStatus
 from jobqueue.wire import job_to_wire
 
 if TYPE_CHECKING:
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 KEEPALIVE = b": keep-alive\n\n"
+#: How often an event stream of a waiting job reads its queue position again.
+POSITION_REFRESH_SECONDS = 3.0
 _STORE_RETRY_SECONDS = 1.0
 
 
@@ -39,15 +42,19 @@ def job_event(job: Job) -> bytes:
 class _Subscriber:
     """What one stream has yet to send: the newest event only (older unsent ones are dropped)."""
 
-    def __init__(self, wake: asyncio.Event, version: int) -> None:
+    def __init__(self, wake: asyncio.Event, job: Job) -> None:
         self.wake = wake
-        self.version = version
+        self.version = job.version
+        self.position = job.queue_position
         self.pending: tuple[Job, bytes] | None = None
         self.is_done = False
 
     def offer(self, job: Job, event: bytes) -> None:
-        if job.version > self.version:
-            self.version = job.version
+        """Send *job* unless the stream has this version already at the same position."""
+        if job.version > self.version or (
+            job.version == self.version and job.queue_position != self.position
+        ):
+            self.version, self.position = job.version, job.queue_position
             self.pending = (job, event)
             self.wake.set()
 
@@ -61,24 +68,32 @@ class _Subscriber:
 
 
 class _Feed:
-    """Follows one job for every stream of it in this process."""
+    """Follows one job for every stream of it in this process; while the job waits, its
+    queue position is read again every `POSITION_REFRESH_SECONDS` and sent when it moved."""
 
-    def __init__(self, queue: JobQueue, job_id: str, version: int) -> None:
+    def __init__(self, queue: JobQueue, job: Job) -> None:
         self.subscribers: set[_Subscriber] = set()
         self.last: tuple[Job, bytes] | None = None
+        self._queue = queue
+        self._current = job
         self.task = asyncio.get_running_loop().create_task(
-            self._follow(queue, job_id, version), name=f"jobqueue-feed-{job_id}"
+            self._follow(job.job_id, job.version), name=f"jobqueue-feed-{job.job_id}"
         )
 
-    async def _follow(self, queue: JobQueue, job_id: str, version: int) -> None:
+    def _publish(self, job: Job) -> None:
+        self._current = job
+        self.last = (job, job_event(job))
+        for subscriber in self.subscribers:
+            subscriber.offer(*self.last)
+
+    async def _follow(self, job_id: str, version: int) -> None:
+        refresher = asyncio.get_running_loop().create_task(self._refresh_position())
         try:
             while True:
                 try:
-                    async for job in queue.watch(job_id, version):
+                    async for job in self._queue.watch(job_id, version):
+                        self._publish(await self._queue.with_position(job))
                         version = job.version
-                        self.last = (job, job_event(job))
-                        for subscriber in self.subscribers:
-                            subscriber.offer(*self.last)
                     return
                 except StoreError as exc:
                     logger.warning("Following %s: the store failed (%s); retrying", job_id, exc)
@@ -86,8 +101,22 @@ class _Feed:
         except JobNotFound:
             return  # deleted (expired): there is nothing more to say
         finally:
+            refresher.cancel()
             for subscriber in self.subscribers:
                 subscriber.finish()
+
+    async def _refresh_position(self) -> None:
+        while True:
+            await asyncio.sleep(POSITION_REFRESH_SECONDS)
+            known = self._current
+            if known.status is not JobStatus.QUEUED:
+                continue
+            try:
+                placed = await self._queue.with_position(known)
+            except StoreError:
+                continue  # the follower reports it and retries
+            if self._current is known and placed.queue_position != known.queue_position:
+                self._publish(placed)
 
 
 class Streams:
@@ -115,11 +144,11 @@ class Streams:
     def follow(self, job: Job) -> Iterator[_Subscriber]:
         """Every version of *job* newer than this one, through the job's shared feed."""
         with self.open() as wake:
-            subscriber = _Subscriber(wake, job.version)
+            subscriber = _Subscriber(wake, job)
             feed = self._feeds.get(job.job_id)
             if feed is None or feed.task.done():
-                feed = self._feeds[job.job_id] = _Feed(self._queue, job.job_id, job.version)
-            elif feed.last is not None:
+                feed = self._feeds[job.job_id] = _Feed(self._queue, job)
+            elif feed.last is not None and feed.last[0].version > job.version:
                 subscriber.offer(*feed.last)  # what the feed saw before this stream joined
             feed.subscribers.add(subscriber)
             try:

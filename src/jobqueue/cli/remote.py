@@ -197,6 +197,7 @@ def status(client: Client, as_json: bool, job_id: str) -> None:
         "Progress": escape(_progress_text(job)),
         "Attempts": f"{job.attempts}/{job.max_attempts}",
         "Starts": f"{timestamp(job.run_at)} ({text})" if (text := _start_text(job)) else "",
+        "In queue": _position_text(job.queue_position),
         "Created": timestamp(job.created_at),
         "Started": timestamp(job.started_at),
         "Completed": timestamp(job.completed_at),
@@ -208,6 +209,12 @@ def status(client: Client, as_json: bool, job_id: str) -> None:
         if value:
             table.add_row(name, value)
     Console().print(table)
+
+
+def _position_text(position: int | None) -> str:
+    if position is None:
+        return ""
+    return "next" if position == 0 else f"{position} ahead"
 
 
 @remote_command("watch")

@@ -218,6 +218,13 @@ class Store(abc.ABC):
     async def next_run_at(self, tasks: Collection[str], now: datetime) -> datetime | None:
         """The earliest ``run_at`` among queued jobs of *tasks*, or None when none wait."""
 
+    @abc.abstractmethod
+    async def queue_position(self, job_id: str, now: datetime, limit: int) -> int | None:
+        """How many ready jobs of its task a claim would take before the job (0: it is
+        next), counting at most *limit*: None when more are ahead, or when the job is not
+        ``queued`` and due. Its cost grows with the jobs ahead, not with the queue.
+        """
+
     # -- operator actions -----------------------------------------------------------
 
     @abc.abstractmethod

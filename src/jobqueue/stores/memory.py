@@ -320,6 +320,16 @@ class MemoryStore(Store):
         ]
         return min(times, default=None)
 
+    async def queue_position(self, job_id: str, now: datetime, limit: int) -> int | None:
+        """How many ready jobs of its task go before the job, up to *limit*."""
+        job = self._jobs.get(job_id)
+        if job is None or job.status is not JobStatus.QUEUED or job.run_at > now:
+            return None
+        ahead = next(
+            n for n, ready in enumerate(self._ready_of(job.task, now)) if ready.job_id == job_id
+        )
+        return ahead if ahead <= limit else None
+
     # -- operator actions ----------------------------------------------------------
 
     async def request_cancel(self, job_id: str, now: datetime) -> Job:

@@ -23,7 +23,8 @@ CLAIM_READY, CLAIM_CHOSEN = (
     for picked in ("ready_to_claim", "chosen_to_claim")
 )
 """The claim statement, of the jobs it chooses itself or of jobs chosen before."""
-_JOB_FIELDS = tuple(field.name for field in fields(Job))
+_JOB_FIELDS = tuple(field.name for field in fields(Job) if field.name != "queue_position")
+"""The columns of a job (its queue position is read, not stored)."""
 
 
 async def fetch_one(conn: Connection, name: str, params: Mapping[str, Any]) -> DictRow | None:

@@ -325,6 +325,13 @@ class PostgresStore(Store):
         row = await self._fetch_one("next_run_at", {"tasks": sorted(set(tasks))})
         return None if row is None else cast("datetime | None", row["run_at"])
 
+    async def queue_position(self, job_id: str, now: datetime, limit: int) -> int | None:
+        """How many ready jobs of its task go before the job, up to *limit*."""
+        params = {"job_id": job_id, "now": now, "limit": limit + 1}
+        row = await self._fetch_one("queue_position", params)
+        ahead = None if row is None else cast("int", row["ahead"])
+        return ahead if ahead is not None and ahead <= limit else None
+
     # -- operator actions ----------------------------------------------------------
 
     async def request_cancel(self, job_id: str, now: datetime) -> Job:

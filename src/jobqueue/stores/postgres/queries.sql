@@ -224,6 +224,24 @@ CROSS JOIN LATERAL (
     LIMIT 1
 ) AS first;
 
+-- name: queue_position
+-- How many ready jobs of its task a claim takes before %(job_id)s (the claim's order), each
+-- part counted up to %(limit)s along jobs_ready: those of a higher priority, then those of
+-- the same priority that come earlier; no row when it is not queued and due.
+SELECT
+    (SELECT count(*) FROM (
+        SELECT 1 FROM jobs
+        WHERE status = 'queued' AND task = me.task AND priority > me.priority
+          AND run_at <= %(now)s
+        LIMIT %(limit)s) AS higher)
+    + (SELECT count(*) FROM (
+        SELECT 1 FROM jobs
+        WHERE status = 'queued' AND task = me.task AND priority = me.priority
+          AND (run_at, created_at, queued_seq) < (me.run_at, me.created_at, me.queued_seq)
+        LIMIT %(limit)s) AS earlier) AS ahead
+FROM jobs AS me
+WHERE me.job_id = %(job_id)s AND me.status = 'queued' AND me.run_at <= %(now)s;
+
 -- name: reap
 -- SKIP LOCKED lets many reapers run at once, each taking different jobs.
 WITH expired AS (

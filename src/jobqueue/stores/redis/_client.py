@@ -41,6 +41,7 @@ _SCRIPTS = (
     "list",
     "stats",
     "next_run_at",
+    "position",
     "count_hit",
 )
 # An outage should surface as StoreUnavailable in seconds, not hang a request.

@@ -322,6 +322,12 @@ class RedisStore(Store):
         earliest = await self._run("next_run_at", now, *tasks)
         return None if earliest is None else codec.from_micros(earliest)
 
+    async def queue_position(self, job_id: str, now: datetime, limit: int) -> int | None:
+        """How many ready jobs of its task go before the job, up to *limit* (its rank in
+        the task's ready set, once due jobs have joined it)."""
+        ahead = await self._run("position", now, job_id, limit)
+        return None if ahead is None else int(ahead)
+
     # -- operator actions ----------------------------------------------------------
 
     async def request_cancel(self, job_id: str, now: datetime) -> Job:

@@ -99,6 +99,18 @@ def get(tx: Transaction, job_id: str, now: datetime) -> Job | None:
     return None if row is None else job_from_row(row)
 
 
+def queue_position(tx: Transaction, job_id: str, now: datetime, limit: int) -> int | None:
+    """See `Store.queue_position`."""
+    now_us = micros(now)
+    place = tx.row("queued_place", job_id=job_id, now=now_us)
+    if place is None:
+        return None
+    row = tx.row("count_ahead", **dict(place), now=now_us, limit=limit + 1)
+    assert row is not None
+    ahead: int = row["ahead"]
+    return ahead if ahead <= limit else None
+
+
 def list_jobs(
     tx: Transaction,
     where: JobFilter,

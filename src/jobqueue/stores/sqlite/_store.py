@@ -138,6 +138,10 @@ class SQLiteStore(Store):
         """One job, unless unknown or expired."""
         return await self._read(lambda tx: ops.get(tx, job_id, now))
 
+    async def queue_position(self, job_id: str, now: datetime, limit: int) -> int | None:
+        """How many ready jobs of its task go before the job, up to *limit*."""
+        return await self._read(lambda tx: ops.queue_position(tx, job_id, now, limit))
+
     async def list_jobs(
         self, where: JobFilter, limit: int, cursor: str | None, now: datetime
     ) -> Page:

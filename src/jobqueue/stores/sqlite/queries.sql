@@ -96,6 +96,26 @@ WHERE status = 'queued' AND task = :task AND run_at <= :now
 ORDER BY priority DESC, run_at, created_at, rowid
 LIMIT :limit;
 
+-- name: queued_place
+-- The job's place in its task's claim order (ready_jobs' order), when it is queued and due.
+SELECT task, priority, run_at, created_at, rowid AS place FROM jobs
+WHERE job_id = :job_id AND status = 'queued' AND run_at <= :now;
+
+-- name: count_ahead
+-- The ready jobs of :task that a claim takes before queued_place's, each part counted up to
+-- :limit along jobs_ready: those of a higher priority, then those of the same priority that
+-- come earlier by run_at, created_at and insertion order.
+SELECT
+    (SELECT count(*) FROM (
+        SELECT 1 FROM jobs INDEXED BY jobs_ready
+        WHERE status = 'queued' AND task = :task AND priority > :priority AND run_at <= :now
+        LIMIT :limit))
+    + (SELECT count(*) FROM (
+        SELECT 1 FROM jobs INDEXED BY jobs_ready
+        WHERE status = 'queued' AND task = :task AND priority = :priority
+          AND (run_at, created_at, rowid) < (:run_at, :created_at, :place)
+        LIMIT :limit)) AS ahead;
+
 -- name: ready_jobs_outside
 -- ready_jobs, leaving out the jobs of the :saturated keys and the :chosen jobs (JSON arrays).
 SELECT rowid, job_id, priority, run_at, created_at, concurrency_key FROM jobs INDEXED BY jobs_ready

@@ -64,6 +64,13 @@ async function applyPromptLimit() {
   }
 }
 
+/** What a waiting job says about its place in the queue (`queuePosition`: jobs ahead). */
+function waitingMessage(position) {
+  if (position === null || position === undefined) return "Waiting for a worker…";
+  if (position === 0) return "Next in line…";
+  return `${position} ahead of you in the queue…`;
+}
+
 function announce(text) {
   announcer.textContent = text;
 }
@@ -242,9 +249,10 @@ class JobCard {
     const message = job.progress?.message;
     switch (job.status) {
       case "queued":
-        return job.attempts > 0 && job.error
-          ? `Attempt ${job.attempts} failed; it will run again shortly.`
-          : "Waiting for a worker…";
+        if (job.attempts > 0 && job.error) {
+          return `Attempt ${job.attempts} failed; it will run again shortly.`;
+        }
+        return waitingMessage(job.queuePosition);
       case "processing":
         return message ?? "Starting…";
       case "completed": {

@@ -59,6 +59,9 @@ function factsList(job) {
     ...fact("Run time", took === null ? "—" : formatDuration(took)),
     ...timeFact("Created", job.createdAt),
     ...(job.runAt ? timeFact("Starts", job.runAt) : []),
+    ...(job.queuePosition === null || job.queuePosition === undefined
+      ? []
+      : fact("In the queue", job.queuePosition === 0 ? "next" : `${job.queuePosition} ahead`)),
     ...timeFact("Started", job.startedAt),
     ...timeFact("Finished", job.completedAt),
     ...timeFact("Expires", job.expiresAt),

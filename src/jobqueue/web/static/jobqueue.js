@@ -235,7 +235,7 @@ export function createClient(options = {}) {
 
   /**
    * Follow a job: `onUpdate(job)` is called with the current state and then with every newer
-   * version, until the job is terminal. Returns a function that stops following. Options:
+   * version (and with a waiting job's new `queuePosition`), until the job is terminal. Returns a function that stops following. Options:
    * `onError(error, {willRetry})` (transient failures are retried with backoff; a permanent one,
    * such as 404, ends the watch), `onReconnect()` (the server answers again after a transient
    * failure), `transport` ("auto", "sse", "longpoll" or "poll"), `since`
@@ -244,6 +244,7 @@ export function createClient(options = {}) {
   function watch(id, onUpdate, watchOptions = {}) {
     const { onError, onReconnect, transport = "auto", signal } = watchOptions;
     let version = watchOptions.since ?? 0;
+    let position; // the delivered version's queuePosition (undefined before the first)
     // A watch only ever steps down: SSE, then long-poll, then polling.
     let allowSse =
       (transport === "auto" || transport === "sse") && !!EventSourceImpl && !currentKey();
@@ -283,8 +284,13 @@ export function createClient(options = {}) {
     }
 
     function deliver(job) {
-      if (stopped || job === null || typeof job !== "object" || !(job.version > version)) return;
+      if (stopped || job === null || typeof job !== "object") return;
+      // A waiting job that moved in the queue keeps its version: its new position is news.
+      const moved =
+        job.version === version && position !== undefined && job.queuePosition !== position;
+      if (!(job.version > version) && !moved) return;
       version = job.version;
+      position = job.queuePosition ?? null;
       if (isTerminal(job)) stop();
       try {
         onUpdate(job);

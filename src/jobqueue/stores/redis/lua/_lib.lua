@@ -146,6 +146,19 @@ local function enqueue(id, job, run_at)
   end
 end
 
+-- Delayed jobs of *task* whose time has come join its ready set, earliest first. The move
+-- is bounded so that one call stays cheap; whatever is left moves on the next.
+local PROMOTE_LIMIT = 1000
+local function promote_due(task)
+  local due = redis.call('ZRANGEBYSCORE', delayed_key(task), '-inf', int(now),
+    'LIMIT', 0, PROMOTE_LIMIT)
+  for _, member in ipairs(due) do
+    local priority = redis.call('HGET', job_key(member:sub(55)), 'priority')
+    redis.call('ZADD', ready_key(task), -tonumber(priority), member)
+    redis.call('ZREM', delayed_key(task), member)
+  end
+end
+
 -- Take the job out of whichever index holds it while it waits or runs.
 local function detach(id, job)
   if job.queue_member then

@@ -5,7 +5,6 @@
 -- task its name, room (the most this claim may take of it), cost, global_concurrency and
 -- key_concurrency (the last two optional), then one fresh fencing token per job wanted.
 -- Returns the claimed jobs' fields.
-local PROMOTE_LIMIT = 1000
 -- Jobs of keys at their limit passed over in one claim, at most; the rest wait for the next.
 local SKIP_LIMIT = 1000
 local lease_until, worker_id = ARGV[3], ARGV[4]
@@ -26,16 +25,8 @@ for i = 0, n - 1 do
 end
 local first_token = 7 + 5 * n
 
--- Delayed jobs whose time has come join the ready sets, earliest first. The move is bounded
--- so one claim stays cheap; whatever is left moves on the next claim.
 for _, task in ipairs(tasks) do
-  local due = redis.call('ZRANGEBYSCORE', delayed_key(task), '-inf', int(now),
-    'LIMIT', 0, PROMOTE_LIMIT)
-  for _, member in ipairs(due) do
-    local priority = redis.call('HGET', job_key(member:sub(55)), 'priority')
-    redis.call('ZADD', ready_key(task), -tonumber(priority), member)
-    redis.call('ZREM', delayed_key(task), member)
-  end
+  promote_due(task)
 end
 
 -- Whether ready entry a goes before b: the lower score (the higher priority), then the lower

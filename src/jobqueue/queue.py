@@ -7,15 +7,15 @@ directly. No HTTP here.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import os
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any, overload
 
+from jobqueue import waiting
 from jobqueue.bounds import Bound
 from jobqueue.clock import Clock, SystemClock
-from jobqueue.errors import InvalidRequest, JobNotFound
+from jobqueue.errors import InvalidRequest
 from jobqueue.lifecycle import Lifecycle, Submission
 from jobqueue.lifecycle.maintenance import Maintenance
 from jobqueue.models import POSITION_LIMIT, JobFilter, JobStatus, NewJob
@@ -38,7 +38,6 @@ if TYPE_CHECKING:
     from typing import Unpack
 
     from jobqueue.models import Job, JSONValue, Page, Stats, SubmitOptions
-    from jobqueue.notify import JobWatch
     from jobqueue.ratelimit import RateLimit
     from jobqueue.tasks import TaskSettings
 
@@ -338,21 +337,7 @@ class JobQueue:
         job as it is when *timeout* passes without a change. Raises `JobNotFound`.
         """
         await self.open()
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        with self.hub.watching(job_id) as watch:
-            while True:
-                job = await self._read(job_id, watch)
-                if since_version is None:
-                    since_version = job.version
-                elif job.version > since_version or job.is_terminal:
-                    return job
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    return job
-                # The store's push is the normal path; the cap keeps a lost
-                # notification from stalling a waiter for long.
-                await watch.changed(min(remaining, _SAFETY_SECONDS))
+        return await waiting.wait_for_change(self.hub, self.get, job_id, since_version, timeout)
 
     async def watch(self, job_id: str, since_version: int = 0) -> AsyncIterator[Job]:
         """The job now (if newer than *since_version*), then each newer version until terminal.
@@ -372,20 +357,10 @@ class JobQueue:
     async def wait(self, job_id: str, timeout: float | None = None) -> Job:
         """The job once it is terminal; `TimeoutError` after *timeout* seconds.
 
-        Raises `JobNotFound`. The job is read again only when a change announces a
-        terminal status (or at the safety cap), not at every progress report.
+        Raises `JobNotFound`.
         """
         await self.open()
-        async with asyncio.timeout(timeout):
-            with self.hub.watching(job_id) as watch:
-                while True:
-                    job = await self._read(job_id, watch)
-                    if job.is_terminal:
-                        return job
-                    with contextlib.suppress(TimeoutError):
-                        async with asyncio.timeout(_SAFETY_SECONDS):
-                            while not watch.may_be_terminal:
-                                await watch.changed()
+        return await waiting.wait_until_terminal(self.hub, self.get, job_id, timeout)
 
     async def maintain(self, stopping: asyncio.Event, *, interval: float = 1.0) -> None:
         """Recover lost leases and purge expired jobs every *interval* seconds (jittered)
@@ -395,15 +370,3 @@ class JobQueue:
     async def maintain_once(self) -> tuple[int, int]:
         """One maintenance pass at once; returns the numbers of jobs recovered and purged."""
         return await Maintenance(self).run_once()
-
-    async def _read(self, job_id: str, watch: JobWatch) -> Job:
-        """The job, read after forgetting the changes *watch* recorded so far."""
-        watch.clear()
-        job = await self.get(job_id)
-        if job is None:
-            raise JobNotFound(job_id)
-        return job
-
-
-#: The longest a waiter trusts the change notifications alone before reading the job again.
-_SAFETY_SECONDS = 5.0

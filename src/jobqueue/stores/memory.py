@@ -7,7 +7,6 @@ per task by run time, then in claim order once due; a claim reads them in that o
 from __future__ import annotations
 
 import heapq
-import itertools
 from collections import Counter, defaultdict
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -39,15 +38,13 @@ from jobqueue.models import (
 from jobqueue.stores.base import CANCELLED_ERROR, LOST_WORKER_ERROR, Store, StoreCapabilities
 from jobqueue.stores.claiming import Ready, pick, reading, task_room, within_budget
 from jobqueue.stores.codec import decode_cursor, encode_cursor
+from jobqueue.stores.memory_queues import TaskQueues
 from jobqueue.stores.subscription import Broadcaster
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Collection, Sequence
 
     from jobqueue.models import Claimant, JSONValue, NewJob, Progress
-
-_ReadyEntry = tuple[int, datetime, datetime, int, str]
-_WaitingEntry = tuple[datetime, int, str]
 
 _LAST_RUN = dict.fromkeys(
     ("error", "result", "progress", "started_at", "completed_at", "expires_at")
@@ -65,10 +62,7 @@ class MemoryStore(Store):
         self._tokens: dict[str, str] = {}
         self._keys: dict[str, tuple[str, str | None]] = {}
         self._workers: dict[str, WorkerInfo] = {}
-        self._waiting: defaultdict[str, list[_WaitingEntry]] = defaultdict(list)
-        self._ready: defaultdict[str, list[_ReadyEntry]] = defaultdict(list)
-        self._entry_of: dict[str, int] = {}
-        self._sequence = itertools.count()
+        self._queues = TaskQueues()
         self._expiring: list[tuple[datetime, str]] = []
         self._hits: Counter[tuple[str, datetime]] = Counter()
         self._broadcaster = Broadcaster()
@@ -88,11 +82,9 @@ class MemoryStore(Store):
     def _save(self, job: Job) -> Job:
         self._jobs[job.job_id] = job
         if job.status is JobStatus.QUEUED:
-            seq = next(self._sequence)
-            self._entry_of[job.job_id] = seq
-            heapq.heappush(self._waiting[job.task], (job.run_at, seq, job.job_id))
+            self._queues.enter(job)
         else:
-            self._entry_of.pop(job.job_id, None)
+            self._queues.leave(job.job_id)
         if job.expires_at is not None:
             heapq.heappush(self._expiring, (job.expires_at, job.job_id))
         self._broadcaster.publish(Change(job.job_id, job.version, job.status))
@@ -207,28 +199,6 @@ class MemoryStore(Store):
 
     # -- worker path -----------------------------------------------------------
 
-    def _promote_due(self, task: str, now: datetime) -> None:
-        # A job waits by run time until due, so a delayed job never hides a ready one.
-        waiting = self._waiting.get(task)
-        while waiting and waiting[0][0] <= now:
-            _, seq, job_id = heapq.heappop(waiting)
-            if self._entry_of.get(job_id) == seq:  # else stale: left the queue or re-queued
-                job = self._jobs[job_id]
-                entry = (-job.priority, job.run_at, job.created_at, seq, job_id)
-                heapq.heappush(self._ready[task], entry)
-
-    def _ready_of(self, task: str, now: datetime) -> list[Ready]:
-        """The task's ready jobs, best first; its heap keeps the live entries (sorted)."""
-        self._promote_due(task, now)
-        entries = sorted(
-            entry for entry in self._ready.get(task, ()) if self._entry_of.get(entry[4]) == entry[3]
-        )
-        self._ready[task] = entries
-        return [
-            Ready(entry[4], task, self._jobs[entry[4]].concurrency_key, entry[:4])
-            for entry in entries
-        ]
-
     def _running_keys(self) -> Counter[tuple[str, str]]:
         """The running jobs per task and concurrency key ('' for those without one)."""
         return Counter(
@@ -247,10 +217,10 @@ class MemoryStore(Store):
             running = Counter({key: n for (of, key), n in everywhere.items() if of == task})
             room = task_room(terms, limit, running.total())
             del running[""]
-            picks += pick(room, terms, running, reading(self._ready_of(task, now)))
+            picks += pick(room, terms, running, reading(self._queues.ready(task, now, self._jobs)))
         claims: list[Claim] = []
         for chosen in within_budget(picks, lambda task: claimant.terms_of(task).cost, limit):
-            del self._entry_of[chosen.job_id]
+            self._queues.leave(chosen.job_id)
             job = self._jobs[chosen.job_id]
             token = new_token()
             self._tokens[job.job_id] = token
@@ -326,7 +296,9 @@ class MemoryStore(Store):
         if job is None or job.status is not JobStatus.QUEUED or job.run_at > now:
             return None
         ahead = next(
-            n for n, ready in enumerate(self._ready_of(job.task, now)) if ready.job_id == job_id
+            n
+            for n, ready in enumerate(self._queues.ready(job.task, now, self._jobs))
+            if ready.job_id == job_id
         )
         return ahead if ahead <= limit else None
 

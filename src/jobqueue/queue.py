@@ -13,7 +13,7 @@ import os
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any, overload
 
-from jobqueue.bounds import Bound
+from jobqueue.bounds import Bound, checked_tags
 from jobqueue.clock import Clock, SystemClock
 from jobqueue.errors import InvalidRequest, JobNotFound
 from jobqueue.lifecycle import Lifecycle, Submission
@@ -308,6 +308,7 @@ class JobQueue:
         statuses: Iterable[JobStatus | str] = (),
         tasks: Iterable[str] = (),
         owner: str | None = None,
+        tag: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
     ) -> Page:
@@ -318,6 +319,7 @@ class JobQueue:
                 statuses=frozenset(JobStatus(s) for s in statuses),
                 tasks=frozenset(tasks),
                 owner=owner,
+                tag=None if tag is None else checked_tags([tag])[0],
             )
         except ValueError as exc:
             raise InvalidRequest(str(exc)) from None

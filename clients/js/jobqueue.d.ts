@@ -36,6 +36,8 @@ export interface Job<Result = JSONValue> {
    * first (0: next); null otherwise, and in listings.
    */
   queuePosition: number | null;
+  /** The tags given at submit (empty when none). */
+  tags: string[];
   /** Increases on every change; updates are delivered in version order. */
   version: number;
 }
@@ -147,6 +149,10 @@ export interface SubmitOptions extends RequestOptions {
   timeoutSeconds?: number;
   maxAttempts?: number;
   ttlSeconds?: number;
+  /** Jobs with the same key share the task's `key_concurrency` limit. */
+  concurrencyKey?: string;
+  /** At most 10 labels of letters, digits and `._:-`, to list the job by. */
+  tags?: string[];
   /** Sent as the `Idempotency-Key` header. */
   idempotencyKey?: string;
   /** Let the server hold the answer up to this many seconds (`Prefer: wait=N`). */
@@ -156,6 +162,8 @@ export interface SubmitOptions extends RequestOptions {
 export interface ListOptions extends RequestOptions {
   status?: JobStatus | JobStatus[];
   task?: string | string[];
+  /** Only jobs carrying this tag. */
+  tag?: string;
   limit?: number;
   cursor?: string | null;
   /** "summary": leave each job's `result` and `progress.message` out (for pollers). */

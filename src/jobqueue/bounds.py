@@ -8,21 +8,47 @@ them is a mistake, and would overflow some stores.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from annotated_types import Interval
 
 from jobqueue.errors import InvalidRequest
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
 MAX_TASK_NAME_LENGTH = 200
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
 MAX_CONCURRENCY_KEY_LENGTH = 200
+MAX_TAGS = 10
+MAX_TAG_LENGTH = 100
+#: What a tag is made of (API.md): letters, digits and ``._:-``, 1 to `MAX_TAG_LENGTH`.
+TAG_PATTERN = rf"^[A-Za-z0-9._:-]{{1,{MAX_TAG_LENGTH}}}$"
 
 
 def check_length(name: str, value: str | None, maximum: int) -> None:
     """`InvalidRequest` naming *name* unless *value* is None or 1 to *maximum* characters."""
     if value is not None and not 0 < len(value) <= maximum:
         raise InvalidRequest(f"{name} must be 1 to {maximum} characters")
+
+
+def checked_tags(tags: Sequence[str] | None) -> tuple[str, ...]:
+    """*tags* without repeats, in their order; `InvalidRequest` naming what is wrong."""
+    if tags is None:
+        return ()
+    if isinstance(tags, str) or not all(isinstance(tag, str) for tag in tags):
+        raise InvalidRequest("tags must be an array of strings")
+    if len(tags) > MAX_TAGS:
+        raise InvalidRequest(f"tags: at most {MAX_TAGS}, not {len(tags)}")
+    for tag in tags:
+        if not re.fullmatch(TAG_PATTERN, tag):
+            raise InvalidRequest(
+                f"tags: {tag[: MAX_TAG_LENGTH + 1]!r} is not 1 to {MAX_TAG_LENGTH} characters"
+                " of letters, digits and ._:-"
+            )
+    return tuple(dict.fromkeys(tags))
 
 
 @dataclass(frozen=True, slots=True)

@@ -74,6 +74,9 @@ class SubmitOptions(TypedDict, total=False):
     concurrency_key: str | None
     """Jobs with the same key share their task's ``key_concurrency`` limit (1-200
     characters)."""
+    tags: Sequence[str] | None
+    """Labels to find the job by (`JobFilter.tag`): at most 10, each 1-100 characters of
+    letters, digits and ``._:-``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +121,8 @@ class Job:
     lease_expires_at: datetime | None = None
     concurrency_key: str | None = None
     """Jobs sharing this key share their task's ``key_concurrency`` limit."""
+    tags: tuple[str, ...] = ()
+    """The labels given at submit."""
     queue_position: int | None = None
     """How many ready jobs of its task go first, where a read asked for it
     (`JobQueue.with_position`); stores leave it None."""
@@ -162,6 +167,7 @@ class NewJob:
     fingerprint: str | None = None
     owner: str | None = None
     concurrency_key: str | None = None
+    tags: tuple[str, ...] = ()
     queue_cap: QueueCap | None = None
     """Refuse the job (`QueueFull`) when the queue already holds this many; replays pass."""
 
@@ -181,6 +187,7 @@ class NewJob:
             idempotency_key=self.idempotency_key,
             owner=self.owner,
             concurrency_key=self.concurrency_key,
+            tags=self.tags,
         )
 
 
@@ -260,6 +267,8 @@ class JobFilter:
     statuses: frozenset[JobStatus] = frozenset()
     tasks: frozenset[str] = frozenset()
     owner: str | None = None
+    tag: str | None = None
+    """Only jobs carrying this tag."""
 
 
 @dataclass(frozen=True, slots=True)

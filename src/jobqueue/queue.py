@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any, overload
 
 from jobqueue import waiting
-from jobqueue.bounds import Bound
+from jobqueue.bounds import Bound, checked_tags
 from jobqueue.clock import Clock, SystemClock
 from jobqueue.errors import InvalidRequest
 from jobqueue.lifecycle import Lifecycle, Submission
@@ -307,6 +307,7 @@ class JobQueue:
         statuses: Iterable[JobStatus | str] = (),
         tasks: Iterable[str] = (),
         owner: str | None = None,
+        tag: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
     ) -> Page:
@@ -317,6 +318,7 @@ class JobQueue:
                 statuses=frozenset(JobStatus(s) for s in statuses),
                 tasks=frozenset(tasks),
                 owner=owner,
+                tag=None if tag is None else checked_tags([tag])[0],
             )
         except ValueError as exc:
             raise InvalidRequest(str(exc)) from None

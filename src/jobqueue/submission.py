@@ -19,6 +19,7 @@ from jobqueue.bounds import (
     TIMEOUT_SECONDS,
     TTL_SECONDS,
     check_length,
+    checked_tags,
 )
 from jobqueue.errors import InvalidRequest
 from jobqueue.ids import new_job_id
@@ -56,6 +57,7 @@ def build_new_job(
         raise InvalidRequest(
             "Idempotency-Key, concurrencyKey and owner must not contain U+0000 (NUL)"
         )
+    tags = checked_tags(options.get("tags"))
     defaults = task.options
     priority = options.get("priority") or 0
     delay_seconds = options.get("delay_seconds")
@@ -77,6 +79,7 @@ def build_new_job(
         idempotency_key=_scoped(idempotency_key, owner),
         owner=owner,
         concurrency_key=concurrency_key,
+        tags=tags,
         queue_cap=_queue_cap(defaults.max_queued, fallback.max_queued),
     )
     if idempotency_key is None:
@@ -89,6 +92,8 @@ def build_new_job(
         max_attempts,
         ttl_seconds,
         concurrency_key,
+        # Only when given, so a key stored before tags existed replays the same.
+        *([list(tags)] if tags else []),
     ]
     digest = hashlib.sha256(orjson.dumps([*request, owner]) + canonical).hexdigest()
     return replace(new, fingerprint=digest)

@@ -103,6 +103,9 @@ class JobOut(_Wire):
         description="While queued: the earliest time it may start (a delay, or a retry's "
         "backoff); null otherwise.",
     )
+    tags: list[str] = Field(
+        [], json_schema_extra=_always_sent, description="The tags given at submit (or none)."
+    )
     queue_position: int | None = Field(
         None,
         ge=0,
@@ -127,6 +130,7 @@ class JobOut(_Wire):
         """
         fields = dict(self)
         fields["run_at"] = self.run_at or self.created_at
+        fields["tags"] = tuple(self.tags)
         if self.progress is not None:
             fields["progress"] = Progress(**dict(self.progress))
         ttl_seconds = 0.0
@@ -222,6 +226,7 @@ def job_to_wire(job: Job) -> dict[str, Any]:
         "completedAt": timestamp(job.completed_at),
         "expiresAt": timestamp(job.expires_at),
         "runAt": timestamp(job.run_at) if job.status is JobStatus.QUEUED else None,
+        "tags": list(job.tags),
         "queuePosition": job.queue_position,
         "version": job.version,
         "cancelRequested": job.is_cancel_requested,

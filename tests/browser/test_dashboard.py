@@ -139,6 +139,30 @@ def test_filters_and_paging(web: BrowserPage, api: httpx.Client) -> None:
         api.post(f"/api/jobs/{job_id}/cancel")
 
 
+def test_the_tag_filter_lists_the_jobs_of_one_tag(web: BrowserPage, api: httpx.Client) -> None:
+    page = web.page
+    tagged = [submit(api, f"tagged {n}", delaySeconds=3600, tags=["team:blue"]) for n in range(2)]
+    other = submit(api, "other", delaySeconds=3600, tags=["team:red"])
+    page.goto("/dashboard")
+    expect(row(page, other)).to_be_visible()
+
+    tag = page.get_by_label("Tag", exact=True)
+    tag.fill("team:blue")
+    tag.press("Enter")
+
+    rows = page.locator("#rows tr")
+    expect(rows).to_have_count(2)
+    assert set(rows.evaluate_all("rows => rows.map(r => r.dataset.jobId)")) == set(tagged)
+    assert "tag=team%3Ablue" in page.url
+    row(page, tagged[0]).click()
+    expect(page.locator("#detail-body")).to_contain_text("team:blue")
+    page.reload()
+    expect(page.get_by_label("Tag", exact=True)).to_have_value("team:blue")
+    expect(rows).to_have_count(2)
+    for job_id in [*tagged, other]:
+        api.post(f"/api/jobs/{job_id}/cancel")
+
+
 def test_unknown_job_in_the_address_is_explained(web: BrowserPage) -> None:
     page = web.page
     web.errors.expect("404")

@@ -190,3 +190,18 @@ def test_the_list_fits_80_columns_and_a_delayed_job_says_when_it_starts(
     assert "Starts" in shown
     assert "starts in 3600 s" in shown or "starts in 3599 s" in shown
     client.cancel(delayed.job_id)
+
+
+def test_submit_tags_a_job_and_list_finds_it_by_tag(run: Invoke, client: Client) -> None:
+    submitted = run("submit", "echo", '"tagged"', "--tag", "cli:tag-test", "--tag", "b")
+    assert submitted.exit_code == 0, submitted.output
+    job_id = submitted.stdout.strip()
+    run("submit", "echo", '"not tagged"')
+
+    listed = json.loads(run("list", "--tag", "cli:tag-test", "--json").stdout)
+    shown = run("status", job_id).stdout
+
+    assert [job["jobId"] for job in listed] == [job_id]
+    assert "cli:tag-test, b" in shown
+    assert [job.job_id for job in client.list(tag="b")][:1] == [job_id]
+    assert run("list", "--tag", "not a tag").exit_code != 0

@@ -34,6 +34,7 @@ JOB: dict[str, JSONValue] = {
     "completedAt": "2026-11-29T10:27:09.500Z",
     "expiresAt": "2026-11-30T10:27:09.500Z",
     "runAt": None,
+    "tags": [],
     "queuePosition": None,
     "version": 24,
     "cancelRequested": False,

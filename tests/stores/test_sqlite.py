@@ -264,7 +264,9 @@ async def test_claims_walk_the_ready_index_without_sorting(sqlite_store: SQLiteS
     assert "TEMP B-TREE" not in plan
 
 
-async def test_a_version_1_file_gains_what_version_2_added(path: str, clock: FakeClock) -> None:
+async def test_a_version_1_file_gains_what_versions_2_and_3_added(
+    path: str, clock: FakeClock
+) -> None:
     store = SQLiteStore(path)
     await store.open()
     job = await submit(store, clock)
@@ -273,7 +275,7 @@ async def test_a_version_1_file_gains_what_version_2_added(path: str, clock: Fak
         db.executescript(
             "DROP TABLE rate_hits; DROP INDEX jobs_running_keys;"
             "ALTER TABLE jobs DROP COLUMN concurrency_key; ALTER TABLE workers DROP COLUMN tasks;"
-            "PRAGMA user_version = 1;"
+            "ALTER TABLE jobs DROP COLUMN tags; PRAGMA user_version = 1;"
         )
 
     store = SQLiteStore(path)
@@ -281,9 +283,9 @@ async def test_a_version_1_file_gains_what_version_2_added(path: str, clock: Fak
     try:
         kept = await store.get(job.job_id, clock.now())
         assert kept is not None
-        assert kept.concurrency_key is None
-        keyed = await submit(store, clock, concurrency_key="customer-7")
-        assert keyed.concurrency_key == "customer-7"
+        assert (kept.concurrency_key, kept.tags) == (None, ())
+        keyed = await submit(store, clock, concurrency_key="customer-7", tags=("a",))
+        assert (keyed.concurrency_key, keyed.tags) == ("customer-7", ("a",))
         assert await store.count_hit("k", clock.now() + timedelta(seconds=1), clock.now()) == 1
     finally:
         await store.close()

@@ -42,6 +42,8 @@ describe("requests", () => {
       {
         priority: 5,
         maxAttempts: 2,
+        concurrencyKey: "customer-7",
+        tags: ["user:42"],
         idempotencyKey: "abc",
         wait: 3,
       },
@@ -55,6 +57,8 @@ describe("requests", () => {
       task: "generate_image",
       priority: 5,
       maxAttempts: 2,
+      concurrencyKey: "customer-7",
+      tags: ["user:42"],
     });
     assert.equal(request.headers.get("Authorization"), "Bearer k1");
     assert.equal(request.headers.get("Idempotency-Key"), "abc");

@@ -11,6 +11,7 @@ from starlette.responses import Response
 from jobqueue.api import openapi
 from jobqueue.api.auth import Principal  # noqa: TC001 (FastAPI reads the annotations)
 from jobqueue.api.responses import etag_matches, json_response
+from jobqueue.bounds import TAG_PATTERN
 from jobqueue.models import JobStatus
 from jobqueue.stores.codec import CURSOR_PATTERN
 from jobqueue.wire import JobPage, StatsOut, job_to_wire, stats_to_wire
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 
 Statuses = Annotated[list[JobStatus] | None, Query(description="Only these statuses.")]
 Tasks = Annotated[list[str] | None, Query(description="Only these tasks.")]
+Tag = Annotated[str | None, Query(pattern=TAG_PATTERN, description="Only jobs carrying this tag.")]
 Limit = Annotated[int, Query(ge=1, le=500, description="Jobs per page.")]
 Cursor = Annotated[
     str | None,
@@ -85,6 +87,7 @@ def add_admin_routes(router: JobsRouter) -> None:
     async def list_jobs(
         status: Statuses = None,
         task: Tasks = None,
+        tag: Tag = None,
         limit: Limit = 50,
         cursor: Cursor = None,
         fields: Fields = None,
@@ -92,7 +95,9 @@ def add_admin_routes(router: JobsRouter) -> None:
         principal: Principal = Depends(auth),
     ) -> Response:
         principal.require_admin("list jobs")
-        page = await queue.list(statuses=status or (), tasks=task or (), limit=limit, cursor=cursor)
+        page = await queue.list(
+            statuses=status or (), tasks=task or (), tag=tag, limit=limit, cursor=cursor
+        )
         headers = {**_NO_CACHE, "ETag": _page_tag(page, fields)}
         if etag_matches(if_none_match, headers["ETag"]):
             return Response(status_code=304, headers=headers)

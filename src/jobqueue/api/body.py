@@ -98,7 +98,7 @@ SUBMIT_FIELDS = frozenset(
     {"payload", *(f.alias or name for name, f in SubmitFields.model_fields.items())}
 )
 # Named by the contract's second edition, not served yet: refused as such, not as typos.
-_NOT_YET_SERVED = frozenset({"tags", "webhook"})
+_NOT_YET_SERVED = frozenset({"webhook"})
 
 
 def parse_submit(body: Any) -> tuple[JSONValue, SubmitFields]:

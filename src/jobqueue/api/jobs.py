@@ -102,6 +102,7 @@ def add_job_routes(router: JobsRouter) -> None:
             max_attempts=options.maxAttempts,
             ttl_seconds=options.ttlSeconds,
             concurrency_key=options.concurrencyKey,
+            tags=options.tags,
             idempotency_key=idempotency_key,
             owner=principal.owner,
         )

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from jobqueue.bounds import (
     DELAY_SECONDS,
     MAX_ATTEMPTS,
     MAX_CONCURRENCY_KEY_LENGTH,
+    MAX_TAGS,
     MAX_TASK_NAME_LENGTH,
     PRIORITY,
+    TAG_PATTERN,
     TIMEOUT_SECONDS,
     TTL_SECONDS,
 )
@@ -94,4 +96,9 @@ class SubmitFields(BaseModel):
         min_length=1,
         max_length=MAX_CONCURRENCY_KEY_LENGTH,
         description="Jobs with the same key share the task's `key_concurrency` limit.",
+    )
+    tags: list[Annotated[str, StringConstraints(pattern=TAG_PATTERN)]] | None = Field(
+        None,
+        max_length=MAX_TAGS,
+        description="Labels to list the job by (`GET /api/jobs?tag=`).",
     )

@@ -152,6 +152,13 @@ def _payload(_ctx: click.Context, _param: click.Parameter, value: str) -> JSONVa
     metavar="KEY",
     help="Jobs with the same key share the task's key_concurrency limit.",
 )
+@click.option(
+    "--tag",
+    "tags",
+    multiple=True,
+    metavar="TAG",
+    help="Label the job (repeatable; list --tag finds it).",
+)
 def submit(
     client: Client,
     as_json: bool,
@@ -198,6 +205,7 @@ def status(client: Client, as_json: bool, job_id: str) -> None:
         "Attempts": f"{job.attempts}/{job.max_attempts}",
         "Starts": f"{timestamp(job.run_at)} ({text})" if (text := _start_text(job)) else "",
         "In queue": _position_text(job.queue_position),
+        "Tags": escape(", ".join(job.tags)),
         "Created": timestamp(job.created_at),
         "Started": timestamp(job.started_at),
         "Completed": timestamp(job.completed_at),
@@ -262,14 +270,20 @@ def retry(client: Client, as_json: bool, job_id: str) -> None:
     help="Only jobs in this status.",
 )
 @click.option("--task", "tasks", multiple=True, metavar="NAME", help="Only jobs of this task.")
+@click.option("--tag", metavar="TAG", help="Only jobs carrying this tag.")
 @click.option(
     "--limit", default=50, show_default=True, type=click.IntRange(1), help="Show at most this many."
 )
 def list_jobs(
-    client: Client, as_json: bool, statuses: tuple[str, ...], tasks: tuple[str, ...], limit: int
+    client: Client,
+    as_json: bool,
+    statuses: tuple[str, ...],
+    tasks: tuple[str, ...],
+    tag: str | None,
+    limit: int,
 ) -> None:
     """List jobs, newest first (--status and --task may repeat)."""
-    jobs = client.list(statuses=statuses, tasks=tasks, limit=limit)
+    jobs = client.list(statuses=statuses, tasks=tasks, tag=tag, limit=limit)
     if as_json:
         print_json([job_to_wire(job) for job in jobs])
         return

@@ -133,6 +133,7 @@ class Calls:
             "maxAttempts": options.get("max_attempts"),
             "ttlSeconds": options.get("ttl_seconds"),
             "concurrencyKey": options.get("concurrency_key"),
+            "tags": list(tags) if (tags := options.get("tags")) else None,
         }
         body: dict[str, JSONValue] = {"payload": payload}
         body.update({k: v for k, v in fields.items() if v is not None})
@@ -171,11 +172,14 @@ class Calls:
         self,
         statuses: Iterable[JobStatus | str],
         tasks: Iterable[str],
+        tag: str | None,
         limit: int,
         cursor: str | None,
     ) -> Call[Page]:
         """``GET {prefix}``: one page of the listing."""
         params = [("status", str(s)) for s in statuses] + [("task", t) for t in tasks]
+        if tag is not None:
+            params.append(("tag", tag))
         params.append(("limit", str(limit)))
         if cursor is not None:
             params.append(("cursor", cursor))
@@ -241,12 +245,14 @@ class Pager:
         calls: Calls,
         statuses: Iterable[JobStatus | str],
         tasks: Iterable[str],
+        tag: str | None,
         page_size: int,
         limit: int | None,
     ) -> None:
         self._calls = calls
         self._statuses = tuple(statuses)
         self._tasks = tuple(tasks)
+        self._tag = tag
         self._page_size = page_size
         self._left = limit
         self._cursor: str | None = None
@@ -257,7 +263,7 @@ class Pager:
         if self._is_done:
             return None
         size = self._page_size if self._left is None else min(self._page_size, self._left)
-        return self._calls.page(self._statuses, self._tasks, size, self._cursor)
+        return self._calls.page(self._statuses, self._tasks, self._tag, size, self._cursor)
 
     def take(self, page: Page) -> Sequence[Job]:
         """The jobs of *page* to hand out."""

@@ -90,11 +90,12 @@ class AsyncClient(BaseClient[httpx.AsyncClient, httpx.AsyncBaseTransport]):
         *,
         statuses: Iterable[JobStatus | str] = (),
         tasks: Iterable[str] = (),
+        tag: str | None = None,
         page_size: int = 50,
         limit: int | None = None,
     ) -> AsyncGenerator[Job, None]:
         """Jobs newest first, fetching pages as the iteration goes; see `Client.list`."""
-        pager = Pager(self._calls, statuses, tasks, page_size, limit)
+        pager = Pager(self._calls, statuses, tasks, tag, page_size, limit)
         while (call := pager.next_call()) is not None:
             for job in pager.take(await self._send(call)):
                 yield job

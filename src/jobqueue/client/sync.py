@@ -104,14 +104,15 @@ class Client(BaseClient[httpx.Client, httpx.BaseTransport]):
         *,
         statuses: Iterable[JobStatus | str] = (),
         tasks: Iterable[str] = (),
+        tag: str | None = None,
         page_size: int = 50,
         limit: int | None = None,
     ) -> Generator[Job, None, None]:
         """Jobs newest first, fetching pages of *page_size* as the iteration goes.
 
-        *statuses* and *tasks* filter (empty: all); *limit* stops after that many.
+        *statuses*, *tasks* and *tag* filter (empty: all); *limit* stops after that many.
         """
-        pager = Pager(self._calls, statuses, tasks, page_size, limit)
+        pager = Pager(self._calls, statuses, tasks, tag, page_size, limit)
         while (call := pager.next_call()) is not None:
             yield from pager.take(self._send(call))
 

@@ -170,6 +170,7 @@ class MemoryStore(Store):
                 if (not where.statuses or job.status in where.statuses)
                 and (not where.tasks or job.task in where.tasks)
                 and (where.owner is None or job.owner == where.owner)
+                and (where.tag is None or where.tag in job.tags)
                 and (job.expires_at is None or job.expires_at > now)
                 and (after is None or (job.created_at, job.job_id) < after)
             ),

@@ -128,6 +128,30 @@ async def test_filtered_pages_cover_every_match_once(store: Store, clock) -> Non
     assert pages == [wanted[::-1][:4], wanted[::-1][4:]]
 
 
+async def test_filters_by_tag_page_by_page(store: Store, clock) -> None:
+    wanted = []
+    for i in range(9):
+        tags = ("user:42", "batch.7") if i % 3 else ("user:421",)
+        job = await submit(store, clock, tags=tags, task="a" if i % 2 else "b")
+        assert job.tags == tags
+        if i % 3:
+            wanted.append(job.job_id)
+        clock.advance(1)
+    untagged = await submit(store, clock)
+
+    pages = await _all_pages(store, clock, JobFilter(tag="user:42"), 4)
+    one_task = await store.list_jobs(
+        JobFilter(tag="batch.7", tasks=frozenset({"a"})), 9, None, clock.now()
+    )
+
+    assert pages == [wanted[::-1][:4], wanted[::-1][4:]]
+    assert {job.task for job in one_task.jobs} == {"a"}
+    assert all("batch.7" in job.tags for job in one_task.jobs)
+    assert await _all_pages(store, clock, JobFilter(tag="user"), 4) == [[]]
+    assert untagged.tags == ()
+    assert (await store.get(wanted[0], clock.now())).tags == ("user:42", "batch.7")  # type: ignore[union-attr]
+
+
 async def test_expired_jobs_are_left_out(store: Store, clock) -> None:
     done = (await job_in(store, clock, JobStatus.COMPLETED)).job
     clock.advance(1)

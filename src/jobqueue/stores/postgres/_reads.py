@@ -33,6 +33,7 @@ _LIST_FILTERS: Mapping[str, str] = {
     "statuses": "status = ANY(%(statuses)s)",
     "tasks": "task = ANY(%(tasks)s)",
     "owner": "owner = %(owner)s",
+    "tag": "tags @> ARRAY[%(tag)s]::text[]",
     "after_at": "(created_at, job_id) < (%(after_at)s, %(after_id)s)",
 }
 """The condition each parameter of a listing adds, when present."""
@@ -50,6 +51,8 @@ def list_query(
         params["tasks"] = sorted(where.tasks)
     if where.owner is not None:
         params["owner"] = where.owner
+    if where.tag is not None:
+        params["tag"] = where.tag
     if cursor:
         params["after_at"], params["after_id"] = decode_cursor(cursor)
     filters = [sql.SQL(text) for key, text in _LIST_FILTERS.items() if key in params]

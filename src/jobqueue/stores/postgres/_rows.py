@@ -37,6 +37,7 @@ def job_from_row(row: DictRow) -> Job:
     """The `Job` a ``jobs`` row (or a ``RETURNING *``) holds."""
     values = {name: row[name] for name in _JOB_FIELDS}
     values["status"] = JobStatus(row["status"])
+    values["tags"] = tuple(row["tags"])
     if row["progress"] is not None:
         values["progress"] = Progress(**row["progress"])
     return Job(**values)

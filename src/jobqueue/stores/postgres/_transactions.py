@@ -49,6 +49,7 @@ async def create(conn: Connection, new: NewJob, now: datetime) -> tuple[Job, boo
         "fingerprint": new.fingerprint,
         "owner": job.owner,
         "concurrency_key": job.concurrency_key,
+        "tags": list(job.tags),
     }
     cap = new.queue_cap
     async with conn.transaction():

@@ -108,6 +108,8 @@ def encode_job(job: Job) -> bytes:
         flat += ("owner", job.owner)
     if job.concurrency_key is not None:
         flat += ("concurrency_key", job.concurrency_key)
+    if job.tags:
+        flat += ("tags", json_text(list(job.tags)))
     return orjson.dumps(flat)
 
 
@@ -142,6 +144,7 @@ def decode_fields(fields: Mapping[str, str]) -> Job:
         idempotency_key=get("idempotency_key"),
         owner=get("owner"),
         concurrency_key=get("concurrency_key"),
+        tags=tuple(orjson.loads(tagged)) if (tagged := get("tags")) else (),
         worker_id=get("worker_id"),
         lease_expires_at=from_micros_or_none(get("lease_expires_at")),
     )

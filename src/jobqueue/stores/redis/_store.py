@@ -205,6 +205,7 @@ class RedisStore(Store):
                 len(tasks),
                 *tasks,
                 hashes.optional(where.owner),
+                hashes.optional(where.tag),
             )
             jobs.extend(hashes.decode_job(flat) for flat in found)
             if len(jobs) > limit or not last:

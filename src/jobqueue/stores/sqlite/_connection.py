@@ -10,7 +10,7 @@ from urllib.parse import unquote
 from jobqueue.errors import ConfigError, StoreError, StoreUnavailable
 from jobqueue.stores.statements import read_script
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """The schema version this code writes, kept in ``PRAGMA user_version``."""
 
 # Errors that say "not now" rather than "never": locked beyond the busy timeout, I/O
@@ -83,7 +83,8 @@ def _migrate(connection: sqlite3.Connection, path: str) -> None:
         for step in range(version + 1, SCHEMA_VERSION + 1)
         if version > 0
     ]
-    script = "\n".join([*steps, read_script("jobqueue.stores.sqlite", "schema.sql")])
+    schema = read_script("jobqueue.stores.sqlite", "schema.sql")
+    script = "\n".join([*steps, schema, f"PRAGMA user_version = {SCHEMA_VERSION};"])
     try:
         connection.executescript(f"BEGIN IMMEDIATE;\n{script}\nCOMMIT;")
     except BaseException:

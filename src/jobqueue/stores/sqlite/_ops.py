@@ -76,6 +76,7 @@ def create(tx: Transaction, new: NewJob, now: datetime) -> tuple[Job, bool]:
         idempotency_key=job.idempotency_key,
         owner=job.owner,
         concurrency_key=job.concurrency_key,
+        tags=json_text(list(job.tags)),
         seq=tx.next_seq(),
     )
     assert row is not None
@@ -127,6 +128,7 @@ def list_jobs(
         statuses=json_text(sorted(where.statuses)) if where.statuses else None,
         tasks=json_text(sorted(where.tasks)) if where.tasks else None,
         owner=where.owner,
+        tag=where.tag,
         limit=limit + 1,
     )
     page = [job_from_row(row) for row in rows[:limit]]

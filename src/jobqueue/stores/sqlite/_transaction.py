@@ -56,6 +56,7 @@ def job_from_row(row: sqlite3.Row) -> Job:
         idempotency_key=row["idempotency_key"],
         owner=row["owner"],
         concurrency_key=row["concurrency_key"],
+        tags=tuple(orjson.loads(row["tags"])),
         worker_id=row["worker_id"],
         lease_expires_at=from_micros_or_none(row["lease_expires_at"]),
     )

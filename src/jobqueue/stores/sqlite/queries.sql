@@ -26,11 +26,11 @@ WHERE k.key = :key AND (j.expires_at IS NULL OR j.expires_at > :now);
 INSERT INTO jobs (
     job_id, task, status, payload, created_at, run_at, max_attempts, ttl_seconds, ttl_us,
     version, priority, timeout_seconds, attempts, is_cancel_requested, idempotency_key,
-    owner, concurrency_key, seq
+    owner, concurrency_key, tags, seq
 ) VALUES (
     :job_id, :task, 'queued', :payload, :created_at, :run_at, :max_attempts, :ttl_seconds,
     :ttl_us, 1, :priority, :timeout_seconds, 0, 0, :idempotency_key, :owner,
-    :concurrency_key, :seq
+    :concurrency_key, :tags, :seq
 )
 RETURNING *;
 
@@ -47,6 +47,7 @@ WHERE (created_at, job_id) < (:before_created_at, :before_job_id)
   AND (:statuses IS NULL OR status IN (SELECT value FROM json_each(:statuses)))
   AND (:tasks IS NULL OR task IN (SELECT value FROM json_each(:tasks)))
   AND (:owner IS NULL OR owner = :owner)
+  AND (:tag IS NULL OR :tag IN (SELECT value FROM json_each(tags)))
 ORDER BY created_at DESC, job_id DESC
 LIMIT :limit;
 

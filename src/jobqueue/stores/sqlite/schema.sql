@@ -33,6 +33,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     lease_token         TEXT,
     -- Jobs sharing a key share their task's key_concurrency limit (version 2).
     concurrency_key     TEXT,
+    -- The tags given at submit, a JSON array (version 3).
+    tags                TEXT NOT NULL DEFAULT '[]',
     -- The change counter's value when this row last changed (see change_counter).
     seq                 INTEGER NOT NULL
 );
@@ -89,4 +91,3 @@ CREATE TABLE IF NOT EXISTS rate_hits (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS rate_hits_until ON rate_hits (until);
 
-PRAGMA user_version = 2;

@@ -29,6 +29,7 @@ const params = new URLSearchParams(location.search);
 const state = {
   status: STATUSES.includes(params.get("status")) ? params.get("status") : "",
   task: params.get("task") ?? "",
+  tag: params.get("tag") ?? "",
   limit: Number(params.get("limit")) || 20,
   cursors: [null],
   page: 0,
@@ -47,6 +48,7 @@ const tiles = $("tiles");
 const rows = $("rows");
 const statusFilter = $("status-filter");
 const taskFilter = $("task-filter");
+const tagFilter = $("tag-filter");
 const limitSelect = $("limit");
 const connection = $("connection");
 const updated = $("updated");
@@ -72,6 +74,7 @@ function saveLocation() {
   const query = new URLSearchParams();
   if (state.status) query.set("status", state.status);
   if (state.task) query.set("task", state.task);
+  if (state.tag) query.set("tag", state.tag);
   if (state.limit !== 20) query.set("limit", String(state.limit));
   if (detail.jobId) query.set("job", detail.jobId);
   const search = query.toString();
@@ -316,6 +319,7 @@ async function refresh() {
       client.list({
         status: state.status || undefined,
         task: state.task || undefined,
+        tag: state.tag || undefined,
         limit: state.limit,
         cursor: state.cursors[state.page],
         fields: "summary",
@@ -396,6 +400,7 @@ function setFilters(changes) {
   Object.assign(state, changes, { cursors: [null], page: 0 });
   statusFilter.value = state.status;
   taskFilter.value = state.task;
+  tagFilter.value = state.tag;
   limitSelect.value = String(state.limit);
   saveLocation();
   refresh();
@@ -403,6 +408,10 @@ function setFilters(changes) {
 
 statusFilter.addEventListener("change", () => setFilters({ status: statusFilter.value }));
 taskFilter.addEventListener("change", () => setFilters({ task: taskFilter.value }));
+// A tag is applied once it is whole (Enter, or leaving the field) and well-formed.
+tagFilter.addEventListener("change", () => {
+  if (tagFilter.checkValidity()) setFilters({ tag: tagFilter.value.trim() });
+});
 limitSelect.addEventListener("change", () => setFilters({ limit: Number(limitSelect.value) }));
 $("filters").addEventListener("submit", (event) => event.preventDefault());
 
@@ -441,6 +450,7 @@ setInterval(() => {
 }, 1000);
 
 statusFilter.value = state.status;
+tagFilter.value = state.tag;
 limitSelect.value = String(state.limit);
 if (params.get("job")) select(params.get("job"));
 refresh();

@@ -55,6 +55,7 @@ function factsList(job) {
     "dl",
     { class: "facts" },
     ...fact("Task", h("code", {}, job.task)),
+    ...(job.tags?.length ? fact("Tags", job.tags.join(", ")) : []),
     ...fact("Attempts", `${job.attempts} of ${job.maxAttempts}`),
     ...fact("Run time", took === null ? "—" : formatDuration(took)),
     ...timeFact("Created", job.createdAt),

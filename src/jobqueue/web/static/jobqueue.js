@@ -44,7 +44,15 @@ export class JobQueueError extends Error {
   }
 }
 
-const SUBMIT_FIELDS = ["priority", "delaySeconds", "timeoutSeconds", "maxAttempts", "ttlSeconds"];
+const SUBMIT_FIELDS = [
+  "priority",
+  "delaySeconds",
+  "timeoutSeconds",
+  "maxAttempts",
+  "ttlSeconds",
+  "concurrencyKey",
+  "tags",
+];
 const EVENT_SOURCE_CLOSED = 2;
 const MAX_BACKOFF_SECONDS = 30;
 
@@ -178,7 +186,8 @@ export function createClient(options = {}) {
 
   /**
    * Submit a job. `task` may be null for the server's default task. Options: `priority`,
-   * `delaySeconds`, `timeoutSeconds`, `maxAttempts`, `ttlSeconds`, `idempotencyKey`, `wait`
+   * `delaySeconds`, `timeoutSeconds`, `maxAttempts`, `ttlSeconds`, `concurrencyKey`, `tags`,
+   * `idempotencyKey`, `wait`
    * (seconds the server may hold the answer for a short job, sent as `Prefer: wait=N`), `signal`.
    * Resolves with the job representation.
    */
@@ -211,13 +220,14 @@ export function createClient(options = {}) {
   }
 
   /**
-   * One page of jobs, newest first: {jobs, nextCursor}. `status` and `task` may be arrays;
+   * One page of jobs, newest first: {jobs, nextCursor}. `status` and `task` may be arrays,
+   * `tag` is one tag;
    * `fields: "summary"` leaves each job's `result` and `progress.message` out. Asking for the
    * same listing as the call before sends its ETag, and while nothing changed the server answers
    * 304 and this resolves with the previous page object itself (`page === previous`).
    */
-  async function list({ status, task, limit, cursor, fields, signal } = {}) {
-    const query = { status, task, limit, cursor, fields };
+  async function list({ status, task, tag, limit, cursor, fields, signal } = {}) {
+    const query = { status, task, tag, limit, cursor, fields };
     const href = url("", query);
     const known = lastPage?.href === href ? lastPage : null;
     const headers = known ? { "If-None-Match": known.etag } : {};

@@ -60,9 +60,7 @@ def create_service_router(
         return Response(await metrics.render(queue), media_type=CONTENT_TYPE)
 
     dependencies = []
-    guarded = settings is not None and settings.has_auth
-    if guarded:
-        assert settings is not None
+    if settings is not None and settings.has_auth:
         auth = authenticator(settings)
 
         async def admin(principal: Principal = Depends(auth)) -> None:
@@ -84,7 +82,7 @@ def create_service_router(
                 "description": "The metrics.",
                 "content": {"text/plain": {"schema": {"type": "string"}}},
             },
-            **(openapi.problems(401, 403) if guarded else {}),
+            **(openapi.problems(401, 403) if dependencies else {}),
         },
     )
     return router

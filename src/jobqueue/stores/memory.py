@@ -221,7 +221,6 @@ class MemoryStore(Store):
             picks += pick(room, terms, running, reading(self._queues.ready(task, now, self._jobs)))
         claims: list[Claim] = []
         for chosen in within_budget(picks, lambda task: claimant.terms_of(task).cost, limit):
-            self._queues.leave(chosen.job_id)
             job = self._jobs[chosen.job_id]
             token = new_token()
             self._tokens[job.job_id] = token

@@ -32,9 +32,13 @@ class Principal:
     owner: str | None
     is_admin: bool
 
+    def can_see(self, job: Job) -> bool:
+        """Whether this caller may read *job*."""
+        return self.is_admin or job.owner == self.owner
+
     def check_visible(self, job: Job | None, job_id: str) -> Job:
         """*job* when this caller may see it; `JobNotFound` otherwise (absent or not theirs)."""
-        if job is None or not (self.is_admin or job.owner == self.owner):
+        if job is None or not self.can_see(job):
             raise JobNotFound(job_id)
         return job
 

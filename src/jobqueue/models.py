@@ -272,6 +272,15 @@ class JobFilter:
 
 
 @dataclass(frozen=True, slots=True)
+class ReadToken:
+    """A signed permission to read one job, or a key's jobs with some tags, until
+    *expires_at* (API.md, "Read tokens")."""
+
+    token: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Page:
     """One page of a listing, newest first."""
 

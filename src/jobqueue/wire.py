@@ -17,7 +17,16 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic.alias_generators import to_camel
 
 from jobqueue.errors import ClientError
-from jobqueue.models import POSITION_LIMIT, Job, JobStatus, Page, Progress, Stats, WorkerInfo
+from jobqueue.models import (
+    POSITION_LIMIT,
+    Job,
+    JobStatus,
+    Page,
+    Progress,
+    ReadToken,
+    Stats,
+    WorkerInfo,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -139,6 +148,30 @@ class JobOut(_Wire):
         return Job(**fields, payload=None, ttl_seconds=ttl_seconds)
 
 
+class SubmittedJobOut(JobOut):
+    """The submit answer: the job, and what lets a browser read it."""
+
+    read_token: str | None = Field(
+        None,
+        json_schema_extra=_always_sent,
+        description="With API keys: a read token for this job (status, long poll, events), "
+        "to hand to a browser instead of a key; null without API keys.",
+    )
+
+
+class TokenOut(_Wire):
+    """A read token and when it expires; both null when the server has no API keys."""
+
+    token: str | None
+    expires_at: Timestamp | None
+
+    def to_token(self) -> ReadToken | None:
+        """The `ReadToken` this represents; None when the server has no API keys."""
+        if self.token is None or self.expires_at is None:
+            return None
+        return ReadToken(self.token, self.expires_at)
+
+
 class JobPage(_Wire):
     """One page of a listing, newest first."""
 
@@ -233,6 +266,13 @@ def job_to_wire(job: Job) -> dict[str, Any]:
     }
 
 
+def token_to_wire(token: ReadToken | None) -> dict[str, Any]:
+    """The token body (`TokenOut` in JSON)."""
+    if token is None:
+        return {"token": None, "expiresAt": None}
+    return {"token": token.token, "expiresAt": timestamp(token.expires_at)}
+
+
 def _counts(counts: Mapping[JobStatus, int]) -> dict[str, int]:
     return {status.value: counts.get(status, 0) for status in JobStatus}
 
@@ -288,6 +328,11 @@ def parse_job(value: JSONValue) -> Job:
 def parse_page(value: JSONValue) -> Page:
     """A `Page` from a list answer (``{"jobs": [...], "nextCursor": ...}``)."""
     return _validated(JobPage, value, "job list").to_page()
+
+
+def parse_token(value: JSONValue) -> ReadToken | None:
+    """A `ReadToken` from a token answer; None from a server without API keys."""
+    return _validated(TokenOut, value, "token").to_token()
 
 
 def parse_stats(value: JSONValue) -> Stats:

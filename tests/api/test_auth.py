@@ -14,11 +14,12 @@ from jobqueue.api.auth import key_owner
 from tests.api.conftest import assert_problem
 
 ALICE, BOB, ADMIN = "alice-key", "bob-key", "admin-key"
+SECRET = "a-secret-for-the-tests-only"
 
 
 @pytest.fixture
 async def secured(queue: JobQueue) -> AsyncIterator[FastAPI]:
-    settings = ApiSettings(api_keys=(ALICE, BOB), admin_api_keys=(ADMIN,))
+    settings = ApiSettings(api_keys=(ALICE, BOB), admin_api_keys=(ADMIN,), secret=SECRET)
     app = create_app(queue, settings)
     async with app.router.lifespan_context(app):
         yield app

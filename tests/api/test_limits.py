@@ -104,7 +104,7 @@ async def test_a_submitter_over_the_rate_limit_gets_429_until_the_window_ends(
 
 
 async def test_each_api_key_has_its_own_count(clock: Any) -> None:
-    app = _rate_limited_app(clock, "1/hour", api_keys=("alice", "bob"))
+    app = _rate_limited_app(clock, "1/hour", api_keys=("alice", "bob"), secret="s" * 16)
     async with client_of(app, Authorization="Bearer alice") as alice:
         assert (await alice.post("/api/jobs", json={"payload": 1})).status_code == 202
         assert (await alice.post("/api/jobs", json={"payload": 1})).status_code == 429

@@ -100,7 +100,10 @@ def keyed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A demo server that wants API keys: `ADMIN_KEY` (admin) and `USER_KEY`."""
     workdir = tmp_path_factory.mktemp("keyed-server")
     with running_demo(
-        workdir, JOBQUEUE_ADMIN_API_KEYS=ADMIN_KEY, JOBQUEUE_API_KEYS=USER_KEY
+        workdir,
+        JOBQUEUE_ADMIN_API_KEYS=ADMIN_KEY,
+        JOBQUEUE_API_KEYS=USER_KEY,
+        JOBQUEUE_SECRET="a-secret-for-the-tests-only",
     ) as url:
         yield url
 

@@ -19,7 +19,7 @@ from jobqueue import (
     RateLimited,
     StoreUnavailable,
 )
-from jobqueue.client._base import RetryPolicy
+from jobqueue.client._calls import RetryPolicy
 from jobqueue.client._errors import error_from_response, retry_after_seconds
 
 from .test_wire import JOB

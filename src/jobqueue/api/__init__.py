@@ -32,6 +32,7 @@ from jobqueue.api.problems import problem_response
 from jobqueue.api.router import JobsRouter
 from jobqueue.api.service import create_service_router
 from jobqueue.api.settings import ApiSettings
+from jobqueue.api.tokens import add_token_routes
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -121,6 +122,7 @@ def create_router(
     router = JobsRouter(queue, settings or ApiSettings.from_env(), metrics)
     # Routes match in the order they are added: `/stats` must come before `/{jobId}`.
     add_admin_routes(router)
+    add_token_routes(router)
     add_job_routes(router)
     add_event_routes(router)
     return router

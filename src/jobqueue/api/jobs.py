@@ -18,7 +18,7 @@ from jobqueue.api.router import JobId  # noqa: TC001 (FastAPI reads the annotati
 from jobqueue.api.streams import long_poll, wait_until_terminal
 from jobqueue.bounds import MAX_IDEMPOTENCY_KEY_LENGTH
 from jobqueue.models import JobStatus
-from jobqueue.wire import JobOut
+from jobqueue.wire import JobOut, SubmittedJobOut
 
 if TYPE_CHECKING:
     from starlette.responses import Response
@@ -61,8 +61,10 @@ _JOB_HEADERS = {
 }
 
 
-def _job_answer(description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
-    return openapi.answer(JobOut, description, _JOB_HEADERS | (headers or {}))
+def _job_answer(
+    description: str, headers: dict[str, Any] | None = None, model: type[JobOut] = JobOut
+) -> dict[str, Any]:
+    return openapi.answer(model, description, _JOB_HEADERS | (headers or {}))
 
 
 def add_job_routes(router: JobsRouter) -> None:
@@ -71,6 +73,7 @@ def add_job_routes(router: JobsRouter) -> None:
     """
     queue = router.queue
     auth = router.auth
+    tokens = router.tokens
     guarded = router.guarded
     locations: dict[str, str] = {}
 
@@ -88,6 +91,7 @@ def add_job_routes(router: JobsRouter) -> None:
         prefer: Prefer = None,
         principal: Principal = Depends(auth),
     ) -> Response:
+        principal.require_key("submit jobs")
         settings = router.settings
         body = await read_json(
             request, max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth
@@ -112,6 +116,7 @@ def add_job_routes(router: JobsRouter) -> None:
         submission = await queue.enqueue(new)
         job = submission.job
         headers = {"Location": location_of(request, job.job_id)}
+        extra = {"readToken": tokens.for_job(job).token if tokens else None}
         if submission.created:
             router.metrics.submitted.labels(job.task).inc()
         else:
@@ -122,9 +127,9 @@ def add_job_routes(router: JobsRouter) -> None:
             job = await wait_until_terminal(queue, job, held, router.streams)
             if job.is_terminal:
                 headers["Preference-Applied"] = f"wait={held:g}"
-                return router.job_response(job, headers=headers)
+                return router.job_response(job, headers=headers, extra=extra)
         status = 202 if submission.created else 200
-        return router.job_response(job, status_code=status, headers=headers)
+        return router.job_response(job, status_code=status, headers=headers, extra=extra)
 
     location = openapi.header("The job's status resource.", True)
     submit_docs: dict[str, Any] = {
@@ -138,6 +143,7 @@ def add_job_routes(router: JobsRouter) -> None:
                     "Location": location,
                     "Retry-After": openapi.header("When to poll first.", True, integer=True),
                 },
+                SubmittedJobOut,
             ),
             200: _job_answer(
                 "An idempotent replay (`Idempotent-Replayed: true`), or the finished job "
@@ -148,6 +154,7 @@ def add_job_routes(router: JobsRouter) -> None:
                     "Idempotent-Replayed": openapi.header("`true` on a replay."),
                     "Preference-Applied": openapi.header("`wait=<seconds>` when it finished."),
                 },
+                SubmittedJobOut,
             ),
             **openapi.problems(
                 400,
@@ -224,6 +231,7 @@ def add_job_routes(router: JobsRouter) -> None:
         },
     )
     async def cancel(job_id: JobId, principal: Principal = Depends(auth)) -> Response:
+        principal.require_key("cancel jobs")
         principal.check_visible(await queue.get(job_id), job_id)
         job = await queue.cancel(job_id)
         status = 200 if job.status is JobStatus.CANCELLED else 202
@@ -243,6 +251,7 @@ def add_job_routes(router: JobsRouter) -> None:
         },
     )
     async def retry(job_id: JobId, principal: Principal = Depends(auth)) -> Response:
+        principal.require_key("retry jobs")
         principal.check_visible(await queue.get(job_id), job_id)
         job = await queue.retry(job_id)
         return router.job_response(job)

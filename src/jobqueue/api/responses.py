@@ -79,10 +79,15 @@ def job_response(
     *,
     status_code: int = 200,
     headers: Mapping[str, str] | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> Response:
-    """The job representation with its caching headers (and any extra *headers*)."""
+    """The job representation (and *extra* fields) with its caching headers (and any
+    extra *headers*)."""
+    body = job_to_wire(job)
+    if extra:
+        body.update(extra)
     return json_response(
-        job_to_wire(job), status_code, {**job_headers(job, now, poll_after), **(headers or {})}
+        body, status_code, {**job_headers(job, now, poll_after), **(headers or {})}
     )
 
 

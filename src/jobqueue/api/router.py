@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Path
 
 from jobqueue.api.auth import authenticator
 from jobqueue.api.handling import route_class
 from jobqueue.api.metrics import ChangeCounter, Metrics
+from jobqueue.api.read_tokens import ReadTokens
 from jobqueue.api.responses import job_response
 from jobqueue.api.streams import Streams
 from jobqueue.errors import StoreError
@@ -54,7 +55,9 @@ class JobsRouter(APIRouter):
         self.settings = settings
         self.metrics = metrics or Metrics()
         self.streams = Streams(queue)
-        self.auth = authenticator(settings)
+        self.tokens = ReadTokens.of(settings, queue.clock)
+        """Mints and checks read tokens; None without API keys."""
+        self.auth = authenticator(settings, self.tokens)
         """The dependency that resolves a request's `Principal`."""
         self.guarded = (401, 403) if settings.has_auth else ()
         """The statuses authentication adds to every endpoint's answers."""
@@ -72,15 +75,21 @@ class JobsRouter(APIRouter):
         return min(seconds, self.settings.max_wait_seconds)
 
     def job_response(
-        self, job: Job, *, status_code: int = 200, headers: Mapping[str, str] | None = None
+        self,
+        job: Job,
+        *,
+        status_code: int = 200,
+        headers: Mapping[str, str] | None = None,
+        extra: Mapping[str, Any] | None = None,
     ) -> Response:
-        """The job representation with its caching headers, as of now."""
+        """The job representation (with *extra* fields) and its caching headers, as of now."""
         return job_response(
             job,
             self.queue.clock.now(),
             self.settings.poll_after_seconds,
             status_code=status_code,
             headers=headers,
+            extra=extra,
         )
 
     def close_streams(self) -> None:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+from annotated_types import Interval
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
+from jobqueue.api.read_tokens import DEFAULT_TAG_TOKEN_SECONDS, MAX_TOKEN_SECONDS
 from jobqueue.bounds import (
     DELAY_SECONDS,
     MAX_ATTEMPTS,
@@ -101,4 +103,19 @@ class SubmitFields(BaseModel):
         None,
         max_length=MAX_TAGS,
         description="Labels to list the job by (`GET /api/jobs?tag=`).",
+    )
+
+
+class TagTokenRequest(BaseModel):
+    """The body of ``POST {prefix}/tokens``: which tags the token reads, and for how long."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
+
+    tags: list[Annotated[str, StringConstraints(pattern=TAG_PATTERN)]] = Field(
+        min_length=1,
+        max_length=MAX_TAGS,
+        description="The token reads the caller's jobs that carry any of these tags.",
+    )
+    ttlSeconds: Annotated[float, Interval(gt=0, le=MAX_TOKEN_SECONDS)] = Field(
+        DEFAULT_TAG_TOKEN_SECONDS, description="How long the token is accepted; default 1 h."
     )

@@ -12,6 +12,7 @@ from jobqueue.api import openapi
 from jobqueue.api.auth import Principal, authenticator
 from jobqueue.api.handling import route_class
 from jobqueue.api.metrics import CONTENT_TYPE, Metrics
+from jobqueue.api.read_tokens import ReadTokens
 from jobqueue.api.responses import json_response
 from jobqueue.api.schemas import HealthOut
 from jobqueue.errors import StoreUnavailable
@@ -61,7 +62,7 @@ def create_service_router(
 
     dependencies = []
     if settings is not None and settings.has_auth:
-        auth = authenticator(settings)
+        auth = authenticator(settings, ReadTokens.of(settings, queue.clock))
 
         async def admin(principal: Principal = Depends(auth)) -> None:
             principal.require_admin("read the metrics")

@@ -13,6 +13,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 ENV_PREFIX = "JOBQUEUE_"
+#: The shortest `ApiSettings.secret` accepted: shorter ones can be guessed offline.
+MIN_SECRET_LENGTH = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +36,9 @@ class ApiSettings:
     """Bearer keys that may submit and follow their own jobs; none means no authentication."""
     admin_api_keys: tuple[str, ...] = ()
     """Bearer keys that may also list all jobs, read stats and act on any job."""
+    secret: str | None = None
+    """What read tokens are signed with; required with API keys, and the same on every
+    server of a deployment, so that each accepts the tokens the others mint."""
     max_wait_seconds: float = 60.0
     """The longest a long poll or ``Prefer: wait`` holds a request (the contract allows 60)."""
     keepalive_seconds: float = 15.0
@@ -58,6 +63,12 @@ class ApiSettings:
             raise ConfigError("keepalive_seconds must be positive and sse_retry_ms not negative")
         if self.poll_after_seconds < 1:
             raise ConfigError("poll_after_seconds must be at least 1")
+        if self.has_auth and len(self.secret or "") < MIN_SECRET_LENGTH:
+            raise ConfigError(
+                f"API keys are configured, so {ENV_PREFIX}SECRET must be set to at least "
+                f"{MIN_SECRET_LENGTH} random characters (it signs the read tokens); for "
+                "example: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
         if self.rate_limit:
             RateLimit.parse(self.rate_limit)  # now, so that a malformed limit stops the start
 

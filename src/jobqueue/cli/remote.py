@@ -21,7 +21,7 @@ from rich.table import Table
 
 from jobqueue.cli.follow import exit_with_outcome, follow, print_job, print_json, styled_status
 from jobqueue.client import Client
-from jobqueue.client._base import DEFAULT_SERVER
+from jobqueue.client._calls import DEFAULT_SERVER
 from jobqueue.errors import JobQueueError
 from jobqueue.models import JobStatus
 from jobqueue.wire import job_to_wire, stats_to_wire, timestamp

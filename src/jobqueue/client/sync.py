@@ -15,8 +15,8 @@ if TYPE_CHECKING:
     from types import TracebackType
     from typing import Unpack
 
-    from jobqueue.client._base import Call, ClientSubmitOptions
-    from jobqueue.models import Job, JobStatus, JSONValue, Stats
+    from jobqueue.client._calls import Call, ClientSubmitOptions
+    from jobqueue.models import Job, JobStatus, JSONValue, ReadToken, Stats
 
 T = TypeVar("T")
 
@@ -94,6 +94,17 @@ class Client(BaseClient[httpx.Client, httpx.BaseTransport]):
     def retry(self, job_id: str) -> Job:
         """Queue a ``failed`` or ``cancelled`` job again, with a fresh attempt budget."""
         return self._send(self._calls.retry(job_id))
+
+    def token(self, job_id: str) -> ReadToken | None:
+        """A read token for *job_id*, to hand to a browser instead of the key: it reads
+        that job (status, long poll, events) until the job would expire. None when the
+        server has no API keys (the id alone grants access there)."""
+        return self._send(self._calls.token(job_id))
+
+    def tag_token(self, tags: Iterable[str], ttl_seconds: float | None = None) -> ReadToken | None:
+        """A read token for this key's jobs carrying any of *tags*, for *ttl_seconds*
+        (default 1 h, at most 7 days); None when the server has no API keys."""
+        return self._send(self._calls.tag_token(tags, ttl_seconds))
 
     def stats(self) -> Stats:
         """Counts of jobs per task and status, and the workers seen lately."""

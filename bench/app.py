@@ -1,4 +1,5 @@
-"""The queue jobqueue's benchmark workers serve: a no-op, a 50 ms sleep, and a job that hangs once.
+"""The queue jobqueue's benchmark workers serve: a no-op, a 50 ms sleep, a job that hangs
+once, and a ticker that reports progress stamped with the time it was reported.
 
 Each task marks when it ran (see `bench.peers._common.mark`), as every peer's tasks do.
 In a process whose ``BENCH_KEY_CONCURRENCY`` is set (W8's workers), the no-op and the
@@ -12,8 +13,10 @@ import os
 import time
 from typing import Any
 
+from pydantic import BaseModel
+
 from bench.peers._common import KEY_CONCURRENCY_ENV, SLEEP_SECONDS, hold_attempt, mark
-from jobqueue import JobQueue
+from jobqueue import JobContext, JobQueue
 
 queue = JobQueue()
 
@@ -39,3 +42,19 @@ async def sleep(payload: Any) -> None:
 async def hold(payload: Any) -> None:
     if hold_attempt():
         await asyncio.sleep(3600)  # until the worker is killed
+
+
+class Ticks(BaseModel):
+    """How often the ticker reports progress."""
+
+    ticks: int
+    interval: float
+
+
+@queue.task
+async def ticker(spec: Ticks, ctx: JobContext) -> int:
+    """Report progress *ticks* times, each with ``time.time()`` of the report as its message."""
+    for tick in range(1, spec.ticks + 1):
+        await asyncio.sleep(spec.interval)
+        await ctx.progress(tick, spec.ticks, repr(time.time()))
+    return spec.ticks

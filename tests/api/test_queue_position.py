@@ -1,12 +1,16 @@
-"""queuePosition: in a waiting job's status (with its ETag) and in its event stream, which
-reads it again while the job waits."""
+"""queuePosition and estimatedStartAt: in a waiting job's status (the position with its
+ETag) and in its event stream, which reads them again while the job waits."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 import httpx
 import pytest
 
 from jobqueue.api import streams
+from jobqueue.clock import FakeClock
+from jobqueue.wire import timestamp
 from tests.api.conftest import Jobs, submit
 from tests.api.test_events import stream
 
@@ -27,6 +31,27 @@ async def test_the_status_says_how_many_jobs_go_first(client: httpx.AsyncClient,
     assert later["queuePosition"] is None  # the submit answer does not count
     assert running["queuePosition"] is None
     assert (await client.get(f"/api/jobs/{third}")).json()["queuePosition"] == 2
+
+
+async def test_the_status_estimates_the_start_from_the_recent_starts(
+    client: httpx.AsyncClient, jobs: Jobs, clock: FakeClock
+):
+    unknown = (await client.get(f"/api/jobs/{await submit(client)}")).json()
+    await jobs.complete(unknown["jobId"])
+    for _ in range(3):  # four starts in the last minute: one each fifteen seconds
+        clock.advance(5)
+        await jobs.complete(await submit(client))
+    ahead = [await submit(client) for _ in range(2)]
+    job = (await client.get(f"/api/jobs/{await submit(client)}")).json()
+    first = (await client.get(f"/api/jobs/{ahead[0]}")).json()
+    await jobs.start(ahead[0])
+    running = (await client.get(f"/api/jobs/{ahead[0]}")).json()
+
+    assert unknown["estimatedStartAt"] is None  # nothing started lately
+    assert (job["queuePosition"], first["queuePosition"]) == (2, 0)
+    assert job["estimatedStartAt"] == timestamp(clock.now() + timedelta(seconds=45))
+    assert first["estimatedStartAt"] == timestamp(clock.now() + timedelta(seconds=15))
+    assert running["estimatedStartAt"] is None
 
 
 async def test_a_move_in_the_queue_changes_the_etag(client: httpx.AsyncClient, jobs: Jobs):

@@ -88,3 +88,28 @@ async def test_the_stream_sends_a_new_position_while_the_job_waits(
     assert (moved["queuePosition"], moved["version"]) == (1, 1)
     assert (next_in_line["queuePosition"], next_in_line["version"]) == (0, 1)
     assert (started["status"], started["queuePosition"]) == ("processing", None)
+
+
+async def test_the_stream_sends_a_new_estimate_while_the_job_waits(
+    live: httpx.AsyncClient, jobs: Jobs, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(streams, "POSITION_REFRESH_SECONDS", 0.05)
+    for _ in range(2):  # two starts in the last minute: one each thirty seconds
+        await jobs.complete(await submit(live))
+    job_id = await submit(live)
+
+    async with stream(live, job_id) as events:
+        first = await events.next_job()
+        clock.advance(10)  # nothing started meanwhile: the start is ten seconds further
+        later = await events.next_job()
+        clock.advance(60)  # nothing started in the last minute: no estimate
+        unknown = await events.next_job()
+        await jobs.start(job_id)
+        started = await events.next_job()
+
+    start = clock.now() - timedelta(seconds=70)
+    assert first["estimatedStartAt"] == timestamp(start + timedelta(seconds=30))
+    assert later["estimatedStartAt"] == timestamp(start + timedelta(seconds=40))
+    assert (later["queuePosition"], later["version"]) == (0, 1)
+    assert (unknown["estimatedStartAt"], unknown["queuePosition"]) == (None, 0)
+    assert (started["status"], started["estimatedStartAt"]) == ("processing", None)

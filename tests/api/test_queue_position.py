@@ -69,6 +69,22 @@ async def test_a_move_in_the_queue_changes_the_etag(client: httpx.AsyncClient, j
     assert moved.json()["version"] == 1
 
 
+async def test_a_moved_estimate_changes_the_etag(
+    client: httpx.AsyncClient, jobs: Jobs, clock: FakeClock
+):
+    await jobs.complete(await submit(client))
+    job_id = await submit(client)
+    etag = (await client.get(f"/api/jobs/{job_id}")).headers["etag"]
+
+    same = await client.get(f"/api/jobs/{job_id}", headers={"If-None-Match": etag})
+    clock.advance(10)  # nothing started meanwhile: the start is ten seconds further
+    moved = await client.get(f"/api/jobs/{job_id}", headers={"If-None-Match": etag})
+
+    assert same.status_code == 304
+    assert moved.status_code == 200
+    assert moved.json()["estimatedStartAt"] == timestamp(clock.now() + timedelta(seconds=60))
+
+
 async def test_the_stream_sends_a_new_position_while_the_job_waits(
     live: httpx.AsyncClient, jobs: Jobs, monkeypatch: pytest.MonkeyPatch
 ):

@@ -10,9 +10,11 @@ what is needed: each started job's ``started_at``. `StartRates` reads a task's m
 recently created jobs that have left the queue (one page of a listing, `SAMPLE` of them)
 and counts those that started within the last `WINDOW_SECONDS`; each process keeps the
 answer `REFRESH_SECONDS` for a bounded number of tasks, so any number of readers of one
-task cost one listing every few seconds. It is exact for a first-in-first-out queue;
-with priorities it is an estimate (an old job that started late is not in the page),
-which is all an estimate promises.
+task cost one listing every few seconds, and none while no queued job is read. It is
+exact for a first-in-first-out queue; with priorities it is an estimate (an old job that
+started late is not in the page), which is all an estimate promises. The listing walks
+the newest jobs first, so behind a long queue it steps over the queued ones: a cost that
+grows with the backlog, paid once per refresh rather than per reader.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ WINDOW_SECONDS = 60.0
 REFRESH_SECONDS = 5.0
 #: The most recent started jobs read per task; a full page of recent starts measures the
 #: rate over the time they took rather than over the whole window.
-SAMPLE = 50
+SAMPLE = 20
 #: The tasks whose rate a process remembers at most (the least recently read go first).
 CAPACITY = 256
 
@@ -99,8 +101,13 @@ class StartRates:
         pending = self._reading.get(task)
         if pending is None:
             pending = self._reading[task] = asyncio.ensure_future(self._read(task))
-            pending.add_done_callback(lambda _: self._reading.pop(task, None))
+            pending.add_done_callback(lambda done: self._forget(task, done))
         return await asyncio.shield(pending)
+
+    def _forget(self, task: str, done: asyncio.Future[float | None]) -> None:
+        del self._reading[task]
+        if not done.cancelled():
+            done.exception()  # whoever still waits gets it; nobody waiting is no error
 
     async def _read(self, task: str) -> float | None:
         now = self._clock.now()

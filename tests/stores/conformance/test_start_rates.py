@@ -3,7 +3,9 @@ placement of a queued job built on it."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -49,6 +51,25 @@ async def test_a_rate_is_kept_a_few_seconds(store: Store, clock: FakeClock) -> N
 
     assert first == kept == pytest.approx(1 / WINDOW_SECONDS)
     assert read_again == pytest.approx(2 / WINDOW_SECONDS)
+
+
+async def test_concurrent_readers_share_one_listing(
+    store: Store, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await start_jobs(store, clock, 2)
+    listings = []
+    list_jobs = store.list_jobs
+
+    async def counted(*args: Any) -> Any:
+        listings.append(args)
+        return await list_jobs(*args)
+
+    monkeypatch.setattr(store, "list_jobs", counted)
+    rates = StartRates(store, clock)
+    answers = await asyncio.gather(*(rates.rate("work") for _ in range(5)))
+
+    assert answers == [pytest.approx(2 / WINDOW_SECONDS)] * 5
+    assert len(listings) == 1
 
 
 async def test_a_busy_task_is_measured_over_its_latest_starts(

@@ -69,9 +69,9 @@ async function applyPromptLimit() {
  * What a waiting job says about its place in the queue (`queuePosition`: jobs ahead) and,
  * when the server can tell, when it should start: "3 ahead of you · starts in ~12 s".
  */
-function waitingMessage(job, now = Date.now()) {
+function waitingMessage(job) {
   const position = job.queuePosition;
-  const starts = startsIn(job.estimatedStartAt, now);
+  const starts = startsIn(job.estimatedStartAt);
   if (position === null || position === undefined) {
     return starts ? `Waiting for a worker · ${starts}` : "Waiting for a worker…";
   }

@@ -36,6 +36,11 @@ export interface Job<Result = JSONValue> {
    * first (0: next); null otherwise, and in listings.
    */
   queuePosition: number | null;
+  /**
+   * Where queuePosition is given, while queued: the best estimate of when it starts (ISO-8601),
+   * from the jobs ahead and its task's recent start rate (not before runAt); null when unknown.
+   */
+  estimatedStartAt: string | null;
   /** The tags given at submit (empty when none). */
   tags: string[];
   /** Increases on every change; updates are delivered in version order. */

@@ -126,6 +126,9 @@ class Job:
     queue_position: int | None = None
     """How many ready jobs of its task go first, where a read asked for it
     (`JobQueue.with_position`); stores leave it None."""
+    estimated_start_at: datetime | None = None
+    """When a queued job will likely start, where a read asked for its position
+    (`jobqueue.placement`); None when unknown."""
 
     @property
     def is_terminal(self) -> bool:

@@ -7,7 +7,6 @@ directly. No HTTP here.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import os
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any, overload
@@ -18,8 +17,9 @@ from jobqueue.clock import Clock, SystemClock
 from jobqueue.errors import InvalidRequest
 from jobqueue.lifecycle import Lifecycle, Submission
 from jobqueue.lifecycle.maintenance import Maintenance
-from jobqueue.models import POSITION_LIMIT, JobFilter, JobStatus, NewJob
+from jobqueue.models import JobFilter, JobStatus, NewJob
 from jobqueue.notify import Hub, Interest
+from jobqueue.placement import Placement
 from jobqueue.retry import Backoff
 from jobqueue.stores import DEFAULT_STORE_URL, Store, open_store
 from jobqueue.stores.urls import redacted
@@ -90,6 +90,7 @@ class JobQueue:
         """What a job gets when neither its submit nor its task says otherwise."""
         self._hub: Hub | None = None
         self._lifecycle: Lifecycle | None = None
+        self._placement: Placement | None = None
         self._opened = False
         self._open_lock: asyncio.Lock | None = None
 
@@ -164,6 +165,7 @@ class JobQueue:
         self._store = store if isinstance(store, Store) else None
         self._hub = None
         self._lifecycle = None
+        self._placement = None
 
     @property
     def store_shown(self) -> str:
@@ -184,6 +186,13 @@ class JobQueue:
         if self._lifecycle is None:
             self._lifecycle = Lifecycle(self.store, self.clock, self.tasks, self.defaults.backoff)
         return self._lifecycle
+
+    @property
+    def placement(self) -> Placement:
+        """Where this queue's queued jobs stand, and each task's recent start rate."""
+        if self._placement is None:
+            self._placement = Placement(self.store, self.clock)
+        return self._placement
 
     @property
     def hub(self) -> Hub:
@@ -279,13 +288,10 @@ class JobQueue:
         return await self.store.get(job_id, self.clock.now())
 
     async def with_position(self, job: Job) -> Job:
-        """*job* with its `Job.queue_position` read now when it is queued and due (one
-        store read whose cost grows with the jobs ahead), else as it is."""
-        now = self.clock.now()
-        if job.status is not JobStatus.QUEUED or job.run_at > now:
-            return job
-        position = await self.store.queue_position(job.job_id, now, POSITION_LIMIT)
-        return dataclasses.replace(job, queue_position=position)
+        """*job* with its `Job.queue_position` (when due: one store read whose cost grows
+        with the jobs ahead) and `Job.estimated_start_at` read now when it is queued,
+        else as it is."""
+        return await self.placement.place(job)
 
     async def cancel(self, job_id: str) -> Job:
         """Cancel a queued job at once, or ask a running one to stop.

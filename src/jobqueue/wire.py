@@ -123,6 +123,13 @@ class JobOut(_Wire):
         "of the same task would be claimed before this one (0: next); null otherwise, in "
         f"other answers, or when more than {POSITION_LIMIT:,} are ahead.",
     )
+    estimated_start_at: Timestamp | None = Field(
+        None,
+        json_schema_extra=_always_sent,
+        description="Where queuePosition is given, while queued: the best estimate of when "
+        "the job starts, from the jobs ahead and how fast the task's jobs started lately "
+        "(not before runAt); null when unknown (no recent starts, or too many ahead).",
+    )
     version: int = Field(ge=1)
     is_cancel_requested: Annotated[bool, BeforeValidator(_null_is_false)] = _server_extra(
         False,
@@ -261,6 +268,7 @@ def job_to_wire(job: Job) -> dict[str, Any]:
         "runAt": timestamp(job.run_at) if job.status is JobStatus.QUEUED else None,
         "tags": list(job.tags),
         "queuePosition": job.queue_position,
+        "estimatedStartAt": timestamp(job.estimated_start_at),
         "version": job.version,
         "cancelRequested": job.is_cancel_requested,
     }

@@ -281,7 +281,9 @@ def one_slot(browser: Browser, tmp_path: Path) -> Iterator[BrowserPage]:
         yield from open_page(browser, url, "light")
 
 
-def test_a_waiting_job_says_how_many_jobs_are_ahead(one_slot: BrowserPage) -> None:
+def test_a_waiting_job_says_how_many_jobs_are_ahead_and_when_it_starts(
+    one_slot: BrowserPage,
+) -> None:
     page = one_slot.page
     page.goto("/")
     for n in range(3):
@@ -290,7 +292,17 @@ def test_a_waiting_job_says_how_many_jobs_are_ahead(one_slot: BrowserPage) -> No
 
     card = start_job(page, "A red apple on a table")
     message = card.locator(".job-message")
+    answer = page.request.post("/api/jobs", data={"payload": {"prompt": "last in line"}})
+    last = answer.json()["jobId"]
+    starts = r"· starts (in ~\d|any moment)"
 
-    expect(message).to_have_text("2 ahead of you in the queue…")
-    expect(message).to_have_text("1 ahead of you in the queue…", timeout=15_000)
-    expect(message).to_have_text("Next in line…", timeout=15_000)
+    # The estimate joins the position once a job of the task has started lately.
+    expect(message).to_have_text(re.compile(rf"^2 ahead of you( in the queue…| {starts})"))
+    expect(message).to_have_text(
+        re.compile(rf"^(1 ahead of you|Next in line) {starts}"), timeout=15_000
+    )
+    dashboard = page.context.new_page()
+    dashboard.goto(f"/dashboard?job={last}")
+    facts = dashboard.locator("#detail-body .facts")
+    expect(facts).to_contain_text(re.compile(rf"In the queue(\d ahead|next) {starts}"))
+    expect(message).to_have_text(re.compile(rf"^Next in line {starts}"), timeout=15_000)

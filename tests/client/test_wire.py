@@ -36,6 +36,7 @@ JOB: dict[str, JSONValue] = {
     "runAt": None,
     "tags": [],
     "queuePosition": None,
+    "estimatedStartAt": None,
     "version": 24,
     "cancelRequested": False,
 }
@@ -67,6 +68,13 @@ def test_a_queued_job_says_when_it_may_start() -> None:
     # A server that predates runAt: the job counts as runnable since its creation.
     older = parse_job({key: value for key, value in queued.items() if key != "runAt"})
     assert older.run_at == older.created_at
+
+
+def test_a_waiting_job_says_when_it_is_expected_to_start() -> None:
+    waiting = {**JOB, "status": "queued", "startedAt": None, "completedAt": None}
+    job = parse_job({**waiting, "queuePosition": 3, "estimatedStartAt": "2026-11-29T10:28:00Z"})
+    assert job.estimated_start_at == datetime(2026, 11, 29, 10, 28, tzinfo=UTC)
+    assert job_to_wire(job)["estimatedStartAt"] == "2026-11-29T10:28:00.000Z"
 
 
 @pytest.mark.parametrize(

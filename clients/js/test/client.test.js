@@ -263,6 +263,28 @@ describe("watch over Server-Sent Events", () => {
     );
   });
 
+  test("a waiting job whose expected start moves is delivered again at the same version", async () => {
+    const { server, client } = setup();
+    const soon = "2026-12-08T01:00:10.000Z";
+    const later = "2026-12-08T01:00:20.000Z";
+    const { jobId } = server.add({ queuePosition: 1, estimatedStartAt: soon });
+    const rec = recorder();
+    client.watch(jobId, rec.onUpdate);
+    await settle();
+    server.move(jobId, 1, soon);
+    server.move(jobId, 1, later);
+    server.move(jobId, 1, null);
+    await settle();
+    assert.deepEqual(
+      rec.seen.map((job) => [job.version, job.queuePosition, job.estimatedStartAt]),
+      [
+        [1, 1, soon],
+        [1, 1, later],
+        [1, 1, null],
+      ],
+    );
+  });
+
   test("unsubscribe closes the stream and nothing more is delivered", async () => {
     const { server, client } = setup();
     const { jobId } = server.add();

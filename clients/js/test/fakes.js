@@ -73,6 +73,7 @@ export class FakeServer {
       expiresAt: null,
       runAt: null,
       queuePosition: null,
+      estimatedStartAt: null,
       version: 1,
       ...fields,
     };
@@ -89,10 +90,11 @@ export class FakeServer {
     return job;
   }
 
-  /** Move a waiting job in the queue: a new queuePosition at the same version, pushed to
-   * the streams (as the server's periodic position refresh does); long-polls keep waiting. */
-  move(jobId, queuePosition) {
-    const job = { ...this.jobs.get(jobId), queuePosition };
+  /** Move a waiting job in the queue: a new queuePosition (and estimatedStartAt) at the same
+   * version, pushed to the streams (as the server's periodic position refresh does);
+   * long-polls keep waiting. */
+  move(jobId, queuePosition, estimatedStartAt = null) {
+    const job = { ...this.jobs.get(jobId), queuePosition, estimatedStartAt };
     this.jobs.set(jobId, job);
     for (const listener of [...this.listeners]) listener(job);
     return job;

@@ -31,11 +31,14 @@ def json_response(
 
 
 def etag(job: Job) -> str:
-    """The job's entity tag: it changes exactly when the job's version or its queue
-    position does."""
-    if job.queue_position is None:
-        return f'W/"{job.job_id}-{job.version}"'
-    return f'W/"{job.job_id}-{job.version}-{job.queue_position}"'
+    """The job's entity tag: it changes exactly when the job's version, its queue
+    position or its estimated start (to the second) does."""
+    tag = f"{job.job_id}-{job.version}"
+    if job.queue_position is not None:
+        tag += f"-{job.queue_position}"
+    if job.estimated_start_at is not None:
+        tag += f"@{int(job.estimated_start_at.timestamp())}"
+    return f'W/"{tag}"'
 
 
 def etag_matches(if_none_match: str | None, tag: str) -> bool:

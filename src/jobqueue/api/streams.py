@@ -29,8 +29,12 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 KEEPALIVE = b": keep-alive\n\n"
-#: How often an event stream of a waiting job reads its queue position again.
+#: How often an event stream of a waiting job reads its queue position and estimated start
+#: again (the start rate behind the estimate is read at most every
+#: `jobqueue.placement.REFRESH_SECONDS`, for all the streams of its task).
 POSITION_REFRESH_SECONDS = 3.0
+#: How far a waiting job's estimated start must move, at the same position, to be sent.
+ESTIMATE_STEP_SECONDS = 1.0
 _STORE_RETRY_SECONDS = 1.0
 
 
@@ -39,22 +43,33 @@ def job_event(job: Job) -> bytes:
     return b"id: %d\nevent: job\ndata: %s\n\n" % (job.version, orjson.dumps(job_to_wire(job)))
 
 
+def _moved(known: Job, placed: Job) -> bool:
+    """Whether *placed*, read again, says something new about where *known* stands."""
+    if placed.queue_position != known.queue_position:
+        return True
+    before, after = known.estimated_start_at, placed.estimated_start_at
+    if before is None or after is None:
+        return before is not after
+    return abs((after - before).total_seconds()) >= ESTIMATE_STEP_SECONDS
+
+
 class _Subscriber:
     """What one stream has yet to send: the newest event only (older unsent ones are dropped)."""
 
     def __init__(self, wake: asyncio.Event, job: Job) -> None:
         self.wake = wake
         self.version = job.version
-        self.position = job.queue_position
+        self.placement = (job.queue_position, job.estimated_start_at)
         self.pending: tuple[Job, bytes] | None = None
         self.is_done = False
 
     def offer(self, job: Job, event: bytes) -> None:
-        """Send *job* unless the stream has this version already at the same position."""
+        """Send *job* unless the stream has this version already, placed the same."""
+        placement = (job.queue_position, job.estimated_start_at)
         if job.version > self.version or (
-            job.version == self.version and job.queue_position != self.position
+            job.version == self.version and placement != self.placement
         ):
-            self.version, self.position = job.version, job.queue_position
+            self.version, self.placement = job.version, placement
             self.pending = (job, event)
             self.wake.set()
 
@@ -69,7 +84,8 @@ class _Subscriber:
 
 class _Feed:
     """Follows one job for every stream of it in this process; while the job waits, its
-    queue position is read again every `POSITION_REFRESH_SECONDS` and sent when it moved."""
+    queue position and estimated start are read again every `POSITION_REFRESH_SECONDS`
+    (one read for all its streams) and sent when they moved."""
 
     def __init__(self, queue: JobQueue, job: Job) -> None:
         self.subscribers: set[_Subscriber] = set()
@@ -115,7 +131,7 @@ class _Feed:
                 placed = await self._queue.with_position(known)
             except StoreError:
                 continue  # the follower reports it and retries
-            if self._current is known and placed.queue_position != known.queue_position:
+            if self._current is known and _moved(known, placed):
                 self._publish(placed)
 
 

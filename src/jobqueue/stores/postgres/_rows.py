@@ -23,8 +23,9 @@ CLAIM_READY, CLAIM_CHOSEN = (
     for picked in ("ready_to_claim", "chosen_to_claim")
 )
 """The claim statement, of the jobs it chooses itself or of jobs chosen before."""
-_JOB_FIELDS = tuple(field.name for field in fields(Job) if field.name != "queue_position")
-"""The columns of a job (its queue position is read, not stored)."""
+_READ_NOT_STORED = frozenset({"queue_position", "estimated_start_at"})
+_JOB_FIELDS = tuple(field.name for field in fields(Job) if field.name not in _READ_NOT_STORED)
+"""The columns of a job (its queue position and estimated start are read, not stored)."""
 
 
 async def fetch_one(conn: Connection, name: str, params: Mapping[str, Any]) -> DictRow | None:

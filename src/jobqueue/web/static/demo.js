@@ -8,6 +8,7 @@ import {
   progressBar,
   runTime,
   setText,
+  startsIn,
   STATUS_LABELS,
   updateProgress,
 } from "./ui.js";
@@ -64,11 +65,19 @@ async function applyPromptLimit() {
   }
 }
 
-/** What a waiting job says about its place in the queue (`queuePosition`: jobs ahead). */
-function waitingMessage(position) {
-  if (position === null || position === undefined) return "Waiting for a worker…";
-  if (position === 0) return "Next in line…";
-  return `${position} ahead of you in the queue…`;
+/**
+ * What a waiting job says about its place in the queue (`queuePosition`: jobs ahead) and,
+ * when the server can tell, when it should start: "3 ahead of you · starts in ~12 s".
+ */
+function waitingMessage(job) {
+  const position = job.queuePosition;
+  const starts = startsIn(job.estimatedStartAt);
+  if (position === null || position === undefined) {
+    return starts ? `Waiting for a worker · ${starts}` : "Waiting for a worker…";
+  }
+  const place = position === 0 ? "Next in line" : `${position} ahead of you`;
+  if (starts) return `${place} · ${starts}`;
+  return position === 0 ? "Next in line…" : `${place} in the queue…`;
 }
 
 function announce(text) {
@@ -252,7 +261,7 @@ class JobCard {
         if (job.attempts > 0 && job.error) {
           return `Attempt ${job.attempts} failed; it will run again shortly.`;
         }
-        return waitingMessage(job.queuePosition);
+        return waitingMessage(job);
       case "processing":
         return message ?? "Starting…";
       case "completed": {
@@ -270,10 +279,11 @@ class JobCard {
     }
   }
 
-  /** Refresh the running clock of an active job. */
+  /** Refresh the running clock of an active job, or the countdown of a waiting one. */
   tick() {
     const job = this.job;
     if (!job) return;
+    if (job.status === "queued") setText(this.message, this.messageFor(job));
     const took = runTime(job);
     if (job.status === "processing" && took !== null) setText(this.elapsed, formatDuration(took));
     else if (job.status === "completed" && took !== null)
@@ -383,9 +393,15 @@ clearFinished.addEventListener("click", () => {
   promptInput.focus();
 });
 
-// One clock refreshes the elapsed time of the running cards; it makes no request.
+// One clock refreshes the elapsed time of the running cards and the expected start of the
+// waiting ones; it makes no request.
 setInterval(() => {
-  for (const card of cards.values()) if (card.job?.status === "processing") card.tick();
+  for (const card of cards.values()) {
+    const job = card.job;
+    if (job?.status === "processing" || (job?.status === "queued" && job.estimatedStartAt)) {
+      card.tick();
+    }
+  }
 }, 1000);
 
 for (const entry of remembered()) {

@@ -8,6 +8,7 @@ import {
   h,
   progressBar,
   runTime,
+  startsIn,
   STATUS_LABELS,
   updateProgress,
 } from "./ui.js";
@@ -49,6 +50,19 @@ function progressSection(job) {
   return h("div", { class: "detail-progress" }, bar, h("p", { class: "muted" }, progressText(job)));
 }
 
+/** "3 ahead · starts in ~12 s" for a waiting job, either part left out when unknown. */
+function queueFact(job) {
+  const position = job.queuePosition;
+  const place =
+    position === null || position === undefined
+      ? ""
+      : position === 0
+        ? "next"
+        : `${position} ahead`;
+  const text = [place, startsIn(job.estimatedStartAt)].filter(Boolean).join(" · ");
+  return text ? fact("In the queue", text) : [];
+}
+
 function factsList(job) {
   const took = runTime(job);
   return h(
@@ -60,9 +74,7 @@ function factsList(job) {
     ...fact("Run time", took === null ? "—" : formatDuration(took)),
     ...timeFact("Created", job.createdAt),
     ...(job.runAt ? timeFact("Starts", job.runAt) : []),
-    ...(job.queuePosition === null || job.queuePosition === undefined
-      ? []
-      : fact("In the queue", job.queuePosition === 0 ? "next" : `${job.queuePosition} ahead`)),
+    ...queueFact(job),
     ...timeFact("Started", job.startedAt),
     ...timeFact("Finished", job.completedAt),
     ...timeFact("Expires", job.expiresAt),

@@ -19,6 +19,11 @@ export function isTerminal(jobOrStatus) {
   return TERMINAL_STATUSES.includes(status);
 }
 
+/** Where a waiting job stands: its position and expected start, compared between events. */
+function placementOf(job) {
+  return `${job.queuePosition ?? null} ${job.estimatedStartAt ?? null}`;
+}
+
 /**
  * A failed request. `message` is the server's `error` text when it sent one; `status` is the HTTP
  * status (0 when the server could not be reached); `body` is the parsed response body;
@@ -245,7 +250,7 @@ export function createClient(options = {}) {
 
   /**
    * Follow a job: `onUpdate(job)` is called with the current state and then with every newer
-   * version (and with a waiting job's new `queuePosition`), until the job is terminal. Returns a function that stops following. Options:
+   * version (and with a waiting job's new `queuePosition` or `estimatedStartAt`), until the job is terminal. Returns a function that stops following. Options:
    * `onError(error, {willRetry})` (transient failures are retried with backoff; a permanent one,
    * such as 404, ends the watch), `onReconnect()` (the server answers again after a transient
    * failure), `transport` ("auto", "sse", "longpoll" or "poll"), `since`
@@ -254,7 +259,7 @@ export function createClient(options = {}) {
   function watch(id, onUpdate, watchOptions = {}) {
     const { onError, onReconnect, transport = "auto", signal } = watchOptions;
     let version = watchOptions.since ?? 0;
-    let position; // the delivered version's queuePosition (undefined before the first)
+    let placement; // the delivered version's placementOf (undefined before the first)
     // A watch only ever steps down: SSE, then long-poll, then polling.
     let allowSse =
       (transport === "auto" || transport === "sse") && !!EventSourceImpl && !currentKey();
@@ -295,12 +300,12 @@ export function createClient(options = {}) {
 
     function deliver(job) {
       if (stopped || job === null || typeof job !== "object") return;
-      // A waiting job that moved in the queue keeps its version: its new position is news.
-      const moved =
-        job.version === version && position !== undefined && job.queuePosition !== position;
+      // A waiting job that moved in the queue keeps its version: where it stands is news.
+      const where = placementOf(job);
+      const moved = job.version === version && placement !== undefined && where !== placement;
       if (!(job.version > version) && !moved) return;
       version = job.version;
-      position = job.queuePosition ?? null;
+      placement = where;
       if (isTerminal(job)) stop();
       try {
         onUpdate(job);

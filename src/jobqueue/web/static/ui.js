@@ -84,6 +84,18 @@ export function formatDuration(ms) {
   return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
 }
 
+/**
+ * "starts in ~12 s" from a waiting job's `estimatedStartAt`, "starts any moment" once it is
+ * due, "" when there is no estimate.
+ */
+export function startsIn(iso, now = Date.now()) {
+  if (!iso) return "";
+  const seconds = Math.round((Date.parse(iso) - now) / 1000);
+  if (!Number.isFinite(seconds)) return "";
+  if (seconds < 1) return "starts any moment";
+  return `starts in ~${seconds < 60 ? `${seconds} s` : formatDuration(seconds * 1000)}`;
+}
+
 const relative = new Intl.RelativeTimeFormat(undefined, {
   numeric: "auto",
   style: "short",

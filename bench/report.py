@@ -280,6 +280,41 @@ def w7_section(cases: list[Case], sizes: dict[str, Any]) -> list[str]:
     return lines
 
 
+def w9_section(cases: list[Case], sizes: dict[str, Any]) -> list[str]:
+    table = Table(cases, "w9")
+    lines = [
+        "## W9 watchers: SSE streams held by one server process",
+        "",
+        "One `jobqueue serve` process; N clients open one job's event stream at the same"
+        " moment (two load processes of plain asyncio sockets), then a worker runs the job,"
+        f" which reports progress {sizes['watcher_ticks']} times, each report stamped with its"
+        " time. Errors: streams not answered `200` or cut; connected: seconds until the last"
+        " watcher had the job's first state; delay: from a report to its arrival at a watcher,"
+        " over every (report, watcher) pair; memory: the server's resident growth while"
+        " holding them, per watcher (`bench/watchers.py`).",
+        "",
+        "| backend | watchers | errors | all connected, s | delay p50, ms | delay p99, ms"
+        " | server RSS, MiB | KiB per watcher |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for case in table.cases:
+        figures = [
+            cell(stat(case, key), case)
+            for key in (
+                "errors",
+                "all_connected_s",
+                "delay_p50_ms",
+                "delay_p99_ms",
+                "server_rss_mib",
+                "kib_per_watcher",
+            )
+        ]
+        lines.append(
+            f"| {BACKEND_NAMES[case['backend']]} | {case['variant']} | {' | '.join(figures)} |"
+        )
+    return lines
+
+
 def keyed_variant(workload: str, keys: int, limit: int) -> str:
     """The variant name of W8's case made from *workload* (w1 or w3): `bench.run.keyed`."""
     return f"{workload.upper()} over {keys} keys at limit {limit}"
@@ -519,7 +554,7 @@ def render(results: dict[str, Any]) -> str:
     for name, measured, met in targets(cases, sizes):
         lines.append(f"| {name} | {measured} | {'–' if met is None else 'yes' if met else 'no'} |")
     sections = (w1_section, w2_section, w3_section, w4_section, w5_section, w6_section)
-    for section in (*sections, w7_section, w8_section):
+    for section in (*sections, w7_section, w8_section, w9_section):
         lines += ["", *section(cases, sizes)]
     return "\n".join([*lines, "", NOTES.read_text()])
 

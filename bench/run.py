@@ -62,6 +62,8 @@ class Sizes:
     keys: int = 100  # W8: concurrency keys, given to the jobs round-robin
     key_limit: int = 2  # W8: their key_concurrency; keys * limit >= tuned: room for every slot
     saturated_keys: int = 10  # W8: keys at key_concurrency 1, far fewer than W3's slots
+    watchers: tuple[int, ...] = (1_000, 5_000, 10_000)  # W9: SSE watchers of one server
+    watcher_ticks: int = 10  # W9: changes sent to them
     #: The peers' cases run: all, or (smoke) those that exercise each adapter's calls.
     peer_cases: tuple[str, ...] = ("w1 default", "w1 tuned", "w2", "w3", "w6")
 
@@ -84,6 +86,8 @@ SMOKE = Sizes(
     pool_jobs=4,
     pool_startup=0.2,
     peer_cases=("w1 default", "w2"),
+    watchers=(20,),
+    watcher_ticks=2,
 )
 #: W7's variants: the warm pool, and its baseline (a fresh child per attempt).
 POOL_VARIANTS = {"warm pool": "warm", "fresh child per attempt": "fresh"}
@@ -95,7 +99,7 @@ class Case:
 
     library: str
     backend: str
-    workload: str  # w1 .. w6, w2http
+    workload: str  # w1 .. w9
     variant: str  # default, tuned, lease 2 s, ...
     command: list[str]
     runs: list[dict[str, Any]] = field(default_factory=list)
@@ -150,7 +154,18 @@ def jobqueue_cases(sizes: Sizes) -> list[Case]:
         ]
         if sizes.default_lease:
             cases.append(Case("jobqueue", store, "w6", "default", _adapter(py, "jobqueue", *w6)))
+        cases += watcher_cases(store, sizes)
     return cases + pool_cases(sizes)
+
+
+def watcher_cases(store: str, sizes: Sizes) -> list[Case]:
+    """W9: each count of SSE watchers on one server process of *store*."""
+    command = [sys.executable, "-m", "bench.watchers", "--store", store]
+    command += ["--ticks", str(sizes.watcher_ticks)]
+    return [
+        Case("jobqueue", store, "w9", f"{count:,} watchers", [*command, "--watchers", str(count)])
+        for count in sizes.watchers
+    ]
 
 
 def keyed(plain: Case, keys: int, limit: int) -> Case:
@@ -288,7 +303,7 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="1 %% sizes, one run, no installs")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--only", default="", help="comma-separated libraries")
-    parser.add_argument("--workloads", default="", help="comma-separated workloads (w1..w8)")
+    parser.add_argument("--workloads", default="", help="comma-separated workloads (w1..w9)")
     parser.add_argument("--no-install", action="store_true", help="use the venvs as they are")
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--doc", type=Path, default=DOC, help="the Markdown page to write")

@@ -1,15 +1,15 @@
 """W9 watchers: how many SSE watchers one server process holds, and how fast a change reaches them.
 
-    python -m bench.watchers --store redis [--watchers 1000,5000,10000] [--ticks 10]
-                             [--interval 0.5] [--load-processes 2]
+    python -m bench.watchers --store redis [--watchers 1000] [--ticks 10] [--interval 0.5]
+                             [--load-processes 2]
 
-One ``jobqueue serve`` process (uvicorn, one event loop) on a private store. For each
-count N: a ``ticker`` job is submitted with no worker running; N watchers open its event
-stream at once (``GET /api/jobs/{id}/events``, split over the load processes, each a
-plain asyncio socket client, so the load generator stays cheaper than the server); once
-every watcher holds the job's first state, the server's resident memory is read again and
+One ``jobqueue serve`` process (uvicorn, one event loop) on a private store. A ``ticker``
+job is submitted with no worker running; ``--watchers`` clients open its event stream at
+once (``GET /api/jobs/{id}/events``, split over the load processes, each a plain asyncio
+socket client, so the load generator stays cheaper than the server); once every watcher
+holds the job's first state, the server's resident memory is read again and
 a worker starts the job, which reports progress ``--ticks`` times, each report stamped
-with the time it was made. Reported per N: connect errors (any answer but a stream, or a
+with the time it was made. Reported: connect errors (any answer but a stream, or a
 refused or reset connection), seconds until the last watcher had its first state, the
 delay from each report to its arrival at each watcher (p50, p99, max over every pair), and
 the server's memory per watcher. Prints JSON.
@@ -214,7 +214,7 @@ def store_url(store: str, directory: Path) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--store", choices=["redis", "postgres", "sqlite"], default="sqlite")
-    parser.add_argument("--watchers", default="1000,5000,10000", help="comma-separated counts")
+    parser.add_argument("--watchers", type=int, default=1000)
     parser.add_argument("--ticks", type=int, default=10)
     parser.add_argument("--interval", type=float, default=0.5)
     parser.add_argument("--load-processes", type=int, default=2)
@@ -231,10 +231,7 @@ def main() -> None:
         server = _start(command, logs / "server.log")
         try:
             _until_healthy(f"http://127.0.0.1:{port}", server)
-            counts = [int(n) for n in args.watchers.split(",")]
-            result: dict[str, Any] = {
-                "runs": [measure(url, port, server.pid, n, args, logs) for n in counts]
-            }
+            result = measure(url, port, server.pid, args.watchers, args, logs)
         except (RuntimeError, httpx.HTTPError) as exc:
             result = {"error": str(exc), "server_log": (logs / "server.log").read_text()[-2000:]}
         finally:

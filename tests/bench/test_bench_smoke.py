@@ -35,12 +35,12 @@ def test_every_jobqueue_workload_runs_at_one_percent(tmp_path: Path) -> None:
 
     cases = json.loads(results.read_text())["cases"]
     seen = {(case["workload"], case["backend"]) for case in cases}
-    workloads = {"w1", "w2", "w3", "w4", "w5", "w6", "w8"}
+    workloads = {"w1", "w2", "w3", "w4", "w5", "w6", "w8", "w9"}
     every_store = {(w, s) for w in workloads for s in ("redis", "postgres", "sqlite")}
     assert seen == every_store | {("w7", "sqlite")}  # the process pool: one store suffices
     for case in cases:
         assert case["runs"], case
         assert all("error" not in run for run in case["runs"]), case
     page = doc.read_text()
-    for heading in ("## Targets", *(f"## W{n}" for n in range(1, 9))):
+    for heading in ("## Targets", *(f"## W{n}" for n in range(1, 10))):
         assert heading in page

@@ -79,6 +79,8 @@ class Hub:
         self._job_waiters: defaultdict[str, set[JobWatch]] = defaultdict(set)
         self._work_waiters: set[asyncio.Event] = set()
         self._listeners: list[Callable[[Change], None]] = []
+        self._reset_listeners: list[Callable[[], None]] = []
+        self._subscribed = False
         self._interest = Interest.NONE
         self._task: asyncio.Task[None] | None = None
         self._retiring: set[asyncio.Task[None]] = set()
@@ -87,6 +89,12 @@ class Hub:
     def interest(self) -> Interest:
         """What the hub is subscribed to now."""
         return self._interest
+
+    @property
+    def is_subscribed(self) -> bool:
+        """Whether changes are coming in: False before the first subscription and while a
+        lost one is being renewed (changes are missed meanwhile)."""
+        return self._subscribed
 
     def need(self, interest: Interest) -> None:
         """Subscribe to at least *interest* from now on."""
@@ -106,6 +114,7 @@ class Hub:
         """Unsubscribe."""
         tasks = [task for task in (self._task, *self._retiring) if task is not None]
         self._task, self._interest = None, Interest.NONE
+        self._subscribed = False
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -115,6 +124,7 @@ class Hub:
     async def _run(self, interest: Interest) -> None:
         failures = 0
         while True:
+            self._subscribed = True
             try:
                 wide = interest is Interest.CHANGES
                 async for change in self._store.changes() if wide else self._store.worker_changes():
@@ -123,8 +133,10 @@ class Hub:
                         self.wake_all()  # changes were missed: everyone re-reads
                     else:
                         self.dispatch(change)
+                self._subscribed = False
                 return  # the store closed
             except StoreError:
+                self._subscribed = False
                 delay = reconnect_delay(failures)
                 logger.warning("Change notifications lost; resubscribing in %.1fs", delay)
                 failures += 1
@@ -144,6 +156,8 @@ class Hub:
 
     def wake_all(self) -> None:
         """Wake every waiter, as if everything changed."""
+        for reset in self._reset_listeners:
+            reset()
         for watches in self._job_waiters.values():
             for watch in watches:
                 watch.notify(None)
@@ -181,6 +195,10 @@ class Hub:
     def remove_listener(self, listener: Callable[[Change], None]) -> None:
         """Stop calling *listener*."""
         self._listeners.remove(listener)
+
+    def add_reset_listener(self, listener: Callable[[], None]) -> None:
+        """Call *listener* whenever changes may have been missed (anything may have changed)."""
+        self._reset_listeners.append(listener)
 
     def add_work_event(self, event: asyncio.Event) -> None:
         """Set *event* whenever a job becomes queued; the caller clears it."""

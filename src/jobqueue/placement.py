@@ -123,18 +123,36 @@ class StartRates:
 
 
 class Placement:
-    """Adds a queued job's position and estimated start to what a read returns."""
+    """Adds a queued job's position and estimated start to what a read returns.
+
+    Concurrent placements of one version of a job share one position read (a burst of
+    stream connects to one job makes one, not one each).
+    """
 
     def __init__(self, store: Store, clock: Clock) -> None:
         self._store = store
         self._clock = clock
         self.rates = StartRates(store, clock)
+        self._placing: dict[tuple[str, int], asyncio.Future[Job]] = {}
 
     async def place(self, job: Job) -> Job:
         """*job* with `Job.queue_position` (when due) and `Job.estimated_start_at` read
         now, when it is queued; else as it is."""
         if job.status is not JobStatus.QUEUED:
             return job
+        key = (job.job_id, job.version)
+        pending = self._placing.get(key)
+        if pending is None:
+            pending = self._placing[key] = asyncio.ensure_future(self._place(job))
+            pending.add_done_callback(lambda done: self._placed(key, done))
+        return await asyncio.shield(pending)
+
+    def _placed(self, key: tuple[str, int], done: asyncio.Future[Job]) -> None:
+        del self._placing[key]
+        if not done.cancelled():
+            done.exception()  # whoever still waits gets it; nobody waiting is no error
+
+    async def _place(self, job: Job) -> Job:
         now = self._clock.now()
         position = None
         if job.run_at <= now:

@@ -20,6 +20,7 @@ from jobqueue.lifecycle.maintenance import Maintenance
 from jobqueue.models import JobFilter, JobStatus, NewJob
 from jobqueue.notify import Hub, Interest
 from jobqueue.placement import Placement
+from jobqueue.recent import RecentJobs
 from jobqueue.retry import Backoff
 from jobqueue.stores import DEFAULT_STORE_URL, Store, open_store
 from jobqueue.stores.urls import redacted
@@ -89,6 +90,7 @@ class JobQueue:
         )
         """What a job gets when neither its submit nor its task says otherwise."""
         self._hub: Hub | None = None
+        self._recent: RecentJobs | None = None
         self._lifecycle: Lifecycle | None = None
         self._placement: Placement | None = None
         self._opened = False
@@ -164,6 +166,7 @@ class JobQueue:
         self.store_url = store if isinstance(store, str) else None
         self._store = store if isinstance(store, Store) else None
         self._hub = None
+        self._recent = None
         self._lifecycle = None
         self._placement = None
 
@@ -193,6 +196,14 @@ class JobQueue:
         if self._placement is None:
             self._placement = Placement(self.store, self.clock)
         return self._placement
+
+    @property
+    def recent(self) -> RecentJobs:
+        """The jobs this process read lately, answered from memory while current (for
+        readers that repeat themselves: an API server's polls and streams)."""
+        if self._recent is None:
+            self._recent = RecentJobs(self.hub, self.get, self.clock)
+        return self._recent
 
     @property
     def hub(self) -> Hub:
@@ -300,12 +311,18 @@ class JobQueue:
         is already terminal.
         """
         await self.open()
-        return await self.lifecycle.cancel(job_id)
+        try:
+            return await self.lifecycle.cancel(job_id)
+        finally:
+            self.recent.forget(job_id)
 
     async def retry(self, job_id: str) -> Job:
         """Queue a ``failed`` or ``cancelled`` job again with a fresh attempt budget."""
         await self.open()
-        return await self.lifecycle.retry(job_id)
+        try:
+            return await self.lifecycle.retry(job_id)
+        finally:
+            self.recent.forget(job_id)
 
     async def list(
         self,
@@ -345,7 +362,9 @@ class JobQueue:
         job as it is when *timeout* passes without a change. Raises `JobNotFound`.
         """
         await self.open()
-        return await waiting.wait_for_change(self.hub, self.get, job_id, since_version, timeout)
+        return await waiting.wait_for_change(
+            self.hub, self.recent.get, job_id, since_version, timeout
+        )
 
     async def watch(self, job_id: str, since_version: int = 0) -> AsyncIterator[Job]:
         """The job now (if newer than *since_version*), then each newer version until terminal.
@@ -368,7 +387,7 @@ class JobQueue:
         Raises `JobNotFound`.
         """
         await self.open()
-        return await waiting.wait_until_terminal(self.hub, self.get, job_id, timeout)
+        return await waiting.wait_until_terminal(self.hub, self.recent.get, job_id, timeout)
 
     async def maintain(self, stopping: asyncio.Event, *, interval: float = 1.0) -> None:
         """Recover lost leases and purge expired jobs every *interval* seconds (jittered)

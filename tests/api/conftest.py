@@ -61,8 +61,20 @@ class Jobs:
     def now(self) -> Any:
         return self.queue.clock.now()
 
+    @contextlib.asynccontextmanager
+    async def announced(self, job_id: str) -> AsyncIterator[None]:
+        """Return once the queue's hub has announced the change the block made to *job_id*:
+        the server has then seen it (it answers reads from memory until it does)."""
+        with self.queue.hub.watching(job_id) as watch:
+            yield
+            await watch.changed(timeout=5)
+
     async def start(self, job_id: str) -> Job:
         """Claim *job_id* (other ready jobs claimed on the way are handed back)."""
+        async with self.announced(job_id):
+            return await self._claim(job_id)
+
+    async def _claim(self, job_id: str) -> Job:
         job = await self.queue.get(job_id)
         assert job is not None
         store, passed_over = self.queue.store, []
@@ -82,17 +94,20 @@ class Jobs:
 
     async def progress(self, job_id: str, current: float, total: float | None = None) -> Job:
         lease = self.leases[job_id]
-        return await self.queue.store.record_progress(lease, Progress(current, total), self.now)
+        async with self.announced(job_id):
+            return await self.queue.store.record_progress(lease, Progress(current, total), self.now)
 
     async def complete(self, job_id: str, result: Any = None) -> Job:
         if job_id not in self.leases:
             await self.start(job_id)
-        return await self.queue.store.complete(self.leases.pop(job_id), result, self.now)
+        async with self.announced(job_id):
+            return await self.queue.store.complete(self.leases.pop(job_id), result, self.now)
 
     async def fail(self, job_id: str, error: str = "boom") -> Job:
         if job_id not in self.leases:
             await self.start(job_id)
-        return await self.queue.store.fail(self.leases.pop(job_id), error, None, self.now)
+        async with self.announced(job_id):
+            return await self.queue.store.fail(self.leases.pop(job_id), error, None, self.now)
 
 
 @pytest.fixture

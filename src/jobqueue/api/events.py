@@ -51,7 +51,7 @@ def add_event_routes(router: JobsRouter) -> None:
         last_event_id: LastEventId = None,
         principal: Principal = Depends(router.auth),
     ) -> Response:
-        job = principal.check_visible(await queue.get(job_id), job_id)
+        job = principal.check_visible(await queue.recent.get(job_id), job_id)
         job = await queue.with_position(job)
         last = parse_event_id(last_event_id)
         if last is not None and job.is_terminal and last >= job.version:

@@ -209,7 +209,7 @@ def add_job_routes(router: JobsRouter) -> None:
         if_none_match: IfNoneMatch = None,
         principal: Principal = Depends(auth),
     ) -> Response:
-        job = principal.check_visible(await queue.get(job_id), job_id)
+        job = principal.check_visible(await queue.recent.get(job_id), job_id)
         if wait:
             job = await long_poll(queue, job, since, router.max_wait(wait), router.streams)
         job = await queue.with_position(job)

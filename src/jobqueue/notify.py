@@ -78,6 +78,7 @@ class Hub:
         self._store = store
         self._job_waiters: defaultdict[str, set[JobWatch]] = defaultdict(set)
         self._work_waiters: set[asyncio.Event] = set()
+        self._loss_listeners: list[Callable[[], None]] = []
         self._listeners: list[Callable[[Change], None]] = []
         self._interest = Interest.NONE
         self._task: asyncio.Task[None] | None = None
@@ -149,6 +150,8 @@ class Hub:
                 watch.notify(None)
         for event in self._work_waiters:
             event.set()
+        for on_loss in self._loss_listeners:
+            on_loss()
 
     @contextlib.contextmanager
     def watching(self, job_id: str) -> Iterator[JobWatch]:
@@ -190,3 +193,13 @@ class Hub:
     def discard_work_event(self, event: asyncio.Event) -> None:
         """Stop setting *event*."""
         self._work_waiters.discard(event)
+
+    def add_loss_listener(self, on_loss: Callable[[], None]) -> None:
+        """Call *on_loss* (quick, not blocking) whenever changes may have been missed:
+        what a listener of every change knows may be out of date then."""
+        self.need(Interest.CHANGES)
+        self._loss_listeners.append(on_loss)
+
+    def remove_loss_listener(self, on_loss: Callable[[], None]) -> None:
+        """Stop calling *on_loss*."""
+        self._loss_listeners.remove(on_loss)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import re
@@ -16,7 +17,7 @@ from jobqueue import JobQueue
 from jobqueue.api import ApiSettings, create_app
 from jobqueue.clock import FakeClock
 from tests.api.conftest import Jobs, assert_problem, make_queue, serving, submit
-from tests.api.test_events import EventReader
+from tests.api.test_events import CountingStore, EventReader
 from tests.conftest import StoreMaker
 
 ALICE, BOB = "alice-key", "bob-key"
@@ -232,3 +233,55 @@ async def test_a_tag_stream_resumes_without_resending(live: httpx.AsyncClient):
 )
 async def test_a_malformed_query_is_400(client: httpx.AsyncClient, params: dict[str, str]):
     assert_problem(await client.get("/api/jobs/events", params=params), 400)
+
+
+async def test_many_streams_of_the_same_jobs_share_their_store_reads(clock: FakeClock):
+    store = CountingStore()
+    queue = make_queue(clock, store)
+    jobs = Jobs(queue)
+    async with (
+        live_app(queue, ApiSettings(keepalive_seconds=5)) as url,
+        httpx.AsyncClient(base_url=url) as client,
+        contextlib.AsyncExitStack() as stack,
+    ):
+        first, second = await submit(client, tags=["t"]), await submit(client, tags=["t"])
+        listed = [stream(client, ids=f"{first},{second}") for _ in range(10)]
+        tagged = [stream(client, tag="t") for _ in range(10)]
+        readers = [await stack.enter_async_context(opened) for opened in listed + tagged]
+        for reader in readers:
+            await reader.states(2)
+        await asyncio.sleep(0.1)  # every stream is following the feeds now
+        before = store.reads
+        await jobs.start(first)
+        for reader in readers:
+            assert await reader.states(1) == {first: "processing"}
+        change_reads = store.reads - before - 1  # minus the read `jobs.start` makes itself
+        before = store.reads
+        later = await submit(client, tags=["t"])
+        for reader in readers[len(listed) :]:
+            assert await reader.states(1) == {later: "queued"}
+        new_job_reads = store.reads - before
+
+    # As for streams of one job: the job's feed reads on the change and as it resumes
+    # waiting, the metrics look the task up. The tag's feed reads a new job once.
+    assert change_reads <= 3
+    assert new_job_reads <= 3
+
+
+async def test_a_tag_stream_finds_jobs_whose_notification_was_lost(
+    clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+):
+    queue = make_queue(clock)
+    async with (
+        live_app(queue, ApiSettings(keepalive_seconds=0.2)) as url,
+        httpx.AsyncClient(base_url=url) as client,
+        stream(client, tag="t") as events,
+    ):
+        opening = await events.next()  # the tag has no job yet
+        assert opening is not None
+        assert "data" not in opening
+        with monkeypatch.context() as patch:
+            patch.setattr(queue.hub, "dispatch", lambda change: None)
+            lost = await submit(client, tags=["t"])
+        queue.hub.wake_all()  # what the hub does when its subscription comes back
+        assert await events.states(1) == {lost: "queued"}

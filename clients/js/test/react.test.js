@@ -34,6 +34,15 @@ after(async () => {
   delete globalThis.document;
 });
 
+/** A change made on `server` by a "worker", and the re-render it causes. */
+function changeOn(server) {
+  return (jobId, fields) =>
+    act(async () => {
+      server.update(jobId, fields);
+      await settle();
+    });
+}
+
 /** Render a component that exposes the hook's latest return value, and the fake server behind it. */
 async function renderHook(options = {}, serverSetup = () => {}, { strict = false } = {}) {
   const server = new FakeServer();
@@ -60,12 +69,7 @@ async function renderHook(options = {}, serverSetup = () => {}, { strict = false
     container,
     unmount: () => act(async () => root.unmount()),
     flush: () => act(() => settle()),
-    // A change made by a "worker", and the re-render it causes.
-    change: (jobId, fields) =>
-      act(async () => {
-        server.update(jobId, fields);
-        await settle();
-      }),
+    change: changeOn(server),
   };
 }
 
@@ -265,11 +269,7 @@ async function renderAny(useHook, serverSetup = () => {}) {
     server,
     result,
     unmount: () => act(async () => root.unmount()),
-    change: (jobId, fields) =>
-      act(async () => {
-        server.update(jobId, fields);
-        await settle();
-      }),
+    change: changeOn(server),
   };
 }
 

@@ -132,7 +132,10 @@ export interface ClientOptions {
   fetch?: typeof globalThis.fetch;
   /** An EventSource implementation; null disables Server-Sent Events. */
   EventSource?: (new (url: string) => EventSource) | null;
-  /** How many watches may hold a connection open at once (default 4); the rest poll. */
+  /**
+   * How many watches may hold a long-poll open at once when SSE does not work (default 4); the
+   * rest poll. Watches over SSE all share one stream, whatever their number.
+   */
   maxStreams?: number;
   /** How long one long-poll request may be held, in seconds (default 25). */
   longPollSeconds?: number;
@@ -189,6 +192,12 @@ export interface WatchOptions {
   signal?: AbortSignal;
 }
 
+export interface WatchTagOptions {
+  /** Called for every failed exchange; the watch ends when `willRetry` is false. */
+  onError?: (error: JobQueueError, info: { willRetry: boolean }) => void;
+  signal?: AbortSignal;
+}
+
 export interface WaitOptions<Result = JSONValue> {
   onUpdate?: (job: Job<Result>) => void;
   signal?: AbortSignal;
@@ -209,6 +218,15 @@ export interface Client {
     jobId: string,
     onUpdate: (job: Job<Result>) => void,
     options?: WatchOptions,
+  ): Unsubscribe;
+  /**
+   * Follow every job carrying `tag`, including jobs submitted later with it: `onUpdate` gets each
+   * one's current state, then every newer version of any of them, until stopped.
+   */
+  watchTag<Result = JSONValue>(
+    tag: string,
+    onUpdate: (job: Job<Result>) => void,
+    options?: WatchTagOptions,
   ): Unsubscribe;
   wait<Result = JSONValue>(jobId: string, options?: WaitOptions<Result>): Promise<Job<Result>>;
   cancel<Result = JSONValue>(jobId: string, options?: RequestOptions): Promise<Job<Result>>;
@@ -232,6 +250,7 @@ export default defaultClient;
 export declare const submit: Client["submit"];
 export declare const get: Client["get"];
 export declare const watch: Client["watch"];
+export declare const watchTag: Client["watchTag"];
 export declare const wait: Client["wait"];
 export declare const cancel: Client["cancel"];
 export declare const retry: Client["retry"];

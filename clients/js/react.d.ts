@@ -47,3 +47,38 @@ export interface UseJobResult<Result = JSONValue> {
 }
 
 export declare function useJob<Result = JSONValue>(options?: UseJobOptions): UseJobResult<Result>;
+
+export interface UseJobsOptions {
+  /** The client to use (from createClient); default: the page's own origin. */
+  client?: Client;
+  transport?: Transport;
+}
+
+export interface UseJobsResult<Result = JSONValue> {
+  /** The jobs known so far, in the order of the ids given. */
+  jobs: Job<Result>[];
+  byId: Record<string, Job<Result>>;
+  /** By id: the failure that ended a job's watch (a 404 for an unknown or hidden job). */
+  errors: Record<string, JobQueueError>;
+  /** True while any listed job may still change. */
+  isActive: boolean;
+}
+
+/** Follow several jobs at once, all over the client's one shared event stream. */
+export declare function useJobs<Result = JSONValue>(
+  ids: readonly string[],
+  options?: UseJobsOptions,
+): UseJobsResult<Result>;
+
+export interface UseTaggedJobsResult<Result = JSONValue> {
+  /** Every job carrying the tag, in the order they became known, each at its latest state. */
+  jobs: Job<Result>[];
+  /** The failure that ended the watch, or null. */
+  error: JobQueueError | null;
+}
+
+/** Follow every job carrying `tag`, including jobs submitted later with it. */
+export declare function useTaggedJobs<Result = JSONValue>(
+  tag: string,
+  options?: { client?: Client },
+): UseTaggedJobsResult<Result>;

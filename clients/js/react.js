@@ -1,5 +1,6 @@
 /**
- * react.js: `useJob`, a React hook over jobqueue.js that starts a job and follows it.
+ * react.js: React hooks over jobqueue.js: `useJob` starts a job and follows it; `useJobs` follows
+ * several jobs and `useTaggedJobs` every job carrying a tag, all over one shared stream.
  *
  * The hook follows the job with the client's `watch()` (Server-Sent Events, then long-poll, then
  * polling at the server's Retry-After pace), so a page re-renders when something changed rather
@@ -183,4 +184,87 @@ export function useJob(options = {}) {
     retry,
     reset,
   };
+}
+
+/** `map` with `value` at `id` (the same object when nothing changes). */
+function withEntry(map, id, value) {
+  return map[id] === value ? map : { ...map, [id]: value };
+}
+
+/**
+ * Follow several jobs at once; every watch of a client shares one event stream.
+ *
+ * `ids` is an array of job ids (its order is kept; a change re-targets the hook). Options:
+ * `client`, `transport` (passed to `watch`). Returns `{ jobs, byId, errors, isActive }`: `jobs`
+ * the known jobs in the order of `ids`, `byId` the same by id, `errors` by id the failure that
+ * ended a watch (such as a 404), `isActive` whether any listed job may still change.
+ */
+export function useJobs(ids, options = {}) {
+  const { client = defaultClient, transport } = options;
+  const listed = [...new Set(ids ?? [])];
+  const key = listed.join(",");
+  const [byId, setById] = useState({});
+  const [errors, setErrors] = useState({});
+
+  useEffect(() => {
+    if (!key) return undefined;
+    const stops = key.split(",").map((id) =>
+      client.watch(
+        id,
+        (job) =>
+          setById((current) =>
+            newer(current[id] ?? null, job) ? withEntry(current, id, job) : current,
+          ),
+        {
+          transport,
+          onError: (error, { willRetry }) => {
+            if (!willRetry) setErrors((current) => withEntry(current, id, error));
+          },
+        },
+      ),
+    );
+    return () => stops.forEach((stop) => stop());
+  }, [client, key, transport]);
+
+  const jobs = listed.map((id) => byId[id]).filter(Boolean);
+  const shown = Object.fromEntries(jobs.map((job) => [job.jobId, job]));
+  const failed = Object.fromEntries(
+    listed.filter((id) => errors[id]).map((id) => [id, errors[id]]),
+  );
+  const isActive = listed.some((id) => !failed[id] && !(shown[id] && isTerminal(shown[id])));
+  return { jobs, byId: shown, errors: failed, isActive };
+}
+
+/**
+ * Follow every job carrying `tag`, including jobs submitted later with it (`client.watchTag`).
+ *
+ * Options: `client`. Returns `{ jobs, error }`: `jobs` in the order they became known (the
+ * latest state of each), `error` the failure that ended the watch, or null.
+ */
+export function useTaggedJobs(tag, options = {}) {
+  const { client = defaultClient } = options;
+  const [state, setState] = useState({ tag, byId: {}, error: null });
+
+  useEffect(() => {
+    if (!tag) return undefined;
+    setState((current) => (current.tag === tag ? current : { tag, byId: {}, error: null }));
+    return client.watchTag(
+      tag,
+      (job) =>
+        setState((current) =>
+          current.tag !== tag || !newer(current.byId[job.jobId] ?? null, job)
+            ? current
+            : { ...current, byId: withEntry(current.byId, job.jobId, job) },
+        ),
+      {
+        onError: (error, { willRetry }) => {
+          if (!willRetry)
+            setState((current) => (current.tag === tag ? { ...current, error } : current));
+        },
+      },
+    );
+  }, [client, tag]);
+
+  const known = state.tag === tag ? state : { byId: {}, error: null };
+  return { jobs: Object.values(known.byId), error: known.error };
 }

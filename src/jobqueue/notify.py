@@ -78,8 +78,8 @@ class Hub:
         self._store = store
         self._job_waiters: defaultdict[str, set[JobWatch]] = defaultdict(set)
         self._work_waiters: set[asyncio.Event] = set()
+        self._loss_listeners: list[Callable[[], None]] = []
         self._listeners: list[Callable[[Change], None]] = []
-        self._reset_listeners: list[Callable[[], None]] = []
         self._subscribed = False
         self._interest = Interest.NONE
         self._task: asyncio.Task[None] | None = None
@@ -156,13 +156,13 @@ class Hub:
 
     def wake_all(self) -> None:
         """Wake every waiter, as if everything changed."""
-        for reset in self._reset_listeners:
-            reset()
         for watches in self._job_waiters.values():
             for watch in watches:
                 watch.notify(None)
         for event in self._work_waiters:
             event.set()
+        for on_loss in self._loss_listeners:
+            on_loss()
 
     @contextlib.contextmanager
     def watching(self, job_id: str) -> Iterator[JobWatch]:
@@ -196,10 +196,6 @@ class Hub:
         """Stop calling *listener*."""
         self._listeners.remove(listener)
 
-    def add_reset_listener(self, listener: Callable[[], None]) -> None:
-        """Call *listener* whenever changes may have been missed (anything may have changed)."""
-        self._reset_listeners.append(listener)
-
     def add_work_event(self, event: asyncio.Event) -> None:
         """Set *event* whenever a job becomes queued; the caller clears it."""
         self.need(Interest.WORK)
@@ -208,3 +204,13 @@ class Hub:
     def discard_work_event(self, event: asyncio.Event) -> None:
         """Stop setting *event*."""
         self._work_waiters.discard(event)
+
+    def add_loss_listener(self, on_loss: Callable[[], None]) -> None:
+        """Call *on_loss* (quick, not blocking) whenever changes may have been missed:
+        what a listener of every change knows may be out of date then."""
+        self.need(Interest.CHANGES)
+        self._loss_listeners.append(on_loss)
+
+    def remove_loss_listener(self, on_loss: Callable[[], None]) -> None:
+        """Stop calling *on_loss*."""
+        self._loss_listeners.remove(on_loss)

@@ -7,7 +7,7 @@ stream connects for one job cost one store read per change rather than one each.
 keeps it exact:
 
 - a change announcing a newer version evicts the job, and a sign that changes may have
-  been missed (the hub's reset) evicts everything;
+  been missed (the hub's loss listeners) evicts everything;
 - a read overtaken by a change of its job (one announced newer than what it read) is
   answered but not kept;
 - writes made through this process evict their job, so the process reads its own writes;
@@ -127,7 +127,7 @@ class RecentJobs:
         if not self._listening:
             self._listening = True
             self._hub.add_listener(self._on_change)
-            self._hub.add_reset_listener(self._on_reset)
+            self._hub.add_loss_listener(self._on_loss)
 
     def _on_change(self, change: Change) -> None:
         kept = self._jobs.get(change.job_id)
@@ -136,7 +136,7 @@ class RecentJobs:
         if (pending := self._reads.get(change.job_id)) is not None:
             pending.overtake(change.version)
 
-    def _on_reset(self) -> None:
+    def _on_loss(self) -> None:
         self._jobs.clear()
         for pending in self._reads.values():
             pending.overtake()

@@ -6,6 +6,7 @@ import json
 import re
 import time
 from typing import TYPE_CHECKING
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from playwright.sync_api import expect
@@ -22,6 +23,9 @@ if TYPE_CHECKING:
     from tests.browser.conftest import BrowserPage
 
 pytestmark = pytest.mark.browser
+
+#: A stream of one job (``/api/jobs/{id}/events``) or of many (``/api/jobs/events?ids=…``).
+EVENTS = re.compile(r"/api/jobs/(?:[^/?]+/)?events(?:\?|$)")
 
 
 def start_job(page: Page, prompt: str) -> Locator:
@@ -142,7 +146,7 @@ def test_falls_back_from_sse_to_polling_and_still_completes(web: BrowserPage, re
             body = json.dumps({"error": "No streams here", "status": 503})
             route.fulfill(status=503, content_type="application/json", body=body)
 
-    page.route("**/api/jobs/*/events", refuse)
+    page.route(EVENTS, refuse)
     web.errors.expect(r"/events")
     page.goto("/")
 
@@ -159,7 +163,7 @@ def test_falls_back_from_sse_to_polling_and_still_completes(web: BrowserPage, re
 def test_plain_polling_when_neither_sse_nor_long_poll_work(web: BrowserPage) -> None:
     page = web.page
     plain_polls = record_requests(page, r"/api/jobs/[0-9a-f-]{36}$")
-    page.route("**/api/jobs/*/events", lambda route: route.abort())
+    page.route(EVENTS, lambda route: route.abort())
     # A server that ignores `wait`: every long-poll answers at once with the same state.
     page.route(
         lambda url: "wait=" in url,
@@ -179,7 +183,7 @@ def test_a_failed_job_shows_its_error(web: BrowserPage) -> None:
 
     # The demo task does not fail on its own; the stream reports a failure as a server would.
     def failed_stream(route: Route) -> None:
-        job_id = route.request.url.split("/")[-2]
+        job_id = parse_qs(urlsplit(route.request.url).query)["ids"][0].split(",")[0]
         job = {
             "jobId": job_id,
             "task": "generate_image",
@@ -199,7 +203,7 @@ def test_a_failed_job_shows_its_error(web: BrowserPage) -> None:
         body = f"event: job\nid: 1000\nretry: 2000\ndata: {json.dumps(job)}\n\n"
         route.fulfill(status=200, content_type="text/event-stream", body=body)
 
-    page.route("**/api/jobs/*/events", failed_stream)
+    page.route(EVENTS, failed_stream)
     page.goto("/")
     card = start_job(page, "Too big for the GPU")
 
@@ -252,7 +256,7 @@ def test_a_lost_connection_shows_a_banner_until_it_comes_back(web: BrowserPage) 
     page.goto("/")
     # Streams and status requests fail: the watch retries with backoff and says so.
     status = re.compile(r"/api/jobs/[0-9a-f-]{36}(\?|$)")
-    page.route("**/api/jobs/*/events", lambda route: route.abort("connectionrefused"))
+    page.route(EVENTS, lambda route: route.abort("connectionrefused"))
     page.route(status, lambda route: route.abort("connectionrefused"))
     card = start_job(page, "Cut off mid-way")
     banner = page.locator("#connection")

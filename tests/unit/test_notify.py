@@ -114,3 +114,21 @@ async def test_missed_changes_wake_every_waiter_to_read_again() -> None:
             queue.store._broadcaster.publish(None)  # type: ignore[attr-defined]
             await asyncio.wait_for(watch.changed(), WAIT_SECONDS)
             assert watch.may_be_terminal
+
+
+async def test_missed_changes_are_reported_to_loss_listeners_until_removed() -> None:
+    async with make_queue() as queue:
+        losses: list[str] = []
+        lost = asyncio.Event()
+
+        def on_loss() -> None:
+            losses.append("lost")
+            lost.set()
+
+        queue.hub.add_loss_listener(on_loss)
+        await asyncio.sleep(0)  # the hub subscribes when its task first runs
+        queue.store._broadcaster.publish(None)  # type: ignore[attr-defined]
+        await asyncio.wait_for(lost.wait(), WAIT_SECONDS)
+        queue.hub.remove_loss_listener(on_loss)
+        queue.hub.wake_all()
+    assert losses == ["lost"]

@@ -238,7 +238,8 @@ describe("watch over Server-Sent Events", () => {
     assert.deepEqual(rec.errors, []);
     assert.equal(server.sources.length, 1);
     assert.equal(server.sources[0].readyState, 2, "the stream is closed");
-    assert.equal(server.requests.length, 0, "no polling while the stream works");
+    const reads = server.requests.map((r) => r.url.search);
+    assert.deepEqual(reads, [""], "one read beside the stream, no polling");
   });
 
   test("a waiting job that moves up the queue is delivered again at the same version", async () => {
@@ -324,7 +325,7 @@ describe("watch over Server-Sent Events", () => {
     server.update(jobId, { status: "failed", error: "boom" });
     await settle();
     assert.deepEqual(rec.statuses(), ["queued", "processing", "failed"]);
-    const polls = server.requests.map((r) => r.url.search);
+    const polls = server.requests.map((r) => r.url.search).filter((query) => query);
     assert.deepEqual(polls, ["?wait=25&since=0", "?wait=25&since=1", "?wait=25&since=2"]);
     assert.deepEqual(rec.errors, []);
   });
@@ -336,12 +337,13 @@ describe("watch over Server-Sent Events", () => {
     client.watch(jobId, rec.onUpdate);
     await settle();
     const source = server.sources[0];
+    const polls = () => server.requests.map((r) => r.url.search).filter((query) => query);
     source.dispatchEvent(new Event("error"));
-    assert.equal(server.requests.length, 0, "one reconnect is left to the browser");
+    assert.deepEqual(polls(), [], "one reconnect is left to the browser");
     source.dispatchEvent(new Event("error"));
     await settle();
     assert.equal(source.readyState, 2);
-    assert.equal(server.requests[0].url.search, "?wait=25&since=1");
+    assert.deepEqual(polls(), ["?wait=25&since=1"]);
   });
 
   test("an API key given as a function is read at each request", async () => {
@@ -364,6 +366,91 @@ describe("watch over Server-Sent Events", () => {
     assert.equal(job.status, "completed");
     assert.equal(server.sources.length, 0);
     assert.equal(server.requests[0].headers.get("Authorization"), "Bearer secret");
+  });
+});
+
+describe("many watches share one stream", () => {
+  test("every watch of a client rides one EventSource, and a later one reopens it", async () => {
+    const { server, client } = setup();
+    const jobs = Array.from({ length: 10 }, () => server.add());
+    const recs = jobs.map(() => recorder());
+    jobs.forEach((job, n) => client.watch(job.jobId, recs[n].onUpdate));
+    await settle();
+    assert.equal(server.sources.length, 1);
+    const ids = new URL(server.sources[0].url, "http://x").searchParams.get("ids");
+    assert.deepEqual(
+      ids.split(","),
+      jobs.map((job) => job.jobId),
+    );
+    for (const job of jobs) server.update(job.jobId, { status: "completed" });
+    await settle();
+    assert.ok(recs.every((rec) => rec.statuses().join() === "queued,completed"));
+    assert.ok(
+      server.requests.every((r) => !r.url.search),
+      "no polling beside the stream",
+    );
+
+    const later = server.add();
+    const rec = recorder();
+    client.watch(later.jobId, rec.onUpdate);
+    await settle();
+    assert.equal(server.sources.length, 2);
+    assert.equal(new URL(server.sources[1].url, "http://x").searchParams.get("ids"), later.jobId);
+    server.update(later.jobId, { status: "failed" });
+    await settle();
+    assert.deepEqual(rec.statuses(), ["queued", "failed"]);
+  });
+
+  test("a job the stream leaves out (unknown or hidden) ends its watch with the 404", async () => {
+    const { server, client } = setup();
+    const known = server.add();
+    const rec = recorder();
+    const missing = recorder();
+    client.watch(known.jobId, rec.onUpdate);
+    client.watch("nope", missing.onUpdate, { onError: missing.onError });
+    await settle();
+    assert.equal(server.sources.length, 1);
+    assert.equal(missing.errors.length, 1);
+    assert.equal(missing.errors[0].error.status, 404);
+    assert.equal(missing.errors[0].willRetry, false);
+    server.update(known.jobId, { status: "completed" });
+    await settle();
+    assert.deepEqual(rec.statuses(), ["queued", "completed"]);
+  });
+
+  test("watchTag streams the tag's jobs, and those submitted later, until stopped", async () => {
+    const { server, client } = setup();
+    const early = server.add({ tags: ["batch"] });
+    server.add({ tags: ["other"] });
+    const rec = recorder();
+    const stop = client.watchTag("batch", rec.onUpdate);
+    await settle();
+    const later = server.add({ tags: ["batch"] });
+    server.update(later.jobId, { status: "processing" });
+    server.update(early.jobId, { status: "completed" });
+    await settle();
+    assert.equal(new URL(server.sources[0].url, "http://x").searchParams.get("tag"), "batch");
+    const seen = rec.seen.map((job) => `${job.jobId}:${job.status}`);
+    assert.deepEqual(seen, [
+      `${early.jobId}:queued`,
+      `${later.jobId}:processing`,
+      `${early.jobId}:completed`,
+    ]);
+    stop();
+    assert.equal(server.sources[0].readyState, 2);
+  });
+
+  test("without a stream, watchTag polls the tag's newest jobs", async () => {
+    const { server, timers, client } = setup({ EventSource: null });
+    const job = server.add({ tags: ["t"] });
+    const rec = recorder();
+    client.watchTag("t", rec.onUpdate);
+    await settle();
+    server.update(job.jobId, { status: "completed" });
+    timers.fire();
+    await settle();
+    assert.deepEqual(rec.statuses(), ["queued", "completed"]);
+    assert.equal(server.requests[0].url.searchParams.get("tag"), "t");
   });
 });
 
@@ -465,8 +552,8 @@ describe("watch by polling", () => {
     assert.deepEqual(rec.statuses(), ["completed"]);
   });
 
-  test("watches beyond maxStreams poll, and move up when a connection frees", async () => {
-    const { server, timers, client } = setup({ maxStreams: 1 });
+  test("long-polls beyond maxStreams poll, and move up when a connection frees", async () => {
+    const { server, timers, client } = setup({ maxStreams: 1, EventSource: null });
     const first = server.add();
     const second = server.add();
     const a = recorder();
@@ -474,12 +561,13 @@ describe("watch by polling", () => {
     const stopFirst = client.watch(first.jobId, a.onUpdate);
     client.watch(second.jobId, b.onUpdate);
     await settle();
-    assert.equal(server.sources.length, 1);
-    assert.equal(server.requests.length, 1, "the second watch polls");
+    const longPolled = (id) =>
+      server.requests.some((r) => r.url.searchParams.has("wait") && r.url.pathname.endsWith(id));
+    assert.equal(longPolled(second.jobId), false, "the second watch polls");
     stopFirst();
     timers.fire();
     await settle();
-    assert.equal(server.sources.length, 2, "the second watch took the freed connection");
+    assert.equal(longPolled(second.jobId), true, "the second watch took the freed connection");
     server.update(second.jobId, { status: "completed" });
     await settle();
     assert.deepEqual(b.statuses(), ["queued", "completed"]);

@@ -194,7 +194,8 @@ export class FakeServer {
     const all = [...this.jobs.values()]
       .reverse()
       .filter((job) => statuses.length === 0 || statuses.includes(job.status))
-      .filter((job) => tasks.length === 0 || tasks.includes(job.task));
+      .filter((job) => tasks.length === 0 || tasks.includes(job.task))
+      .filter((job) => !params.has("tag") || !!job.tags?.includes(params.get("tag")));
     const summary = params.get("fields") === "summary";
     const jobs = all.slice(offset, offset + limit).map((job) => (summary ? summaryOf(job) : job));
     const nextCursor = offset + limit < all.length ? String(offset + limit) : null;
@@ -243,27 +244,42 @@ export class FakeEventSource extends EventTarget {
       this.dispatchEvent(new Event("error"));
       return;
     }
-    const jobId = decodeURIComponent(new URL(this.url, "http://fake.test").pathname.split("/")[3]);
-    const job = server.jobs.get(jobId);
-    if (server.sse === "refuse" || !job) {
-      // A non-200 answer: the browser fails the connection for good.
+    const url = new URL(this.url, "http://fake.test");
+    const parts = url.pathname.split("/");
+    // GET /api/jobs/events?ids=… or ?tag=…: many jobs; GET /api/jobs/{id}/events: one job.
+    const many = parts[3] === "events";
+    const tag = many ? url.searchParams.get("tag") : null;
+    const ids = many
+      ? (url.searchParams.get("ids")?.split(",") ?? [])
+      : [decodeURIComponent(parts[3])];
+    const carries = (job) => (tag === null ? ids.includes(job.jobId) : !!job.tags?.includes(tag));
+    const jobs = [...server.jobs.values()].filter(carries);
+    const ended = () =>
+      tag === null && ids.every((id) => TERMINAL.has(server.jobs.get(id)?.status ?? "completed"));
+    if (
+      server.sse === "refuse" ||
+      (jobs.length === 0 && tag === null) ||
+      (!many && ended() && this.sent)
+    ) {
+      // A non-200 answer (or a 204): the browser fails the connection for good.
       this.readyState = FakeEventSource.CLOSED;
       this.dispatchEvent(new Event("error"));
       return;
     }
     this.readyState = FakeEventSource.OPEN;
     this.dispatchEvent(new Event("open"));
-    this.send(job);
-    if (TERMINAL.has(job.status)) return this.drop();
+    for (const job of jobs) this.send(job);
+    if (ended()) return this.drop();
     this.unsubscribe = server.subscribe((changed) => {
-      if (changed.jobId !== jobId || changed.gone) return;
+      if (changed.gone || !carries(changed)) return;
       this.send(changed);
-      if (TERMINAL.has(changed.status)) this.drop();
+      if (ended()) this.drop();
     });
   }
 
   send(job) {
     if (this.readyState !== FakeEventSource.OPEN) return;
+    this.sent = true;
     const event = new MessageEvent("job", {
       data: JSON.stringify(job),
       lastEventId: String(job.version),

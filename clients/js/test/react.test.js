@@ -1,4 +1,4 @@
-// Tests of the useJob hook, rendered with react-dom into a happy-dom document, over the fake server.
+// Tests of the hooks (useJob, useJobs, useTaggedJobs), rendered with react-dom into a happy-dom document, over the fake server.
 
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
@@ -13,6 +13,8 @@ let React;
 let act;
 let createRoot;
 let useJob;
+let useJobs;
+let useTaggedJobs;
 
 before(async () => {
   globalThis.window = window;
@@ -23,7 +25,7 @@ before(async () => {
   React = await import("react");
   ({ act } = React);
   ({ createRoot } = await import("react-dom/client"));
-  ({ useJob } = await import("../react.js"));
+  ({ useJob, useJobs, useTaggedJobs } = await import("../react.js"));
 });
 
 after(async () => {
@@ -31,6 +33,15 @@ after(async () => {
   delete globalThis.window;
   delete globalThis.document;
 });
+
+/** A change made on `server` by a "worker", and the re-render it causes. */
+function changeOn(server) {
+  return (jobId, fields) =>
+    act(async () => {
+      server.update(jobId, fields);
+      await settle();
+    });
+}
 
 /** Render a component that exposes the hook's latest return value, and the fake server behind it. */
 async function renderHook(options = {}, serverSetup = () => {}, { strict = false } = {}) {
@@ -58,12 +69,7 @@ async function renderHook(options = {}, serverSetup = () => {}, { strict = false
     container,
     unmount: () => act(async () => root.unmount()),
     flush: () => act(() => settle()),
-    // A change made by a "worker", and the re-render it causes.
-    change: (jobId, fields) =>
-      act(async () => {
-        server.update(jobId, fields);
-        await settle();
-      }),
+    change: changeOn(server),
   };
 }
 
@@ -102,7 +108,8 @@ describe("useJob", () => {
     assert.equal(result.current.error, null);
     assert.equal(result.current.isActive, false);
     assert.equal(server.sources.at(-1).readyState, 2, "the stream is closed at the end");
-    assert.equal(server.requests.length, 1, "only the submit went over fetch");
+    const sent = server.requests.map((r) => `${r.method} ${r.url.search}`);
+    assert.deepEqual(sent, ["POST ", "GET "], "the submit and one read beside the stream");
     await unmount();
   });
 
@@ -242,5 +249,80 @@ describe("useJob", () => {
     assert.equal(result.current.jobId, null);
     assert.equal(server.listeners.size, 0);
     await unmount();
+  });
+});
+
+/** Render `useHook(client)` and keep its latest value; the fake server behind the client. */
+async function renderAny(useHook, serverSetup = () => {}) {
+  const server = new FakeServer();
+  serverSetup(server);
+  const client = createClient({ fetch: server.fetch, EventSource: server.EventSource });
+  const result = { current: null };
+  function Probe() {
+    result.current = useHook(client);
+    return null;
+  }
+  const root = createRoot(document.createElement("div"));
+  await act(async () => root.render(React.createElement(Probe)));
+  await act(() => settle());
+  return {
+    server,
+    result,
+    unmount: () => act(async () => root.unmount()),
+    change: changeOn(server),
+  };
+}
+
+describe("useJobs and useTaggedJobs", () => {
+  test("useJobs follows every listed job over one stream, in the order listed", async () => {
+    const ids = ["a", "b", "c"];
+    const { server, result, change, unmount } = await renderAny(
+      (client) => useJobs(ids, { client }),
+      (s) => ids.forEach((jobId) => s.add({ jobId })),
+    );
+    assert.deepEqual(
+      result.current.jobs.map((job) => job.jobId),
+      ids,
+    );
+    assert.equal(server.sources.length, 1);
+    assert.equal(result.current.isActive, true);
+    for (const jobId of ids) await change(jobId, { status: "completed" });
+    assert.deepEqual(
+      result.current.jobs.map((job) => job.status),
+      ["completed", "completed", "completed"],
+    );
+    assert.equal(result.current.byId.b.status, "completed");
+    assert.equal(result.current.isActive, false);
+    await unmount();
+  });
+
+  test("useJobs reports a job that does not exist", async () => {
+    const { result, unmount } = await renderAny((client) => useJobs(["nope"], { client }));
+    assert.deepEqual(result.current.jobs, []);
+    assert.equal(result.current.errors.nope.status, 404);
+    assert.equal(result.current.isActive, false);
+    await unmount();
+  });
+
+  test("useTaggedJobs shows the tag's jobs and those submitted later", async () => {
+    const { server, result, unmount } = await renderAny(
+      (client) => useTaggedJobs("batch", { client }),
+      (s) => s.add({ jobId: "early", tags: ["batch"] }),
+    );
+    assert.deepEqual(
+      result.current.jobs.map((job) => job.jobId),
+      ["early"],
+    );
+    await act(async () => {
+      server.add({ jobId: "later", tags: ["batch"] });
+      server.update("later", { status: "processing" });
+      await settle();
+    });
+    assert.deepEqual(
+      result.current.jobs.map((job) => `${job.jobId}:${job.status}`),
+      ["early:queued", "later:processing"],
+    );
+    await unmount();
+    assert.equal(server.sources[0].readyState, 2);
   });
 });

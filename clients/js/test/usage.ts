@@ -7,8 +7,9 @@ import defaultClient, {
   JobQueueError,
   submit,
   watch,
+  watchTag,
 } from "../jobqueue.js";
-import { useJob } from "../react.js";
+import { useJob, useJobs, useTaggedJobs } from "../react.js";
 
 interface Image {
   image: string;
@@ -44,13 +45,21 @@ async function usage(): Promise<void> {
   }
   await submit(null, [1, 2, 3]);
   watch("id", () => {})();
+  const stopTag = watchTag<Image>("batch", (update) => update.result?.image, {
+    onError: (error, { willRetry }) => willRetry || error.status,
+  });
+  stopTag();
   isTerminal(done) && width === counts;
 }
 
 function Component(): string {
   const { status, percent, result, error, start } = useJob<Image>({ task: "generate_image" });
   void start({ prompt: "p" });
-  return `${status} ${percent ?? "?"} ${result?.image ?? error ?? ""}`;
+  const many = useJobs<Image>(["a", "b"]);
+  const tagged = useTaggedJobs<Image>("batch");
+  const first: Image | null | undefined = many.byId.a?.result ?? tagged.jobs[0]?.result;
+  const failed = many.errors.b?.status ?? tagged.error?.status;
+  return `${status} ${percent ?? "?"} ${result?.image ?? error ?? ""} ${first?.width} ${failed}`;
 }
 
 export { usage, Component };

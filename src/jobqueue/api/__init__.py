@@ -27,6 +27,7 @@ from jobqueue.api.docs import add_docs
 from jobqueue.api.events import add_event_routes
 from jobqueue.api.handling import answer_error
 from jobqueue.api.jobs import add_job_routes
+from jobqueue.api.multi_events import add_multi_event_routes
 from jobqueue.api.pages import add_pages
 from jobqueue.api.problems import problem_response
 from jobqueue.api.router import JobsRouter
@@ -120,9 +121,11 @@ def create_router(
     into the OpenAPI document here. *settings* default to the ``JOBQUEUE_*`` variables.
     """
     router = JobsRouter(queue, settings or ApiSettings.from_env(), metrics)
-    # Routes match in the order they are added: `/stats` must come before `/{jobId}`.
+    # Routes match in the order they are added: `/stats` and `/events` must come before
+    # `/{jobId}`.
     add_admin_routes(router)
     add_token_routes(router)
+    add_multi_event_routes(router)
     add_job_routes(router)
     add_event_routes(router)
     return router

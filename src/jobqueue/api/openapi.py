@@ -133,6 +133,21 @@ JOB_EVENT_SCHEMA: JSONSchema = {
     "required": ["event", "id", "data"],
 }
 
+JOB_SET_EVENT_SCHEMA: JSONSchema = {
+    **JOB_EVENT_SCHEMA,
+    "title": "Job set event",
+    "description": "One event of a stream of many jobs (the fields of an SSE event).",
+    "properties": {
+        **JOB_EVENT_SCHEMA["properties"],
+        "id": {
+            "type": "string",
+            "pattern": "^[0-9a-f]{16}$",
+            "description": "Stands for the versions of every job sent so far: send it back "
+            "as `Last-Event-ID` when reconnecting.",
+        },
+    },
+}
+
 
 def problems(*statuses: int, descriptions: Mapping[int, str] | None = None) -> dict[int | str, Any]:
     """Response objects for error *statuses*, served as ``application/problem+json``.

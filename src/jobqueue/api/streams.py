@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
+from jobqueue.api.tag_feeds import TagFeeds
 from jobqueue.errors import JobNotFound, StoreError
 from jobqueue.models import JobStatus
 from jobqueue.wire import job_to_wire
@@ -43,6 +44,11 @@ def job_event(job: Job) -> bytes:
     return b"id: %d\nevent: job\ndata: %s\n\n" % (job.version, orjson.dumps(job_to_wire(job)))
 
 
+def with_event_id(event: bytes, event_id: str) -> bytes:
+    """*event* (from `job_event`) with its ``id`` replaced by *event_id*."""
+    return b"id: " + event_id.encode() + event[event.index(b"\n") :]
+
+
 def _moved(known: Job, placed: Job) -> bool:
     """Whether *placed*, read again, says something new about where *known* stands."""
     if placed.queue_position != known.queue_position:
@@ -53,11 +59,12 @@ def _moved(known: Job, placed: Job) -> bool:
     return abs((after - before).total_seconds()) >= ESTIMATE_STEP_SECONDS
 
 
-class _Subscriber:
+class Subscriber:
     """What one stream has yet to send: the newest event only (older unsent ones are dropped)."""
 
-    def __init__(self, wake: asyncio.Event, job: Job) -> None:
+    def __init__(self, wake: asyncio.Event, job: Job, feed: _Feed) -> None:
         self.wake = wake
+        self.feed = feed
         self.version = job.version
         self.placement = (job.queue_position, job.estimated_start_at)
         self.pending: tuple[Job, bytes] | None = None
@@ -88,7 +95,8 @@ class _Feed:
     (one read for all its streams) and sent when they moved."""
 
     def __init__(self, queue: JobQueue, job: Job) -> None:
-        self.subscribers: set[_Subscriber] = set()
+        self.job_id = job.job_id
+        self.subscribers: set[Subscriber] = set()
         self.last: tuple[Job, bytes] | None = None
         self._queue = queue
         self._current = job
@@ -142,6 +150,8 @@ class Streams:
         self._queue = queue
         self._wakes: set[asyncio.Event] = set()
         self._feeds: dict[str, _Feed] = {}
+        self.tags = TagFeeds(queue)
+        """The jobs that come to carry a tag, for streams of a tag."""
         self.is_closed = False
 
     @contextlib.contextmanager
@@ -157,24 +167,37 @@ class Streams:
             self._wakes.discard(wake)
 
     @contextlib.contextmanager
-    def follow(self, job: Job) -> Iterator[_Subscriber]:
+    def follow(self, job: Job) -> Iterator[Subscriber]:
         """Every version of *job* newer than this one, through the job's shared feed."""
         with self.open() as wake:
-            subscriber = _Subscriber(wake, job)
-            feed = self._feeds.get(job.job_id)
-            if feed is None or feed.task.done():
-                feed = self._feeds[job.job_id] = _Feed(self._queue, job)
-            elif feed.last is not None and feed.last[0].version > job.version:
-                subscriber.offer(*feed.last)  # what the feed saw before this stream joined
-            feed.subscribers.add(subscriber)
+            subscriber = self.subscribe(job, wake)
             try:
                 yield subscriber
             finally:
-                feed.subscribers.discard(subscriber)
-                if not feed.subscribers:
-                    feed.task.cancel()
-                    if self._feeds.get(job.job_id) is feed:
-                        del self._feeds[job.job_id]
+                self.unsubscribe(subscriber)
+
+    def subscribe(self, job: Job, wake: asyncio.Event) -> Subscriber:
+        """Join *job*'s shared feed: *wake* is set at each newer version (or its end).
+
+        Pair it with `unsubscribe`; `follow` does both for a stream of one job.
+        """
+        feed = self._feeds.get(job.job_id)
+        if feed is None or feed.task.done():
+            feed = self._feeds[job.job_id] = _Feed(self._queue, job)
+        subscriber = Subscriber(wake, job, feed)
+        if feed.last is not None and feed.last[0].version > job.version:
+            subscriber.offer(*feed.last)  # what the feed saw before this stream joined
+        feed.subscribers.add(subscriber)
+        return subscriber
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        """Leave the feed *subscriber* joined; the last one to leave stops it."""
+        feed = subscriber.feed
+        feed.subscribers.discard(subscriber)
+        if not feed.subscribers:
+            feed.task.cancel()
+            if self._feeds.get(feed.job_id) is feed:
+                del self._feeds[feed.job_id]
 
     def close(self) -> None:
         """End every open stream and long poll (they answer with what they have)."""

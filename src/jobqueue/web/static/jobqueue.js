@@ -2,11 +2,12 @@
  * jobqueue.js: the client for the jobqueue HTTP API (shared/API.md), for browsers and Node >= 20.
  *
  * A dependency-free ES module. `createClient({ baseUrl, apiKey, fetch })` makes a client for a
- * server on any origin; the named exports (`submit`, `get`, `watch`, `wait`, `cancel`, `retry`,
- * `list`, `stats`) use a default client that talks to the page's own origin.
+ * server on any origin; the named exports (`submit`, `get`, `watch`, `watchTag`, `wait`, `cancel`,
+ * `retry`, `list`, `stats`) use a default client that talks to the page's own origin.
  *
- * `watch()` follows a job with Server-Sent Events, falls back to long-polling, and then to plain
- * polling that honours the server's Retry-After. Every failed request rejects with a
+ * `watch()` follows a job with Server-Sent Events (every watch of a client shares one stream of
+ * many jobs), falls back to long-polling, and then to plain polling that honours the server's
+ * Retry-After. `watchTag()` follows every job carrying a tag. Every failed request rejects with a
  * `JobQueueError` whose message is the server's `error` text.
  */
 
@@ -60,6 +61,10 @@ const SUBMIT_FIELDS = [
 ];
 const EVENT_SOURCE_CLOSED = 2;
 const MAX_BACKOFF_SECONDS = 30;
+/** The most job ids one stream of many jobs may list (API.md). */
+const MAX_STREAM_IDS = 100;
+/** Jobs per poll of a tag whose stream does not work: the newest ones. */
+const TAG_POLL_LIMIT = 100;
 
 /** Seconds from a Retry-After header (delta-seconds or an HTTP date), or null. */
 function parseRetryAfter(value) {
@@ -78,6 +83,46 @@ function abortError(signal) {
   return signal?.reason ?? new DOMException("The operation was aborted.", "AbortError");
 }
 
+/** Call a watcher's callback: a bug in it must be loud but must not kill the watch. */
+function callBack(callback, job) {
+  try {
+    callback(job);
+  } catch (error) {
+    globalThis.queueMicrotask(() => {
+      throw error;
+    });
+  }
+}
+
+/**
+ * Listen to `source` (an EventSource of job events): `onJob(job)` for each event, and
+ * `onGiveUp()` once the stream is not worth keeping. The browser reconnects by itself after a
+ * dropped stream; it is given one chance, but a stream that never worked (refused, 404, 503, 204,
+ * a proxy without SSE) is given up at once.
+ */
+function listenTo(source, onJob, onGiveUp) {
+  let received = false;
+  let errorsSinceEvent = 0;
+  source.addEventListener("job", (event) => {
+    received = true;
+    errorsSinceEvent = 0;
+    let job;
+    try {
+      job = JSON.parse(event.data);
+    } catch {
+      return;
+    }
+    if (job !== null && typeof job === "object") onJob(job);
+  });
+  source.addEventListener("error", () => {
+    errorsSinceEvent += 1;
+    if (source.readyState === EVENT_SOURCE_CLOSED || !received || errorsSinceEvent > 1) {
+      source.close();
+      onGiveUp();
+    }
+  });
+}
+
 /**
  * Make a client.
  *
@@ -85,8 +130,9 @@ function abortError(signal) {
  * origin), `prefix` (default "/api/jobs"), `apiKey` (sent as `Authorization: Bearer`; a string,
  * or a function called at each request that returns the key or null, for a page that learns the
  * key later), `fetch` and `EventSource` (implementations to use instead of the global ones),
- * `maxStreams` (how many watches may hold a connection open at once, default 4; browsers allow
- * about 6 per origin over HTTP/1.1, so the rest poll), `longPollSeconds` (default 25),
+ * `maxStreams` (how many watches may hold a long-poll open at once when Server-Sent Events do not
+ * work, default 4; browsers allow about 6 connections per origin over HTTP/1.1, so the rest poll;
+ * watches over SSE all share one stream), `longPollSeconds` (default 25),
  * `pollInterval` (seconds between polls when the server sends no Retry-After, default 1),
  * `timers` ({setTimeout, clearTimeout}).
  */
@@ -111,6 +157,63 @@ export function createClient(options = {}) {
   // The last page `list` answered and its ETag: the same listing asked again is a conditional
   // request, and a 304 resolves with that same page object.
   let lastPage = null;
+
+  /** The URL of an EventSource: the one place where what a stream needs is added to its query. */
+  function streamUrl(path, query) {
+    return url(path, query);
+  }
+
+  // Every watch over SSE shares one stream of many jobs; it is opened again for the new set of
+  // ids when a job joins that it does not carry. Jobs that leave stay in it until then.
+  const members = new Map(); // job id -> Set of {deliver, fallBack}
+  let shared = null; // {source, ids}
+  let reopening = false;
+
+  function canShare(id) {
+    return members.has(id) || members.size < MAX_STREAM_IDS;
+  }
+
+  function join(id, member) {
+    if (!members.has(id)) members.set(id, new Set());
+    members.get(id).add(member);
+    if (!shared?.ids.has(id) && !reopening) {
+      reopening = true;
+      globalThis.queueMicrotask(reopen); // the watches a page starts together share one opening
+    }
+  }
+
+  function leave(id, member) {
+    members.get(id)?.delete(member);
+    if (members.get(id)?.size === 0) members.delete(id);
+    if (members.size === 0) closeShared();
+  }
+
+  function closeShared() {
+    shared?.source.close();
+    shared = null;
+  }
+
+  function reopen() {
+    reopening = false;
+    closeShared();
+    if (members.size === 0) return;
+    const ids = new Set(members.keys());
+    const source = new EventSourceImpl(streamUrl("/events", { ids: [...ids].join(",") }));
+    const current = { source, ids };
+    shared = current;
+    listenTo(
+      source,
+      (job) => {
+        for (const member of [...(members.get(job.jobId) ?? [])]) member.deliver(job);
+      },
+      () => {
+        if (shared !== current) return;
+        shared = null;
+        // Every watch it carried steps down, as a watch of its own stream would.
+        for (const id of ids) for (const member of [...(members.get(id) ?? [])]) member.fallBack();
+      },
+    );
+  }
 
   function url(path, query) {
     let href = root + path;
@@ -266,7 +369,7 @@ export function createClient(options = {}) {
     let allowLongPoll = transport === "auto" || transport === "longpoll";
     let stopped = false;
     let holdsStream = false;
-    let eventSource = null;
+    let member = null; // while the watch shares the client's stream of many jobs
     let controller = null;
     let timer = null;
     let failures = 0;
@@ -276,8 +379,8 @@ export function createClient(options = {}) {
     function stop() {
       if (stopped) return;
       stopped = true;
-      eventSource?.close();
-      eventSource = null;
+      if (member !== null) leave(id, member);
+      member = null;
       controller?.abort();
       if (timer !== null) timers.clearTimeout(timer);
       releaseStream();
@@ -307,14 +410,7 @@ export function createClient(options = {}) {
       version = job.version;
       placement = where;
       if (isTerminal(job)) stop();
-      try {
-        onUpdate(job);
-      } catch (error) {
-        // A bug in the callback must be loud but must not kill the watch that called it.
-        globalThis.queueMicrotask(() => {
-          throw error;
-        });
-      }
+      callBack(onUpdate, job);
     }
 
     function report(error, willRetry) {
@@ -350,41 +446,47 @@ export function createClient(options = {}) {
 
     function run() {
       if (stopped) return;
-      if (allowSse && takeStream()) return sse();
+      if (allowSse && canShare(id)) {
+        releaseStream();
+        return sse();
+      }
       if (allowLongPoll && takeStream()) return longPoll();
       releaseStream();
       return poll();
     }
 
     function sse() {
-      let received = false;
-      let errorsSinceEvent = 0;
-      const source = new EventSourceImpl(url(`${jobPath(id)}/events`));
-      eventSource = source;
-      source.addEventListener("job", (event) => {
-        received = true;
-        errorsSinceEvent = 0;
-        answered();
-        let job;
-        try {
-          job = JSON.parse(event.data);
-        } catch {
-          return;
-        }
-        deliver(job);
-      });
-      source.addEventListener("error", () => {
-        if (stopped || eventSource !== source) return;
-        errorsSinceEvent += 1;
-        // The browser reconnects by itself after a dropped stream; give it one chance, but a
-        // stream that never worked (refused, 404, 503, a proxy without SSE) is given up at once.
-        if (source.readyState === EVENT_SOURCE_CLOSED || !received || errorsSinceEvent > 1) {
-          source.close();
-          eventSource = null;
+      const mine = {
+        deliver: (job) => {
+          answered();
+          deliver(job);
+        },
+        fallBack: () => {
+          if (member !== mine) return;
+          leave(id, mine);
+          member = null;
           allowSse = false;
           run();
-        }
-      });
+        },
+      };
+      member = mine;
+      join(id, mine);
+      check();
+    }
+
+    /** One read beside the shared stream: it delivers the state now, and answers 404 for a job
+     * that does not exist or is not the caller's, which a stream of many jobs leaves out. */
+    async function check() {
+      controller = new AbortController();
+      try {
+        const answer = await request("GET", jobPath(id), { signal: controller.signal });
+        answered();
+        deliver(answer.body);
+      } catch (error) {
+        if (stopped) return;
+        if (!(error instanceof JobQueueError)) throw error;
+        if (!error.isTransient) report(error, false);
+      }
     }
 
     async function longPoll() {
@@ -420,9 +522,8 @@ export function createClient(options = {}) {
 
     async function poll() {
       // A watch that polls for want of a free connection moves up when one is free again.
-      if ((allowSse || allowLongPoll) && failures === 0 && etag !== null && takeStream()) {
-        return run();
-      }
+      const ready = failures === 0 && etag !== null;
+      if (ready && ((allowSse && canShare(id)) || (allowLongPoll && takeStream()))) return run();
       controller = new AbortController();
       let delay;
       try {
@@ -450,6 +551,79 @@ export function createClient(options = {}) {
     if (signal?.aborted) return () => {};
     signal?.addEventListener("abort", stop);
     run();
+    return stop;
+  }
+
+  /**
+   * Follow every job carrying `tag`: `onUpdate(job)` is called with each one's current state, then
+   * with every newer version of any of them, including jobs submitted (or retried) later with the
+   * tag. It never ends by itself: returns a function that stops following. Over one Server-Sent
+   * Events stream (`GET {prefix}/events?tag=`); where that does not work (no EventSource, an API
+   * key, a refused stream), the newest jobs of the tag are polled instead (the listing: an admin's
+   * call when API keys are configured). Options: `onError(error, {willRetry})`, `signal`.
+   */
+  function watchTag(tag, onUpdate, { onError, signal } = {}) {
+    const known = new Map(); // job id -> [version, queuePosition] delivered
+    let stopped = false;
+    let source = null;
+    let controller = null;
+    let timer = null;
+    let failures = 0;
+    let etag = null;
+
+    function stop() {
+      stopped = true;
+      source?.close();
+      controller?.abort();
+      if (timer !== null) timers.clearTimeout(timer);
+      signal?.removeEventListener("abort", stop);
+    }
+
+    function deliver(job) {
+      const [version, position] = known.get(job.jobId) ?? [0, null];
+      const moved = job.version === version && (job.queuePosition ?? null) !== position;
+      if (stopped || !(job.version > version || moved)) return;
+      known.set(job.jobId, [job.version, job.queuePosition ?? null]);
+      callBack(onUpdate, job);
+    }
+
+    async function poll() {
+      controller = new AbortController();
+      let delay = pollInterval;
+      try {
+        const query = { tag, limit: TAG_POLL_LIMIT };
+        const headers = etag ? { "If-None-Match": etag } : {};
+        const answer = await request("GET", "", { query, headers, signal: controller.signal });
+        failures = 0;
+        if (answer.status !== 304) {
+          etag = answer.headers.get("ETag");
+          for (const job of [...answer.body.jobs].reverse()) deliver(job);
+        }
+      } catch (error) {
+        if (stopped) return;
+        if (!(error instanceof JobQueueError)) throw error;
+        const willRetry = error.isTransient;
+        if (!willRetry) stop();
+        onError?.(error, { willRetry });
+        if (!willRetry) return;
+        failures += 1;
+        delay = Math.max(Math.min(MAX_BACKOFF_SECONDS, 2 ** failures), error.retryAfter ?? 0);
+      }
+      if (stopped) return;
+      timer = timers.setTimeout(poll, Math.round(delay * 1000));
+    }
+
+    if (signal?.aborted) return () => {};
+    signal?.addEventListener("abort", stop);
+    if (EventSourceImpl && !currentKey()) {
+      source = new EventSourceImpl(streamUrl("/events", { tag }));
+      listenTo(source, deliver, () => {
+        source = null;
+        if (!stopped) poll();
+      });
+    } else {
+      poll();
+    }
     return stop;
   }
 
@@ -487,7 +661,7 @@ export function createClient(options = {}) {
     });
   }
 
-  return Object.freeze({ submit, get, watch, wait, cancel, retry, list, stats, url });
+  return Object.freeze({ submit, get, watch, watchTag, wait, cancel, retry, list, stats, url });
 }
 
 /** The client for the page's own origin, used by the named exports below. */
@@ -497,6 +671,7 @@ export default defaultClient;
 export const submit = defaultClient.submit;
 export const get = defaultClient.get;
 export const watch = defaultClient.watch;
+export const watchTag = defaultClient.watchTag;
 export const wait = defaultClient.wait;
 export const cancel = defaultClient.cancel;
 export const retry = defaultClient.retry;

@@ -21,6 +21,9 @@ from tests.api.test_events import CountingStore, EventReader
 from tests.conftest import StoreMaker
 
 ALICE, BOB = "alice-key", "bob-key"
+KEYED = ApiSettings(
+    api_keys=(ALICE, BOB), secret="a-secret-for-the-tests-only", keepalive_seconds=0.2
+)
 
 
 @pytest.fixture
@@ -137,9 +140,8 @@ async def test_a_tag_streams_its_jobs_and_the_ones_submitted_later(
 
 
 async def test_jobs_of_another_key_are_left_out_like_missing_ones(queue: JobQueue):
-    settings = ApiSettings(api_keys=(ALICE, BOB), keepalive_seconds=0.2)
     async with (
-        live_app(queue, settings) as url,
+        live_app(queue, KEYED) as url,
         httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {ALICE}"}) as alice,
         httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {BOB}"}) as bob,
     ):
@@ -162,6 +164,26 @@ async def test_jobs_of_another_key_are_left_out_like_missing_ones(queue: JobQueu
         # Nothing to show at all: the same answer whether hidden or missing.
         for ids in (theirs, "missing"):
             assert (await alice.get("/api/jobs/events", params={"ids": ids})).status_code == 204
+
+
+async def test_a_tag_token_streams_its_owners_jobs_of_its_tags(queue: JobQueue):
+    async with (
+        live_app(queue, KEYED) as url,
+        httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {ALICE}"}) as alice,
+        httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {BOB}"}) as bob,
+        httpx.AsyncClient(base_url=url) as browser,
+    ):
+        minted = await alice.post("/api/jobs/tokens", json={"tags": ["gallery"]})
+        token = minted.json()["token"]
+        mine = await submit(alice, tags=["gallery"])
+        untagged = await submit(alice)
+        await submit(bob, tags=["gallery"])
+        async with stream(browser, tag="gallery", token=token) as events:
+            assert await events.states(1) == {mine: "queued"}
+            later = await submit(alice, tags=["gallery"])
+            assert await events.states(1) == {later: "queued"}
+        async with stream(browser, ids=f"{mine},{untagged}", token=token) as events:
+            assert await events.states(1) == {mine: "queued"}  # the untagged one is left out
 
 
 async def test_reconnecting_with_the_last_id_sends_only_what_changed(

@@ -32,6 +32,7 @@ from jobqueue.tasks import (
     max_queued_setting,
     task_options,
 )
+from jobqueue.webhooks.guard import check_url
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from jobqueue.models import Job, JSONValue, Page, Stats, SubmitOptions
     from jobqueue.ratelimit import RateLimit
     from jobqueue.tasks import TaskSettings
+    from jobqueue.webhooks.guard import Resolver
 
 StartupHook = Callable[..., Any]
 PAGE_SIZE = Bound(1, 500)
@@ -59,6 +61,8 @@ class JobQueue:
         max_queued: refuse a submit (`QueueFull`, HTTP 503) while this many jobs are
             queued, of every task; None reads ``JOBQUEUE_MAX_QUEUED``, else no limit. A
             task's own ``max_queued`` bounds its jobs alone.
+        webhook_resolver: how a webhook URL's host becomes the addresses it must not
+            reach (default: the system's resolver; tests pass a stub).
     """
 
     def __init__(
@@ -71,6 +75,7 @@ class JobQueue:
         timeout_seconds: float | None = None,
         backoff: Backoff | None = None,
         max_queued: int | None = None,
+        webhook_resolver: Resolver | None = None,
     ) -> None:
         if store is None:
             store = os.environ.get("JOBQUEUE_STORE") or DEFAULT_STORE_URL
@@ -88,6 +93,7 @@ class JobQueue:
             max_queued=max_queued_setting(max_queued),
         )
         """What a job gets when neither its submit nor its task says otherwise."""
+        self.webhook_resolver = webhook_resolver
         self._hub: Hub | None = None
         self._lifecycle: Lifecycle | None = None
         self._opened = False
@@ -251,7 +257,13 @@ class JobQueue:
         )
 
     async def enqueue(self, new: NewJob) -> Submission:
-        """Store a validated submission; replays an idempotent one instead of duplicating."""
+        """Store a validated submission; replays an idempotent one instead of duplicating.
+
+        Raises `UnsafeWebhookURL` when its webhook's host is or resolves to an address
+        webhooks may not reach.
+        """
+        if new.webhook is not None:
+            await check_url(new.webhook.url, resolve=self.webhook_resolver)
         await self.open()
         return await self.lifecycle.create(new)
 

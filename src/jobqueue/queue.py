@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, overload
 from jobqueue import waiting
 from jobqueue.bounds import Bound, checked_tags
 from jobqueue.clock import Clock, SystemClock
-from jobqueue.errors import InvalidRequest
+from jobqueue.errors import InvalidRequest, UnknownTask
 from jobqueue.lifecycle import Lifecycle, Submission
 from jobqueue.lifecycle.maintenance import Maintenance
 from jobqueue.models import POSITION_LIMIT, JobFilter, JobStatus, NewJob
@@ -32,7 +32,9 @@ from jobqueue.tasks import (
     max_queued_setting,
     task_options,
 )
+from jobqueue.webhooks.delivery import delivery_task
 from jobqueue.webhooks.guard import check_url
+from jobqueue.webhooks.schedule import DeliverySchedule
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -63,6 +65,11 @@ class JobQueue:
             task's own ``max_queued`` bounds its jobs alone.
         webhook_resolver: how a webhook URL's host becomes the addresses it must not
             reach (default: the system's resolver; tests pass a stub).
+        webhook_schedule: when deliveries are retried (default: for as long as
+            ``JOBQUEUE_WEBHOOK_RETRY_SECONDS`` says, else a day).
+
+    Webhook deliveries are jobs of the built-in task ``jobqueue.webhook``, which every
+    worker serves unless told not to (``--exclude-tasks jobqueue.webhook``).
     """
 
     def __init__(
@@ -76,6 +83,7 @@ class JobQueue:
         backoff: Backoff | None = None,
         max_queued: int | None = None,
         webhook_resolver: Resolver | None = None,
+        webhook_schedule: DeliverySchedule | None = None,
     ) -> None:
         if store is None:
             store = os.environ.get("JOBQUEUE_STORE") or DEFAULT_STORE_URL
@@ -94,6 +102,8 @@ class JobQueue:
         )
         """What a job gets when neither its submit nor its task says otherwise."""
         self.webhook_resolver = webhook_resolver
+        schedule = webhook_schedule or DeliverySchedule.from_environment()
+        self.tasks.add(delivery_task(schedule, lambda: self.webhook_resolver), is_builtin=True)
         self._hub: Hub | None = None
         self._lifecycle: Lifecycle | None = None
         self._opened = False
@@ -252,6 +262,8 @@ class JobQueue:
         Checks the task exists, the options are in range, and the payload is JSON and
         passes the task's payload type.
         """
+        if task is not None and self.tasks.is_builtin(task):
+            raise UnknownTask(task)
         return build_new_job(
             self.tasks.resolve(task), payload, options, owner=owner, fallback=self.defaults
         )

@@ -193,13 +193,18 @@ def describe(
 
 
 class TaskRegistry:
-    """Tasks by name, and the default task (used when a submission names none)."""
+    """Tasks by name, and the default task (used when a submission names none).
+
+    Built-in tasks (webhook deliveries) are jobqueue's own: workers serve them, but they
+    are not among the `names` an application submits to and lists.
+    """
 
     def __init__(self) -> None:
         self._tasks: dict[str, Task] = {}
         self._default: str | None = None
+        self._builtin: set[str] = set()
 
-    def add(self, task: Task, *, is_default: bool = False) -> None:
+    def add(self, task: Task, *, is_default: bool = False, is_builtin: bool = False) -> None:
         """Register *task*; a name can only be registered once."""
         if task.name in self._tasks:
             raise ConfigError(f"A task named {task.name!r} is already registered")
@@ -208,6 +213,12 @@ class TaskRegistry:
         self._tasks[task.name] = task
         if is_default:
             self._default = task.name
+        if is_builtin:
+            self._builtin.add(task.name)
+
+    def is_builtin(self, name: str) -> bool:
+        """Whether *name* is a built-in task (which no submit may name)."""
+        return name in self._builtin
 
     def resolve(self, name: str | None) -> Task:
         """The task called *name*, or the default task for None; `UnknownTask` otherwise."""
@@ -218,7 +229,12 @@ class TaskRegistry:
 
     @property
     def names(self) -> list[str]:
-        """Every registered name, sorted."""
+        """Every registered name but the built-in tasks', sorted."""
+        return sorted(self._tasks.keys() - self._builtin)
+
+    @property
+    def served(self) -> list[str]:
+        """What a worker serves unless told otherwise: every name, built-in ones too."""
         return sorted(self._tasks)
 
     @property
@@ -227,7 +243,8 @@ class TaskRegistry:
         return self._default
 
     def __iter__(self) -> typing.Iterator[Task]:
-        return iter(self._tasks.values())
+        """The tasks of `names`."""
+        return (task for name, task in self._tasks.items() if name not in self._builtin)
 
     def __len__(self) -> int:
-        return len(self._tasks)
+        return len(self._tasks) - len(self._builtin)

@@ -125,3 +125,23 @@ class SubmitFields(BaseModel):
     webhook: WebhookFields | None = Field(
         None, description="Signed `POST`s of the job's events (see Webhooks)."
     )
+
+
+class DeliveryOut(BaseModel):
+    """One webhook message of a job, and how its delivery goes."""
+
+    id: str = Field(description="The delivery's id (for `redeliver`).")
+    webhookId: str = Field(description="The message's `webhook-id`, the same on every retry.")
+    type: str = Field(description="`job.<event>`.")
+    status: Literal["pending", "delivered", "failed"]
+    attempts: int
+    lastStatusCode: int | None = Field(description="The receiver's last answer, if any.")
+    lastError: str | None = Field(description="Why the last attempt failed.")
+    nextAttemptAt: str | None = Field(description="When it is tried next, while pending.")
+    deliveredAt: str | None
+
+
+class DeliveriesOut(BaseModel):
+    """A job's webhook messages, oldest first."""
+
+    deliveries: list[DeliveryOut]

@@ -143,6 +143,14 @@ export interface RequestOptions {
   signal?: AbortSignal;
 }
 
+export type WebhookEvent = "started" | "output" | "completed" | "failed" | "cancelled";
+
+export interface Webhook {
+  url: string;
+  /** Default: `completed`, `failed` and `cancelled`. */
+  events?: WebhookEvent[];
+}
+
 export interface SubmitOptions extends RequestOptions {
   priority?: number;
   delaySeconds?: number;
@@ -153,6 +161,8 @@ export interface SubmitOptions extends RequestOptions {
   concurrencyKey?: string;
   /** At most 10 labels of letters, digits and `._:-`, to list the job by. */
   tags?: string[];
+  /** Signed `POST`s of the job's events to a public `http(s)` URL. */
+  webhook?: Webhook;
   /** Sent as the `Idempotency-Key` header. */
   idempotencyKey?: string;
   /** Let the server hold the answer up to this many seconds (`Prefer: wait=N`). */

@@ -44,6 +44,7 @@ describe("requests", () => {
         maxAttempts: 2,
         concurrencyKey: "customer-7",
         tags: ["user:42"],
+        webhook: { url: "https://app.example.com/hooks", events: ["completed"] },
         idempotencyKey: "abc",
         wait: 3,
       },
@@ -59,6 +60,7 @@ describe("requests", () => {
       maxAttempts: 2,
       concurrencyKey: "customer-7",
       tags: ["user:42"],
+      webhook: { url: "https://app.example.com/hooks", events: ["completed"] },
     });
     assert.equal(request.headers.get("Authorization"), "Bearer k1");
     assert.equal(request.headers.get("Idempotency-Key"), "abc");

@@ -52,6 +52,7 @@ const SUBMIT_FIELDS = [
   "ttlSeconds",
   "concurrencyKey",
   "tags",
+  "webhook",
 ];
 const EVENT_SOURCE_CLOSED = 2;
 const MAX_BACKOFF_SECONDS = 30;
@@ -187,7 +188,7 @@ export function createClient(options = {}) {
   /**
    * Submit a job. `task` may be null for the server's default task. Options: `priority`,
    * `delaySeconds`, `timeoutSeconds`, `maxAttempts`, `ttlSeconds`, `concurrencyKey`, `tags`,
-   * `idempotencyKey`, `wait`
+   * `webhook` (`{url, events}`), `idempotencyKey`, `wait`
    * (seconds the server may hold the answer for a short job, sent as `Prefer: wait=N`), `signal`.
    * Resolves with the job representation.
    */

@@ -1,5 +1,6 @@
 """A webhook receiver on 127.0.0.1 for the delivery tests: it answers each request with
-the next status of a script (the last one repeats) and records what it was sent."""
+the next status of a script (the last one repeats) and records what it was sent. A
+status of `HOLD` keeps that request waiting until the receiver stops."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+
+HOLD = 0
 
 
 @dataclass
@@ -28,6 +31,7 @@ class Receiver:
     received: list[Received] = field(default_factory=list)
     url: str = ""
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    released: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def endpoint(self, request: Request) -> Response:
         self.received.append(
@@ -35,6 +39,9 @@ class Receiver:
         )
         self.arrived.set()
         status = self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
+        if status == HOLD:
+            await self.released.wait()
+            status = 503
         headers = {"Location": f"{self.url}elsewhere"} if 300 <= status < 400 else None
         return Response(status_code=status, headers=headers)
 
@@ -63,5 +70,6 @@ async def receiving(*statuses: int) -> AsyncIterator[Receiver]:
     try:
         yield receiver
     finally:
+        receiver.released.set()
         server.should_exit = True
         await task

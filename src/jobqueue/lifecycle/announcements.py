@@ -55,19 +55,19 @@ class Announcer:
             return
         attempts = self._tasks.resolve(DELIVERY_TASK).options.max_attempts or 1
         new = new_delivery(job, event, self._clock.now(), max_attempts=attempts)
+        failure: JobQueueError | None = None
         for delay in (*RECONNECT_DELAYS, None):
             try:
                 await self._store.create(new, self._clock.now())
+                return
             except StoreUnavailable as exc:
-                if delay is None:
-                    logger.error("Could not announce %s of job %s: %s", event, job.job_id, exc)
-                    return
-                await asyncio.sleep(delay)
+                failure = exc
             except JobQueueError as exc:
-                logger.error("Could not announce %s of job %s: %s", event, job.job_id, exc)
-                return
-            else:
-                return
+                failure = exc
+                break
+            if delay is not None:
+                await asyncio.sleep(delay)
+        logger.error("Could not announce %s of job %s: %s", event, job.job_id, failure)
 
     async def announce_ends(self, jobs: Iterable[Job]) -> None:
         """Announce how each of *jobs* ended, for those that did."""

@@ -9,7 +9,7 @@ import pytest
 
 from jobqueue.errors import InvalidRequest
 from jobqueue.webhooks import UnsafeWebhookURL, allowed_hosts, check_url
-from jobqueue.webhooks.guard import UnresolvableHost
+from jobqueue.webhooks.guard import UnresolvableHost, system_resolver
 
 PUBLIC = "93.184.215.14"
 
@@ -112,3 +112,9 @@ def test_allowed_hosts_reads_the_environment(monkeypatch: pytest.MonkeyPatch) ->
 def test_a_refusal_is_an_invalid_request() -> None:
     assert issubclass(UnsafeWebhookURL, InvalidRequest)
     assert UnsafeWebhookURL.http_status == 400
+
+
+async def test_the_system_resolver_refuses_what_it_cannot_resolve() -> None:
+    # An empty label fails before any lookup is sent.
+    with pytest.raises(UnresolvableHost):
+        await system_resolver("a..example", 443)

@@ -68,3 +68,7 @@ def test_a_malformed_secret_is_a_config_error(secret: str) -> None:
 def test_the_secret_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("JOBQUEUE_WEBHOOK_SECRET", SECRET)
     assert secret_key() == b"a key of thirty-two bytes, truly"
+
+
+def test_an_unpadded_secret_is_the_same_key() -> None:
+    assert secret_key(SECRET.rstrip("=")) == secret_key(SECRET)

@@ -26,6 +26,8 @@ from jobqueue.errors import InvalidRequest
 
 ALLOW_HOSTS_VARIABLE = "JOBQUEUE_WEBHOOK_ALLOW_HOSTS"
 MAX_URL_LENGTH = 2048
+#: How long a name may take to resolve before the URL is refused as unresolvable.
+RESOLVE_SECONDS = 5.0
 
 Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
 """``(host, port)`` to the addresses the host resolves to, as text."""
@@ -54,8 +56,11 @@ async def system_resolver(host: str, port: int) -> list[str]:
     """The addresses the system's resolver gives for *host*."""
     loop = asyncio.get_running_loop()
     try:
-        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError as exc:
+        async with asyncio.timeout(RESOLVE_SECONDS):
+            infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except TimeoutError:
+        raise UnresolvableHost(f"webhook.url: {host!r} did not resolve in time") from None
+    except (OSError, UnicodeError) as exc:
         raise UnresolvableHost(f"webhook.url: {host!r} does not resolve ({exc})") from None
     return [str(info[4][0]) for info in infos]
 

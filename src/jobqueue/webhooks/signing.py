@@ -42,8 +42,9 @@ def secret_key(secret: str | bytes | None = None) -> bytes:
     if isinstance(value, bytes):
         key = value
     else:
-        try:
-            key = base64.b64decode(value.removeprefix(SECRET_PREFIX), validate=True)
+        encoded = value.removeprefix(SECRET_PREFIX)
+        try:  # padding optional, as Standard Webhooks' libraries take it
+            key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
         except (binascii.Error, ValueError):
             key = b""
     if not key:

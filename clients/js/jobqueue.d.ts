@@ -129,6 +129,13 @@ export interface ClientOptions {
    * that learns the key later). Watches with a key use long-poll instead of SSE.
    */
   apiKey?: string | null | (() => string | null);
+  /**
+   * A read token (`readToken` of a submit answer, or one from `POST {prefix}/{jobId}/token` or
+   * `POST {prefix}/tokens`), for a page that must not hold a key: sent as `Authorization:
+   * Bearer` on requests and as `?token=` on event streams, so watches keep using SSE. A
+   * function is called each time it is needed.
+   */
+  token?: string | null | (() => string | null);
   fetch?: typeof globalThis.fetch;
   /** An EventSource implementation; null disables Server-Sent Events. */
   EventSource?: (new (url: string) => EventSource) | null;
@@ -151,6 +158,14 @@ export interface RequestOptions {
   signal?: AbortSignal;
 }
 
+export type WebhookEvent = "started" | "output" | "completed" | "failed" | "cancelled";
+
+export interface Webhook {
+  url: string;
+  /** Default: `completed`, `failed` and `cancelled`. */
+  events?: WebhookEvent[];
+}
+
 export interface SubmitOptions extends RequestOptions {
   priority?: number;
   delaySeconds?: number;
@@ -161,6 +176,8 @@ export interface SubmitOptions extends RequestOptions {
   concurrencyKey?: string;
   /** At most 10 labels of letters, digits and `._:-`, to list the job by. */
   tags?: string[];
+  /** Signed `POST`s of the job's events to a public `http(s)` URL. */
+  webhook?: Webhook;
   /** Sent as the `Idempotency-Key` header. */
   idempotencyKey?: string;
   /** Let the server hold the answer up to this many seconds (`Prefer: wait=N`). */
@@ -180,7 +197,14 @@ export interface ListOptions extends RequestOptions {
 
 export type Transport = "auto" | "sse" | "longpoll" | "poll";
 
+export interface GetOptions extends RequestOptions {
+  /** A read token for this call instead of the client's. */
+  token?: string | null;
+}
+
 export interface WatchOptions {
+  /** A read token for this job instead of the client's; watches with one token share a stream. */
+  token?: string | null;
   /** Called for every failed exchange; the watch ends when `willRetry` is false. */
   onError?: (error: JobQueueError, info: { willRetry: boolean }) => void;
   /** Called when the server answers again after a transient failure. */
@@ -193,18 +217,27 @@ export interface WatchOptions {
 }
 
 export interface WatchTagOptions {
+  /** A tag token for this watch instead of the client's. */
+  token?: string | null;
   /** Called for every failed exchange; the watch ends when `willRetry` is false. */
   onError?: (error: JobQueueError, info: { willRetry: boolean }) => void;
   signal?: AbortSignal;
 }
 
 export interface WaitOptions<Result = JSONValue> {
+  /** A read token for this job instead of the client's. */
+  token?: string | null;
   onUpdate?: (job: Job<Result>) => void;
   signal?: AbortSignal;
   transport?: Transport;
 }
 
 /** Stops a watch; calling it again does nothing. */
+/** The submit answer: the job, and with API keys on the server a read token for it. */
+export interface SubmittedJob<Result = JSONValue> extends Job<Result> {
+  readToken: string | null;
+}
+
 export type Unsubscribe = () => void;
 
 export interface Client {
@@ -212,8 +245,8 @@ export interface Client {
     task: string | null | undefined,
     payload: JSONValue,
     options?: SubmitOptions,
-  ): Promise<Job<Result>>;
-  get<Result = JSONValue>(jobId: string, options?: RequestOptions): Promise<Job<Result>>;
+  ): Promise<SubmittedJob<Result>>;
+  get<Result = JSONValue>(jobId: string, options?: GetOptions): Promise<Job<Result>>;
   watch<Result = JSONValue>(
     jobId: string,
     onUpdate: (job: Job<Result>) => void,

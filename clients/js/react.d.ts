@@ -20,6 +20,8 @@ export interface UseJobOptions {
   jobId?: string | null;
   submitOptions?: SubmitOptions;
   transport?: Transport;
+  /** A read token, passed to `watch` (a tag token covers many jobs). */
+  token?: string | null;
 }
 
 export interface UseJobResult<Result = JSONValue> {
@@ -52,6 +54,8 @@ export interface UseJobsOptions {
   /** The client to use (from createClient); default: the page's own origin. */
   client?: Client;
   transport?: Transport;
+  /** A read token, passed to `watch` (a tag token covers many jobs). */
+  token?: string | null;
 }
 
 export interface UseJobsResult<Result = JSONValue> {
@@ -80,5 +84,5 @@ export interface UseTaggedJobsResult<Result = JSONValue> {
 /** Follow every job carrying `tag`, including jobs submitted later with it. */
 export declare function useTaggedJobs<Result = JSONValue>(
   tag: string,
-  options?: { client?: Client },
+  options?: { client?: Client; token?: string | null },
 ): UseTaggedJobsResult<Result>;

@@ -28,7 +28,8 @@ function newer(current, incoming) {
  *
  * Options: `client` (from `createClient`, default: the page's origin), `task` (the task `start`
  * submits to; default: the server's default task), `jobId` (follow an existing job instead),
- * `submitOptions` (passed to `submit`), `transport` (passed to `watch`).
+ * `submitOptions` (passed to `submit`), `transport` and `token` (passed to `watch`: a read
+ * token for `jobId`, such as the submit answer's `readToken` handed over by your server).
  *
  * Returns `{ job, jobId, status, progress, percent, result, error, requestError,
  * connectionError, isActive, start, cancel, retry, reset }`. The actions resolve with the job, or
@@ -38,7 +39,7 @@ function newer(current, incoming) {
  * `error` is a readable sentence: why the job failed or was cancelled, or why a request failed.
  */
 export function useJob(options = {}) {
-  const { client = defaultClient, task = null, submitOptions, transport } = options;
+  const { client = defaultClient, task = null, submitOptions, transport, token } = options;
   const [state, setState] = useState(() =>
     options.jobId ? { ...IDLE, jobId: options.jobId } : IDLE,
   );
@@ -76,6 +77,7 @@ export function useJob(options = {}) {
         ),
       {
         transport,
+        token,
         onReconnect: () =>
           setState((current) =>
             current.jobId === jobId ? { ...current, connectionError: null } : current,
@@ -91,7 +93,7 @@ export function useJob(options = {}) {
       },
     );
     return unsubscribe;
-  }, [client, jobId, following, transport]);
+  }, [client, jobId, following, transport, token]);
 
   const start = useCallback(
     async (payload, overrides) => {
@@ -195,12 +197,12 @@ function withEntry(map, id, value) {
  * Follow several jobs at once; every watch of a client shares one event stream.
  *
  * `ids` is an array of job ids (its order is kept; a change re-targets the hook). Options:
- * `client`, `transport` (passed to `watch`). Returns `{ jobs, byId, errors, isActive }`: `jobs`
+ * `client`, `transport` and `token` (passed to `watch`; a tag token covers them all). Returns `{ jobs, byId, errors, isActive }`: `jobs`
  * the known jobs in the order of `ids`, `byId` the same by id, `errors` by id the failure that
  * ended a watch (such as a 404), `isActive` whether any listed job may still change.
  */
 export function useJobs(ids, options = {}) {
-  const { client = defaultClient, transport } = options;
+  const { client = defaultClient, transport, token } = options;
   const listed = [...new Set(ids ?? [])];
   const key = listed.join(",");
   const [byId, setById] = useState({});
@@ -217,6 +219,7 @@ export function useJobs(ids, options = {}) {
           ),
         {
           transport,
+          token,
           onError: (error, { willRetry }) => {
             if (!willRetry) setErrors((current) => withEntry(current, id, error));
           },
@@ -224,7 +227,7 @@ export function useJobs(ids, options = {}) {
       ),
     );
     return () => stops.forEach((stop) => stop());
-  }, [client, key, transport]);
+  }, [client, key, transport, token]);
 
   const jobs = listed.map((id) => byId[id]).filter(Boolean);
   const shown = Object.fromEntries(jobs.map((job) => [job.jobId, job]));
@@ -238,11 +241,11 @@ export function useJobs(ids, options = {}) {
 /**
  * Follow every job carrying `tag`, including jobs submitted later with it (`client.watchTag`).
  *
- * Options: `client`. Returns `{ jobs, error }`: `jobs` in the order they became known (the
+ * Options: `client`, `token` (a tag token, passed to `watchTag`). Returns `{ jobs, error }`: `jobs` in the order they became known (the
  * latest state of each), `error` the failure that ended the watch, or null.
  */
 export function useTaggedJobs(tag, options = {}) {
-  const { client = defaultClient } = options;
+  const { client = defaultClient, token } = options;
   const [state, setState] = useState({ tag, byId: {}, error: null });
 
   useEffect(() => {
@@ -257,13 +260,14 @@ export function useTaggedJobs(tag, options = {}) {
             : { ...current, byId: withEntry(current.byId, job.jobId, job) },
         ),
       {
+        token,
         onError: (error, { willRetry }) => {
           if (!willRetry)
             setState((current) => (current.tag === tag ? { ...current, error } : current));
         },
       },
     );
-  }, [client, tag]);
+  }, [client, tag, token]);
 
   const known = state.tag === tag ? state : { byId: {}, error: null };
   return { jobs: Object.values(known.byId), error: known.error };

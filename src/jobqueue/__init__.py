@@ -23,7 +23,7 @@ from jobqueue.errors import (
     UnknownTask,
 )
 from jobqueue.lifecycle import Submission
-from jobqueue.models import Job, JobStatus, Progress, SubmitOptions
+from jobqueue.models import Job, JobStatus, Progress, SubmitOptions, Webhook
 from jobqueue.queue import JobQueue
 from jobqueue.retry import Backoff
 
@@ -60,5 +60,6 @@ __all__ = [
     "SubmitOptions",
     "SystemClock",
     "UnknownTask",
+    "Webhook",
     "__version__",
 ]

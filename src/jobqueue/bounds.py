@@ -15,15 +15,19 @@ from typing import TYPE_CHECKING
 from annotated_types import Interval
 
 from jobqueue.errors import InvalidRequest
+from jobqueue.models import DEFAULT_WEBHOOK_EVENTS, WEBHOOK_EVENTS, Webhook
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
+
+    from jobqueue.models import JSONValue
 
 MAX_TASK_NAME_LENGTH = 200
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
 MAX_CONCURRENCY_KEY_LENGTH = 200
 MAX_TAGS = 10
 MAX_TAG_LENGTH = 100
+MAX_WEBHOOK_URL_LENGTH = 2048
 #: What a tag is made of (API.md): letters, digits and ``._:-``, 1 to `MAX_TAG_LENGTH`.
 TAG_PATTERN = rf"^[A-Za-z0-9._:-]{{1,{MAX_TAG_LENGTH}}}$"
 
@@ -49,6 +53,29 @@ def checked_tags(tags: Sequence[str] | None) -> tuple[str, ...]:
                 " of letters, digits and ._:-"
             )
     return tuple(dict.fromkeys(tags))
+
+
+def checked_webhook(value: Webhook | Mapping[str, JSONValue] | None) -> Webhook | None:
+    """*value* as a `Webhook` with its events in their canonical order; `InvalidRequest`
+    for a field or an event it does not know, or a URL that is not text."""
+    if value is None:
+        return None
+    if isinstance(value, Webhook):
+        value = value.to_json()
+    unknown = sorted(set(value) - {"url", "events"})
+    if unknown:
+        raise InvalidRequest(f"webhook.{unknown[0]}: not a webhook field (url, events)")
+    url, events = value.get("url"), value.get("events", list(DEFAULT_WEBHOOK_EVENTS))
+    if not isinstance(url, str) or not 1 <= len(url) <= MAX_WEBHOOK_URL_LENGTH:
+        raise InvalidRequest(f"webhook.url: a URL of 1 to {MAX_WEBHOOK_URL_LENGTH} characters")
+    if isinstance(events, str) or not isinstance(events, list | tuple) or not events:
+        raise InvalidRequest(f"webhook.events: a non-empty array of {', '.join(WEBHOOK_EVENTS)}")
+    strange = [event for event in events if event not in WEBHOOK_EVENTS]
+    if strange:
+        raise InvalidRequest(
+            f"webhook.events: {strange[0]!r} is not one of {', '.join(WEBHOOK_EVENTS)}"
+        )
+    return Webhook(url, tuple(event for event in WEBHOOK_EVENTS if event in events))
 
 
 @dataclass(frozen=True, slots=True)

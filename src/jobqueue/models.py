@@ -77,6 +77,33 @@ class SubmitOptions(TypedDict, total=False):
     tags: Sequence[str] | None
     """Labels to find the job by (`JobFilter.tag`): at most 10, each 1-100 characters of
     letters, digits and ``._:-``."""
+    webhook: Webhook | Mapping[str, JSONValue] | None
+    """Where to ``POST`` the job's events: a `Webhook`, or ``{"url", "events"}``."""
+
+
+#: The events a webhook may subscribe to, in the order a job goes through them.
+WEBHOOK_EVENTS = ("started", "output", "completed", "failed", "cancelled")
+#: The events of a webhook that names none: how the job ended.
+DEFAULT_WEBHOOK_EVENTS = ("completed", "failed", "cancelled")
+
+
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    """Where a job's events are sent (``url``), and which of `WEBHOOK_EVENTS`."""
+
+    url: str
+    events: tuple[str, ...] = DEFAULT_WEBHOOK_EVENTS
+
+    def to_json(self) -> dict[str, JSONValue]:
+        """The submit field's form, ``{"url", "events"}``, which stores keep."""
+        return {"url": self.url, "events": list(self.events)}
+
+    @classmethod
+    def from_json(cls, value: Mapping[str, JSONValue]) -> Webhook:
+        """The webhook `to_json` wrote."""
+        events = value["events"]
+        assert isinstance(events, list)
+        return cls(str(value["url"]), tuple(str(event) for event in events))
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +150,8 @@ class Job:
     """Jobs sharing this key share their task's ``key_concurrency`` limit."""
     tags: tuple[str, ...] = ()
     """The labels given at submit."""
+    webhook: Webhook | None = None
+    """Where its events are sent, when the submit asked."""
     queue_position: int | None = None
     """How many ready jobs of its task go first, where a read asked for it
     (`JobQueue.with_position`); stores leave it None."""
@@ -171,6 +200,7 @@ class NewJob:
     owner: str | None = None
     concurrency_key: str | None = None
     tags: tuple[str, ...] = ()
+    webhook: Webhook | None = None
     queue_cap: QueueCap | None = None
     """Refuse the job (`QueueFull`) when the queue already holds this many; replays pass."""
 
@@ -191,6 +221,7 @@ class NewJob:
             owner=self.owner,
             concurrency_key=self.concurrency_key,
             tags=self.tags,
+            webhook=self.webhook,
         )
 
 
@@ -272,15 +303,6 @@ class JobFilter:
     owner: str | None = None
     tag: str | None = None
     """Only jobs carrying this tag."""
-
-
-@dataclass(frozen=True, slots=True)
-class ReadToken:
-    """A signed permission to read one job, or a key's jobs with some tags, until
-    *expires_at* (API.md, "Read tokens")."""
-
-    token: str
-    expires_at: datetime
 
 
 @dataclass(frozen=True, slots=True)

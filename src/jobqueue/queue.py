@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, overload
 from jobqueue import waiting
 from jobqueue.bounds import Bound, checked_tags
 from jobqueue.clock import Clock, SystemClock
-from jobqueue.errors import InvalidRequest
+from jobqueue.errors import InvalidRequest, UnknownTask
 from jobqueue.lifecycle import Lifecycle, Submission
 from jobqueue.lifecycle.maintenance import Maintenance
 from jobqueue.models import JobFilter, JobStatus, NewJob
@@ -33,6 +33,9 @@ from jobqueue.tasks import (
     max_queued_setting,
     task_options,
 )
+from jobqueue.webhooks.delivery import delivery_task
+from jobqueue.webhooks.guard import check_url
+from jobqueue.webhooks.schedule import DeliverySchedule
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -41,6 +44,7 @@ if TYPE_CHECKING:
     from jobqueue.models import Job, JSONValue, Page, Stats, SubmitOptions
     from jobqueue.ratelimit import RateLimit
     from jobqueue.tasks import TaskSettings
+    from jobqueue.webhooks.guard import Resolver
 
 StartupHook = Callable[..., Any]
 PAGE_SIZE = Bound(1, 500)
@@ -60,6 +64,13 @@ class JobQueue:
         max_queued: refuse a submit (`QueueFull`, HTTP 503) while this many jobs are
             queued, of every task; None reads ``JOBQUEUE_MAX_QUEUED``, else no limit. A
             task's own ``max_queued`` bounds its jobs alone.
+        webhook_resolver: how a webhook URL's host becomes the addresses it must not
+            reach (default: the system's resolver; tests pass a stub).
+        webhook_schedule: when deliveries are retried (default: for as long as
+            ``JOBQUEUE_WEBHOOK_RETRY_SECONDS`` says, else a day).
+
+    Webhook deliveries are jobs of the built-in task ``jobqueue.webhook``, which every
+    worker serves unless told not to (``--exclude-tasks jobqueue.webhook``).
     """
 
     def __init__(
@@ -72,6 +83,8 @@ class JobQueue:
         timeout_seconds: float | None = None,
         backoff: Backoff | None = None,
         max_queued: int | None = None,
+        webhook_resolver: Resolver | None = None,
+        webhook_schedule: DeliverySchedule | None = None,
     ) -> None:
         if store is None:
             store = os.environ.get("JOBQUEUE_STORE") or DEFAULT_STORE_URL
@@ -89,6 +102,9 @@ class JobQueue:
             max_queued=max_queued_setting(max_queued),
         )
         """What a job gets when neither its submit nor its task says otherwise."""
+        self.webhook_resolver = webhook_resolver
+        schedule = webhook_schedule or DeliverySchedule.from_environment()
+        self.tasks.add(delivery_task(schedule, lambda: self.webhook_resolver), is_builtin=True)
         self._hub: Hub | None = None
         self._recent: RecentJobs | None = None
         self._lifecycle: Lifecycle | None = None
@@ -109,29 +125,8 @@ class JobQueue:
     def task(
         self, function: TaskFunction | None = None, /, **settings: Unpack[TaskSettings]
     ) -> TaskFunction | Callable[[TaskFunction], TaskFunction]:
-        """Register a task function (``async def`` or plain ``def``); usable bare or called.
-
-        Args:
-            name: the task's name (default: the function's name).
-            timeout: seconds an attempt may run before it is stopped.
-            max_attempts: attempts allowed in all.
-            ttl: seconds a finished job is kept.
-            backoff: the delay policy between attempts.
-            process: run each attempt in one of the worker's long-lived child
-                processes (each runs the start-up hooks once and keeps ``ctx.state``
-                across jobs), so a timeout or a cancellation can stop code that never
-                yields (CPU-bound, C extensions) by killing that child.
-            default: use this task when a submission names none.
-            max_queued: refuse a submit (`QueueFull`, HTTP 503) while this many of its
-                jobs are queued.
-            concurrency: at most this many of its jobs at once in one worker process.
-            global_concurrency: at most this many of its jobs at once in all workers.
-            key_concurrency: at most this many of its jobs with one ``concurrency_key``
-                at once in all workers; jobs of a key at its limit wait without holding
-                back the others.
-            cost: the slots of a worker's ``concurrency`` one job takes (default 1); a
-                worker with fewer slots does not serve the task.
-        """
+        """Register a task function (``async def`` or plain ``def``); usable bare or called
+        with the settings of `TaskSettings` (``@queue.task(timeout=30, max_attempts=5)``)."""
         options = task_options(settings)
 
         def register(fn: TaskFunction) -> TaskFunction:
@@ -266,12 +261,20 @@ class JobQueue:
         Checks the task exists, the options are in range, and the payload is JSON and
         passes the task's payload type.
         """
+        if task is not None and self.tasks.is_builtin(task):
+            raise UnknownTask(task)
         return build_new_job(
             self.tasks.resolve(task), payload, options, owner=owner, fallback=self.defaults
         )
 
     async def enqueue(self, new: NewJob) -> Submission:
-        """Store a validated submission; replays an idempotent one instead of duplicating."""
+        """Store a validated submission; replays an idempotent one instead of duplicating.
+
+        Raises `UnsafeWebhookURL` when its webhook's host is or resolves to an address
+        webhooks may not reach.
+        """
+        if new.webhook is not None:
+            await check_url(new.webhook.url, resolve=self.webhook_resolver)
         await self.open()
         return await self.lifecycle.create(new)
 
@@ -366,20 +369,13 @@ class JobQueue:
             self.hub, self.recent.get, job_id, since_version, timeout
         )
 
-    async def watch(self, job_id: str, since_version: int = 0) -> AsyncIterator[Job]:
+    def watch(self, job_id: str, since_version: int = 0) -> AsyncIterator[Job]:
         """The job now (if newer than *since_version*), then each newer version until terminal.
 
         Raises `JobNotFound`. Versions between two yields may be skipped; the latest
         state is never missed.
         """
-        version = since_version
-        while True:
-            job = await self.wait_for_change(job_id, version, timeout=3600.0)
-            if job.version > version:
-                version = job.version
-                yield job
-            if job.is_terminal:
-                return
+        return waiting.versions(self.wait_for_change, job_id, since_version)
 
     async def wait(self, job_id: str, timeout: float | None = None) -> Job:
         """The job once it is terminal; `TimeoutError` after *timeout* seconds.

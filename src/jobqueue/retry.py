@@ -21,9 +21,24 @@ class Backoff:
 
     def delay(self, attempt: int, rng: random.Random | None = None) -> float:
         """Seconds to wait after the failed attempt number *attempt* (1-based)."""
-        raw = min(self.cap_seconds, self.base_seconds * self.factor ** max(attempt - 1, 0))
         spread = (rng or random).uniform(1.0 - self.jitter, 1.0)
-        return raw * spread
+        return self._raw(attempt) * spread
+
+    def shortest(self, attempt: int) -> float:
+        """The least `delay` can be after attempt *attempt* (the most jitter takes off)."""
+        return self._raw(attempt) * (1.0 - self.jitter)
+
+    def attempts_spanning(self, seconds: float) -> int:
+        """The fewest attempts whose waits add up to at least *seconds*, however the
+        jitter falls: a retry budget that lasts that long."""
+        attempts, total = 1, 0.0
+        while total < seconds:
+            total += self.shortest(attempts)
+            attempts += 1
+        return attempts
+
+    def _raw(self, attempt: int) -> float:
+        return min(self.cap_seconds, self.base_seconds * self.factor ** max(attempt - 1, 0))
 
 
 #: Waits between attempts to reach a store that is unavailable: quick at first, then

@@ -20,6 +20,7 @@ from jobqueue.bounds import (
     TTL_SECONDS,
     check_length,
     checked_tags,
+    checked_webhook,
 )
 from jobqueue.errors import InvalidRequest
 from jobqueue.ids import new_job_id
@@ -58,6 +59,7 @@ def build_new_job(
             "Idempotency-Key, concurrencyKey and owner must not contain U+0000 (NUL)"
         )
     tags = checked_tags(options.get("tags"))
+    webhook = checked_webhook(options.get("webhook"))
     defaults = task.options
     priority = options.get("priority") or 0
     delay_seconds = options.get("delay_seconds")
@@ -80,6 +82,7 @@ def build_new_job(
         owner=owner,
         concurrency_key=concurrency_key,
         tags=tags,
+        webhook=webhook,
         queue_cap=_queue_cap(defaults.max_queued, fallback.max_queued),
     )
     if idempotency_key is None:
@@ -94,6 +97,7 @@ def build_new_job(
         concurrency_key,
         # Only when given, so a key stored before tags existed replays the same.
         *([list(tags)] if tags else []),
+        *([webhook.to_json()] if webhook else []),
     ]
     digest = hashlib.sha256(orjson.dumps([*request, owner]) + canonical).hexdigest()
     return replace(new, fingerprint=digest)

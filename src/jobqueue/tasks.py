@@ -68,20 +68,37 @@ class TaskOptions:
 
 
 class TaskSettings(TypedDict, total=False):
-    """The keyword arguments of `JobQueue.task` (documented there)."""
+    """The keyword arguments of `JobQueue.task`."""
 
     name: str | None
+    """The task's name (default: the function's name)."""
     timeout: float | None
+    """Seconds an attempt may run before it is stopped."""
     max_attempts: int | None
+    """Attempts allowed in all."""
     ttl: float | None
+    """Seconds a finished job is kept."""
     backoff: Backoff | None
+    """The delay policy between attempts."""
     process: bool
+    """Run each attempt in one of the worker's long-lived child processes (each runs the
+    start-up hooks once and keeps ``ctx.state`` across jobs), so a timeout or a
+    cancellation can stop code that never yields (CPU-bound, C extensions) by killing
+    that child."""
     default: bool
+    """Use this task when a submission names none."""
     max_queued: int | None
+    """Refuse a submit (`QueueFull`, HTTP 503) while this many of its jobs are queued."""
     concurrency: int | None
+    """At most this many of its jobs at once in one worker process."""
     global_concurrency: int | None
+    """At most this many of its jobs at once in all workers."""
     key_concurrency: int | None
+    """At most this many of its jobs with one ``concurrency_key`` at once in all workers;
+    jobs of a key at its limit wait without holding back the others."""
     cost: int
+    """The slots of a worker's ``concurrency`` one job takes (default 1); a worker with
+    fewer slots does not serve the task."""
 
 
 def task_options(settings: TaskSettings) -> TaskOptions:
@@ -193,13 +210,18 @@ def describe(
 
 
 class TaskRegistry:
-    """Tasks by name, and the default task (used when a submission names none)."""
+    """Tasks by name, and the default task (used when a submission names none).
+
+    Built-in tasks (webhook deliveries) are jobqueue's own: workers serve them, but they
+    are not among the `names` an application submits to and lists.
+    """
 
     def __init__(self) -> None:
         self._tasks: dict[str, Task] = {}
         self._default: str | None = None
+        self._builtin: set[str] = set()
 
-    def add(self, task: Task, *, is_default: bool = False) -> None:
+    def add(self, task: Task, *, is_default: bool = False, is_builtin: bool = False) -> None:
         """Register *task*; a name can only be registered once."""
         if task.name in self._tasks:
             raise ConfigError(f"A task named {task.name!r} is already registered")
@@ -208,6 +230,12 @@ class TaskRegistry:
         self._tasks[task.name] = task
         if is_default:
             self._default = task.name
+        if is_builtin:
+            self._builtin.add(task.name)
+
+    def is_builtin(self, name: str) -> bool:
+        """Whether *name* is a built-in task (which no submit may name)."""
+        return name in self._builtin
 
     def resolve(self, name: str | None) -> Task:
         """The task called *name*, or the default task for None; `UnknownTask` otherwise."""
@@ -218,7 +246,12 @@ class TaskRegistry:
 
     @property
     def names(self) -> list[str]:
-        """Every registered name, sorted."""
+        """Every registered name but the built-in tasks', sorted."""
+        return sorted(self._tasks.keys() - self._builtin)
+
+    @property
+    def served(self) -> list[str]:
+        """What a worker serves unless told otherwise: every name, built-in ones too."""
         return sorted(self._tasks)
 
     @property
@@ -227,7 +260,8 @@ class TaskRegistry:
         return self._default
 
     def __iter__(self) -> typing.Iterator[Task]:
-        return iter(self._tasks.values())
+        """The tasks of `names`."""
+        return (task for name, task in self._tasks.items() if name not in self._builtin)
 
     def __len__(self) -> int:
-        return len(self._tasks)
+        return len(self._tasks) - len(self._builtin)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from jobqueue.errors import JobNotFound
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import AsyncIterator, Awaitable, Callable
 
     from jobqueue.models import Job
     from jobqueue.notify import Hub, JobWatch
@@ -43,6 +43,20 @@ async def wait_for_change(
             if remaining <= 0:
                 return job
             await watch.changed(min(remaining, SAFETY_SECONDS))
+
+
+async def versions(
+    wait_for_change: Callable[[str, int, float], Awaitable[Job]], job_id: str, since: int
+) -> AsyncIterator[Job]:
+    """See `JobQueue.watch`; *wait_for_change* is `JobQueue.wait_for_change`."""
+    version = since
+    while True:
+        job = await wait_for_change(job_id, version, 3600.0)
+        if job.version > version:
+            version = job.version
+            yield job
+        if job.is_terminal:
+            return
 
 
 async def wait_until_terminal(hub: Hub, read: Reader, job_id: str, timeout: float | None) -> Job:

@@ -9,6 +9,7 @@ models). Free of any web framework, so the client side can use it too.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -23,7 +24,6 @@ from jobqueue.models import (
     JobStatus,
     Page,
     Progress,
-    ReadToken,
     Stats,
     WorkerInfo,
 )
@@ -153,6 +153,15 @@ class JobOut(_Wire):
         if self.completed_at is not None and self.expires_at is not None:
             ttl_seconds = (self.expires_at - self.completed_at).total_seconds()
         return Job(**fields, payload=None, ttl_seconds=ttl_seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class ReadToken:
+    """A signed permission to read one job, or a key's jobs with some tags, until
+    *expires_at* (API.md, "Read tokens"): what a token answer (`TokenOut`) carries."""
+
+    token: str
+    expires_at: datetime
 
 
 class SubmittedJobOut(JobOut):

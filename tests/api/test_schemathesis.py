@@ -22,13 +22,27 @@ from schemathesis.checks import (
     positive_data_acceptance,
 )
 
+from jobqueue import JobQueue
 from jobqueue.api import ApiSettings, create_app
 from tests.api.conftest import make_queue
 
 # API.md lets a long poll and `Prefer: wait` hold the answer up to 60 s, past any test
 # client's timeout: here they hold 0.05 s at most.
 SETTINGS = ApiSettings(max_wait_seconds=0.05, keepalive_seconds=0.05)
-schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(make_queue(), SETTINGS))
+
+
+async def _resolve_nowhere(host: str, port: int) -> list[str]:
+    """No generated webhook host is looked up: each resolves to no address."""
+    return []
+
+
+def _queue() -> JobQueue:
+    queue = make_queue()
+    queue.webhook_resolver = _resolve_nowhere
+    return queue
+
+
+schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(_queue(), SETTINGS))
 schema.config.checks.update(included_check_names=["all"])
 # API.md keeps a job's event stream open until the job ends, and no worker runs here:
 # the client reads the first event (the job as it is) and hangs up.
@@ -64,6 +78,10 @@ def refused_on_purpose(
         # API.md: one stream for many jobs takes exactly one of `ids` and `tag`, else 400;
         # OpenAPI cannot say "exactly one of two query parameters".
         excluded.append(positive_data_acceptance)
+    if isinstance(case.body, dict) and case.body.get("webhook") is not None:
+        # API.md: a webhook URL whose host is not a public address is refused (400), and
+        # no schema can say which hosts are; here no host resolves to one.
+        excluded.append(positive_data_acceptance)
     if case.query and any(not isinstance(case.query.get(name, []), list) for name in LISTS):
         # A lone `?task=false` is on the wire exactly the valid one-item list ["false"].
         excluded.append(negative_data_rejection)
@@ -86,7 +104,7 @@ class Scenarios(schema.as_state_machine()):  # type: ignore[misc]
     """
 
     def setup(self):
-        self.app = create_app(make_queue(), SETTINGS)
+        self.app = create_app(_queue(), SETTINGS)
         self.bodies_by_key: BodiesByKey = {}
         self.created: set[str] = set()
 

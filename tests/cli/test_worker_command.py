@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 from jobqueue import JobQueue, JobStatus
 from jobqueue.cli import cli
+from jobqueue.cli.worker import served_tasks
 from jobqueue.stores.urls import redacted
 from jobqueue.worker import Worker
 from tests.support.processes import RECORDING_APP, ROOT, STOP_SECONDS
@@ -31,10 +32,21 @@ def test_unknown_or_excluded_away_tasks_are_usage_errors() -> None:
 
     assert unknown.exit_code == 2
     assert (
-        "no such task: nope (the tasks are: record, record_global, record_keyed)" in unknown.output
+        "no such task: nope (the tasks are: jobqueue.webhook, record, record_global, record_keyed)"
+        in unknown.output
     )
     assert nothing_left.exit_code == 2
     assert "that leaves no task to serve" in nothing_left.output
+
+
+def test_a_worker_delivers_webhooks_unless_told_not_to() -> None:
+    queue = JobQueue("memory://")
+    queue.task(name="record")(lambda payload: None)
+
+    assert served_tasks(queue, [], []) == ("jobqueue.webhook", "record")
+    assert served_tasks(queue, [], ["jobqueue.webhook"]) == ("record",)
+    assert served_tasks(queue, ["record"], []) == ("record",)
+    assert Worker(queue).task_names == ["jobqueue.webhook", "record"]
 
 
 def test_a_password_never_reaches_the_log() -> None:

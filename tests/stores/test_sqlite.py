@@ -18,7 +18,7 @@ import pytest
 
 from jobqueue.clock import FakeClock
 from jobqueue.errors import ConfigError, StoreError, StoreUnavailable
-from jobqueue.models import JobStatus
+from jobqueue.models import JobStatus, Webhook
 from jobqueue.stores import open_store
 from jobqueue.stores.sqlite import SCHEMA_VERSION, SQLiteStore, _wakeups, parse_url
 from jobqueue.stores.sqlite._wakeups import wakeup_folder
@@ -264,7 +264,7 @@ async def test_claims_walk_the_ready_index_without_sorting(sqlite_store: SQLiteS
     assert "TEMP B-TREE" not in plan
 
 
-async def test_a_version_1_file_gains_what_versions_2_and_3_added(
+async def test_a_version_1_file_gains_what_versions_2_to_4_added(
     path: str, clock: FakeClock
 ) -> None:
     store = SQLiteStore(path)
@@ -275,7 +275,8 @@ async def test_a_version_1_file_gains_what_versions_2_and_3_added(
         db.executescript(
             "DROP TABLE rate_hits; DROP INDEX jobs_running_keys;"
             "ALTER TABLE jobs DROP COLUMN concurrency_key; ALTER TABLE workers DROP COLUMN tasks;"
-            "ALTER TABLE jobs DROP COLUMN tags; PRAGMA user_version = 1;"
+            "ALTER TABLE jobs DROP COLUMN tags; ALTER TABLE jobs DROP COLUMN webhook;"
+            "PRAGMA user_version = 1;"
         )
 
     store = SQLiteStore(path)
@@ -283,9 +284,10 @@ async def test_a_version_1_file_gains_what_versions_2_and_3_added(
     try:
         kept = await store.get(job.job_id, clock.now())
         assert kept is not None
-        assert (kept.concurrency_key, kept.tags) == (None, ())
-        keyed = await submit(store, clock, concurrency_key="customer-7", tags=("a",))
-        assert (keyed.concurrency_key, keyed.tags) == ("customer-7", ("a",))
+        assert (kept.concurrency_key, kept.tags, kept.webhook) == (None, (), None)
+        hook = Webhook("https://receiver.example/")
+        keyed = await submit(store, clock, concurrency_key="customer-7", tags=("a",), webhook=hook)
+        assert (keyed.concurrency_key, keyed.tags, keyed.webhook) == ("customer-7", ("a",), hook)
         assert await store.count_hit("k", clock.now() + timedelta(seconds=1), clock.now()) == 1
     finally:
         await store.close()

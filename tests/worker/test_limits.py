@@ -81,7 +81,7 @@ async def test_a_task_that_costs_more_than_the_workers_slots_is_not_served(
         return None
 
     with caplog.at_level(logging.WARNING):
-        assert Worker(queue, concurrency=2).task_names == ["cheap"]
+        assert Worker(queue, concurrency=2).task_names == ["cheap", "jobqueue.webhook"]
     assert "Task work costs 3 slots, more than this worker's 2" in caplog.text
     with pytest.raises(ConfigError, match="No task fits"):
         Worker(queue, concurrency=2, tasks=["work"])

@@ -44,6 +44,7 @@ describe("requests", () => {
         maxAttempts: 2,
         concurrencyKey: "customer-7",
         tags: ["user:42"],
+        webhook: { url: "https://app.example.com/hooks", events: ["completed"] },
         idempotencyKey: "abc",
         wait: 3,
       },
@@ -59,6 +60,7 @@ describe("requests", () => {
       maxAttempts: 2,
       concurrencyKey: "customer-7",
       tags: ["user:42"],
+      webhook: { url: "https://app.example.com/hooks", events: ["completed"] },
     });
     assert.equal(request.headers.get("Authorization"), "Bearer k1");
     assert.equal(request.headers.get("Idempotency-Key"), "abc");
@@ -631,5 +633,31 @@ describe("wait", () => {
     controller.abort();
     await assert.rejects(done, { name: "AbortError" });
     assert.equal(server.sources[0].readyState, 2);
+  });
+});
+
+describe("read tokens", () => {
+  test("a client's token goes as the bearer and as ?token= on its one stream", async () => {
+    const { server, client } = setup({ token: "tag-token" });
+    const jobs = [server.add({ status: "completed" }), server.add({ status: "completed" })];
+    await Promise.all(jobs.map((job) => client.wait(job.jobId)));
+
+    assert.equal(server.sources.length, 1, "with a token the watches still share one stream");
+    assert.equal(new URL(server.sources[0].url, "http://x").searchParams.get("token"), "tag-token");
+    const sent = server.requests.map((request) => request.headers.get("Authorization"));
+    assert.ok(sent.length > 0 && sent.every((header) => header === "Bearer tag-token"));
+  });
+
+  test("watches with their own tokens share a stream per token, beside an API key", async () => {
+    const { server, client } = setup({ apiKey: "secret" });
+    const first = server.add({ status: "completed" });
+    const second = server.add({ status: "completed" });
+    await client.wait(first.jobId, { token: "job-1" });
+    await client.wait(second.jobId, { token: "job-2" });
+
+    const tokens = server.sources.map((s) => new URL(s.url, "http://x").searchParams.get("token"));
+    assert.deepEqual(tokens, ["job-1", "job-2"]);
+    // Requests carry the key when there is one: it may do more than a token.
+    assert.ok(server.requests.every((r) => r.headers.get("Authorization") === "Bearer secret"));
   });
 });

@@ -23,6 +23,7 @@ from starlette.routing import Match
 
 from jobqueue import __version__
 from jobqueue.api.admin import add_admin_routes
+from jobqueue.api.deliveries import add_delivery_routes
 from jobqueue.api.docs import add_docs
 from jobqueue.api.events import add_event_routes
 from jobqueue.api.handling import answer_error
@@ -128,6 +129,7 @@ def create_router(
     add_multi_event_routes(router)
     add_job_routes(router)
     add_event_routes(router)
+    add_delivery_routes(router)
     return router
 
 

@@ -97,8 +97,6 @@ async def read_json(request: Request, *, max_bytes: int, max_depth: int) -> Any:
 SUBMIT_FIELDS = frozenset(
     {"payload", *(f.alias or name for name, f in SubmitFields.model_fields.items())}
 )
-# Named by the contract's second edition, not served yet: refused as such, not as typos.
-_NOT_YET_SERVED = frozenset({"webhook"})
 
 
 def parse_submit(body: Any) -> tuple[JSONValue, SubmitFields]:
@@ -123,8 +121,6 @@ def parse_submit(body: Any) -> tuple[JSONValue, SubmitFields]:
 
 
 def _refusal(name: str) -> str:
-    if name in _NOT_YET_SERVED:
-        return "not supported by this server yet"
     suggestion = closest_field(name)
     if suggestion is None:
         return "not a submit field"

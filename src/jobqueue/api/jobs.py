@@ -107,6 +107,7 @@ def add_job_routes(router: JobsRouter) -> None:
             ttl_seconds=options.ttlSeconds,
             concurrency_key=options.concurrencyKey,
             tags=options.tags,
+            webhook=options.webhook.model_dump(exclude_none=True) if options.webhook else None,
             idempotency_key=idempotency_key,
             owner=principal.owner,
         )

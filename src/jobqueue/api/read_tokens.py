@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import jwt
 
 from jobqueue.api.problems import Unauthorized
-from jobqueue.models import ReadToken
+from jobqueue.wire import ReadToken
 
 if TYPE_CHECKING:
     from collections.abc import Collection

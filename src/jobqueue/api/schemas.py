@@ -18,6 +18,7 @@ from jobqueue.bounds import (
     MAX_CONCURRENCY_KEY_LENGTH,
     MAX_TAGS,
     MAX_TASK_NAME_LENGTH,
+    MAX_WEBHOOK_URL_LENGTH,
     PRIORITY,
     TAG_PATTERN,
     TIMEOUT_SECONDS,
@@ -63,6 +64,24 @@ class Problem(BaseModel):
     job: JobOut | None = Field(None, description="With 409: the job as it is.")
 
 
+WebhookEvent = Literal["started", "output", "completed", "failed", "cancelled"]
+
+
+class WebhookFields(BaseModel):
+    """Where to ``POST`` the job's events, and which."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    url: str = Field(
+        min_length=1,
+        max_length=MAX_WEBHOOK_URL_LENGTH,
+        description="An `http(s)` URL of a public host.",
+    )
+    events: list[WebhookEvent] | None = Field(
+        None, min_length=1, description="Default: `completed`, `failed` and `cancelled`."
+    )
+
+
 class SubmitFields(BaseModel):
     """The submit fields other than ``payload``; validated strictly (``1.0`` is no integer,
     and a field not named here is refused).
@@ -97,6 +116,7 @@ class SubmitFields(BaseModel):
         None,
         min_length=1,
         max_length=MAX_CONCURRENCY_KEY_LENGTH,
+        pattern=r"^[^\x00]*$",  # no NUL (see `jobqueue.models.NUL`), as the schema says
         description="Jobs with the same key share the task's `key_concurrency` limit.",
     )
     tags: list[Annotated[str, StringConstraints(pattern=TAG_PATTERN)]] | None = Field(
@@ -104,6 +124,29 @@ class SubmitFields(BaseModel):
         max_length=MAX_TAGS,
         description="Labels to list the job by (`GET /api/jobs?tag=`).",
     )
+    webhook: WebhookFields | None = Field(
+        None, description="Signed `POST`s of the job's events (see Webhooks)."
+    )
+
+
+class DeliveryOut(BaseModel):
+    """One webhook message of a job, and how its delivery goes."""
+
+    id: str = Field(description="The delivery's id (for `redeliver`).")
+    webhookId: str = Field(description="The message's `webhook-id`, the same on every retry.")
+    type: str = Field(description="`job.<event>`.")
+    status: Literal["pending", "delivered", "failed"]
+    attempts: int
+    lastStatusCode: int | None = Field(description="The receiver's last answer, if any.")
+    lastError: str | None = Field(description="Why the last attempt failed.")
+    nextAttemptAt: str | None = Field(description="When it is tried next, while pending.")
+    deliveredAt: str | None
+
+
+class DeliveriesOut(BaseModel):
+    """A job's webhook messages, oldest first."""
+
+    deliveries: list[DeliveryOut]
 
 
 class TagTokenRequest(BaseModel):

@@ -33,7 +33,7 @@ def served_tasks(
 ) -> tuple[str, ...]:
     """The tasks a worker serves: *included* (default: every registered task) less
     *excluded*; a usage error names any task the queue does not have."""
-    known = queue.tasks.names
+    known = queue.tasks.served
     unknown = sorted({*included, *excluded} - set(known))
     if unknown:
         raise click.BadParameter(

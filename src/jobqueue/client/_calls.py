@@ -17,14 +17,15 @@ import orjson
 
 from jobqueue.client._errors import error_from_response, retry_after_seconds
 from jobqueue.errors import ClientError, InvalidRequest
-from jobqueue.models import SubmitOptions
+from jobqueue.models import SubmitOptions, Webhook
 from jobqueue.wire import parse_job, parse_page, parse_stats, parse_token
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping, Sequence
     from typing import Unpack
 
-    from jobqueue.models import Job, JobStatus, JSONValue, Page, ReadToken, Stats
+    from jobqueue.models import Job, JobStatus, JSONValue, Page, Stats
+    from jobqueue.wire import ReadToken
 
 T = TypeVar("T")
 
@@ -132,6 +133,9 @@ class Calls:
             "ttlSeconds": options.get("ttl_seconds"),
             "concurrencyKey": options.get("concurrency_key"),
             "tags": list(tags) if (tags := options.get("tags")) else None,
+            "webhook": hook.to_json()
+            if isinstance(hook := options.get("webhook"), Webhook)
+            else hook,
         }
         body: dict[str, JSONValue] = {"payload": payload}
         body.update({k: v for k, v in fields.items() if v is not None})

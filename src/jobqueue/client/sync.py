@@ -16,7 +16,8 @@ if TYPE_CHECKING:
     from typing import Unpack
 
     from jobqueue.client._calls import Call, ClientSubmitOptions
-    from jobqueue.models import Job, JobStatus, JSONValue, ReadToken, Stats
+    from jobqueue.models import Job, JobStatus, JSONValue, Stats
+    from jobqueue.wire import ReadToken
 
 T = TypeVar("T")
 

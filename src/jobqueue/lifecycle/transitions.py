@@ -2,7 +2,8 @@
 
 `JobQueue` (submit, cancel, operator retry, maintenance) and the worker (claim,
 heartbeat, progress, the end of each attempt) call it; the rules that decide a
-transition live here, the retry policy among them. Reads stay with `JobQueue`.
+transition live here, the retry policy among them, and so does announcing the
+transitions a job's webhook subscribes to. Reads stay with `JobQueue`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from jobqueue.errors import RateLimited, UnknownTask
+from jobqueue.lifecycle.announcements import Announcer, wants
 from jobqueue.lifecycle.completions import CompletionBatcher
 from jobqueue.lifecycle.outcomes import Cancelled, Completed, Failed, HandedBack, TimedOut
 from jobqueue.models import NUL, HeartbeatResult, WorkerInfo
@@ -56,6 +58,7 @@ class Lifecycle:
         self._tasks = tasks
         self._default_backoff = default_backoff
         self._completions = CompletionBatcher(store, clock)
+        self._announcer = Announcer(store, clock, tasks)
 
     # -- submitting and operator actions ---------------------------------------------
 
@@ -82,7 +85,9 @@ class Lifecycle:
 
         Raises `JobNotFound`, and `InvalidTransition` (carrying the job) for a terminal job.
         """
-        return await self._store.request_cancel(job_id, self._clock.now())
+        job = await self._store.request_cancel(job_id, self._clock.now())
+        await self._announcer.announce_ends([job])
+        return job
 
     async def retry(self, job_id: str) -> Job:
         """Queue a ``failed`` or ``cancelled`` job again with a fresh attempt budget."""
@@ -93,7 +98,10 @@ class Lifecycle:
     async def claim(self, claimant: Claimant, limit: int) -> list[Claim]:
         """Up to *limit* ready jobs for *claimant*, each under a fresh lease, in one round
         trip."""
-        return await self._store.claim(claimant, limit, self._clock.now())
+        claims = await self._store.claim(claimant, limit, self._clock.now())
+        for claim in claims:
+            await self._announcer.announce(claim.job, "started")
+        return claims
 
     async def next_run_at(self, tasks: Collection[str]) -> datetime | None:
         """When the earliest waiting job of *tasks* becomes ready; None when none waits."""
@@ -141,15 +149,23 @@ class Lifecycle:
         match outcome:
             case Completed(result):
                 await self._completions.complete(lease, result)
+                if wants(claim.job, "completed"):
+                    completed = await self._store.get(lease.job_id, self._clock.now())
+                    await self._announcer.announce_ends([completed] if completed else [])
             case Failed(error, retry_in, is_final):
                 retry_at = None if is_final else self._retry_at(claim.job, retry_in, now)
                 # An exception's text may hold anything, a job's error no NUL (see `NUL`).
-                await self._store.fail(lease, error.replace(NUL, "\ufffd"), retry_at, now)
+                error = error.replace(NUL, "\ufffd")
+                ended = await self._store.fail(lease, error, retry_at, now)
+                await self._announcer.announce_ends([ended])
             case TimedOut(seconds):
                 retry_at = self._retry_at(claim.job, None, now)
-                await self._store.fail(lease, f"Timed out after {seconds:g}s", retry_at, now)
+                error = f"Timed out after {seconds:g}s"
+                ended = await self._store.fail(lease, error, retry_at, now)
+                await self._announcer.announce_ends([ended])
             case Cancelled():
-                await self._store.finish_cancelled(lease, now)
+                ended = await self._store.finish_cancelled(lease, now)
+                await self._announcer.announce_ends([ended])
             case HandedBack():
                 await self._store.release(lease, now)
 
@@ -172,7 +188,9 @@ class Lifecycle:
     async def recover_lost_leases(self, limit: int) -> list[Job]:
         """Give up to *limit* jobs whose worker was lost back to the queue (or fail them
         when their attempts are spent); returns them."""
-        return await self._store.reap_expired_leases(self._clock.now(), limit)
+        jobs = await self._store.reap_expired_leases(self._clock.now(), limit)
+        await self._announcer.announce_ends(jobs)
+        return jobs
 
     async def expire(self, limit: int) -> int:
         """Delete up to *limit* jobs past their ``expires_at``; returns how many."""

@@ -103,7 +103,7 @@ class Worker:
         self.queue = queue
         self.concurrency = concurrency
         self.lease_seconds = lease_seconds
-        served = tasks_that_fit(queue.tasks, tasks or queue.tasks.names, concurrency)
+        served = tasks_that_fit(queue.tasks, tasks or queue.tasks.served, concurrency)
         self.task_names = [task.name for task in served]
         self.shutdown_grace_seconds = shutdown_grace_seconds
         self.worker_id = worker_id or new_worker_id()

@@ -7,9 +7,16 @@ from datetime import timedelta
 import pytest
 
 from jobqueue.errors import IdempotencyConflict
-from jobqueue.models import JobFilter, JobStatus
+from jobqueue.models import JobFilter, JobStatus, Webhook
 from jobqueue.stores import Store
-from tests.stores.conformance.helpers import TTL_SECONDS, current, new_job, running, submit
+from tests.stores.conformance.helpers import (
+    TTL_SECONDS,
+    claimant,
+    current,
+    new_job,
+    running,
+    submit,
+)
 
 
 async def test_create_inserts_a_queued_job(store: Store, clock) -> None:
@@ -130,3 +137,17 @@ async def test_the_key_of_an_expired_job_is_free_again(store: Store, clock) -> N
         new_job(idempotency_key="key-1", fingerprint="f2"), clock.now()
     )
     assert (replay.job_id, created) == (again.job_id, False)
+
+
+async def test_a_webhook_is_kept_with_its_job_through_every_transition(store: Store, clock) -> None:
+    hook = Webhook("https://receiver.example/hooks?x=1&y=ü", ("started", "completed"))
+    job = await submit(store, clock, webhook=hook)
+    assert job.webhook == hook
+    assert (await store.get(job.job_id, clock.now())).webhook == hook  # type: ignore[union-attr]
+    [claim] = await store.claim(claimant(), 1, clock.now())
+    assert claim.job.webhook == hook
+    done = await store.fail(claim.lease, "boom", None, clock.now())
+    assert done.webhook == hook
+    page = await store.list_jobs(JobFilter(), 10, None, clock.now())
+    assert [listed.webhook for listed in page.jobs] == [hook]
+    assert (await submit(store, clock)).webhook is None

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
-from jobqueue.models import Job, JobStatus, Progress
+from jobqueue.models import Job, JobStatus, Progress, Webhook
 from jobqueue.stores.statements import read_statements
 
 if TYPE_CHECKING:
@@ -39,6 +39,8 @@ def job_from_row(row: DictRow) -> Job:
     values = {name: row[name] for name in _JOB_FIELDS}
     values["status"] = JobStatus(row["status"])
     values["tags"] = tuple(row["tags"])
+    if row["webhook"] is not None:
+        values["webhook"] = Webhook.from_json(row["webhook"])
     if row["progress"] is not None:
         values["progress"] = Progress(**row["progress"])
     return Job(**values)

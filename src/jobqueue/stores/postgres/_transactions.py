@@ -50,6 +50,7 @@ async def create(conn: Connection, new: NewJob, now: datetime) -> tuple[Job, boo
         "owner": job.owner,
         "concurrency_key": job.concurrency_key,
         "tags": list(job.tags),
+        "webhook": None if job.webhook is None else Json(job.webhook.to_json()),
     }
     cap = new.queue_cap
     async with conn.transaction():

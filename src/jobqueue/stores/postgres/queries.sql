@@ -5,11 +5,13 @@
 -- name: insert_job
 INSERT INTO jobs (
     job_id, task, status, payload, created_at, run_at, max_attempts, ttl_seconds,
-    priority, timeout_seconds, idempotency_key, fingerprint, owner, concurrency_key, tags
+    priority, timeout_seconds, idempotency_key, fingerprint, owner, concurrency_key, tags,
+    webhook
 ) VALUES (
     %(job_id)s, %(task)s, 'queued', %(payload)s, %(created_at)s, %(run_at)s,
     %(max_attempts)s, %(ttl_seconds)s, %(priority)s, %(timeout_seconds)s,
-    %(idempotency_key)s, %(fingerprint)s, %(owner)s, %(concurrency_key)s, %(tags)s
+    %(idempotency_key)s, %(fingerprint)s, %(owner)s, %(concurrency_key)s, %(tags)s,
+    %(webhook)s
 )
 ON CONFLICT (idempotency_key) DO NOTHING
 RETURNING *;

@@ -18,6 +18,7 @@ from jobqueue.models import (
     Progress,
     QueueCap,
     Stats,
+    Webhook,
     WorkerInfo,
     busiest_keys,
     empty_counts,
@@ -110,6 +111,8 @@ def encode_job(job: Job) -> bytes:
         flat += ("concurrency_key", job.concurrency_key)
     if job.tags:
         flat += ("tags", json_text(list(job.tags)))
+    if job.webhook is not None:
+        flat += ("webhook", json_text(job.webhook.to_json()))
     return orjson.dumps(flat)
 
 
@@ -145,6 +148,7 @@ def decode_fields(fields: Mapping[str, str]) -> Job:
         owner=get("owner"),
         concurrency_key=get("concurrency_key"),
         tags=tuple(orjson.loads(tagged)) if (tagged := get("tags")) else (),
+        webhook=Webhook.from_json(orjson.loads(hooked)) if (hooked := get("webhook")) else None,
         worker_id=get("worker_id"),
         lease_expires_at=from_micros_or_none(get("lease_expires_at")),
     )

@@ -10,7 +10,7 @@ from urllib.parse import unquote
 from jobqueue.errors import ConfigError, StoreError, StoreUnavailable
 from jobqueue.stores.statements import read_script
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """The schema version this code writes, kept in ``PRAGMA user_version``."""
 
 # Errors that say "not now" rather than "never": locked beyond the busy timeout, I/O

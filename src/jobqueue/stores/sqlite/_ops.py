@@ -77,6 +77,7 @@ def create(tx: Transaction, new: NewJob, now: datetime) -> tuple[Job, bool]:
         owner=job.owner,
         concurrency_key=job.concurrency_key,
         tags=json_text(list(job.tags)),
+        webhook=None if job.webhook is None else json_text(job.webhook.to_json()),
         seq=tx.next_seq(),
     )
     assert row is not None

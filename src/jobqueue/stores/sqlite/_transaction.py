@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import orjson
 
 from jobqueue.errors import LeaseLost
-from jobqueue.models import Change, Job, JobStatus, Progress, WorkerInfo
+from jobqueue.models import Change, Job, JobStatus, Progress, Webhook, WorkerInfo
 from jobqueue.stores.codec import from_micros, from_micros_or_none, json_text
 from jobqueue.stores.statements import read_statements
 
@@ -57,6 +57,7 @@ def job_from_row(row: sqlite3.Row) -> Job:
         owner=row["owner"],
         concurrency_key=row["concurrency_key"],
         tags=tuple(orjson.loads(row["tags"])),
+        webhook=None if row["webhook"] is None else Webhook.from_json(orjson.loads(row["webhook"])),
         worker_id=row["worker_id"],
         lease_expires_at=from_micros_or_none(row["lease_expires_at"]),
     )

@@ -26,11 +26,11 @@ WHERE k.key = :key AND (j.expires_at IS NULL OR j.expires_at > :now);
 INSERT INTO jobs (
     job_id, task, status, payload, created_at, run_at, max_attempts, ttl_seconds, ttl_us,
     version, priority, timeout_seconds, attempts, is_cancel_requested, idempotency_key,
-    owner, concurrency_key, tags, seq
+    owner, concurrency_key, tags, webhook, seq
 ) VALUES (
     :job_id, :task, 'queued', :payload, :created_at, :run_at, :max_attempts, :ttl_seconds,
     :ttl_us, 1, :priority, :timeout_seconds, 0, 0, :idempotency_key, :owner,
-    :concurrency_key, :tags, :seq
+    :concurrency_key, :tags, :webhook, :seq
 )
 RETURNING *;
 

@@ -35,6 +35,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     concurrency_key     TEXT,
     -- The tags given at submit, a JSON array (version 3).
     tags                TEXT NOT NULL DEFAULT '[]',
+    -- Where its events are POSTed, {"url", "events"} as JSON (version 4).
+    webhook             TEXT,
     -- The change counter's value when this row last changed (see change_counter).
     seq                 INTEGER NOT NULL
 );

@@ -58,6 +58,7 @@ const SUBMIT_FIELDS = [
   "ttlSeconds",
   "concurrencyKey",
   "tags",
+  "webhook",
 ];
 const EVENT_SOURCE_CLOSED = 2;
 const MAX_BACKOFF_SECONDS = 30;
@@ -129,7 +130,9 @@ function listenTo(source, onJob, onGiveUp) {
  * Options: `baseUrl` (the server's origin, e.g. "https://jobs.example.com"; default: this page's
  * origin), `prefix` (default "/api/jobs"), `apiKey` (sent as `Authorization: Bearer`; a string,
  * or a function called at each request that returns the key or null, for a page that learns the
- * key later), `fetch` and `EventSource` (implementations to use instead of the global ones),
+ * key later), `token` (a read token, or a function returning one: sent as the bearer on requests
+ * and as `?token=` on event streams, so a page without a key still gets Server-Sent Events),
+ * `fetch` and `EventSource` (implementations to use instead of the global ones),
  * `maxStreams` (how many watches may hold a long-poll open at once when Server-Sent Events do not
  * work, default 4; browsers allow about 6 connections per origin over HTTP/1.1, so the rest poll;
  * watches over SSE all share one stream), `longPollSeconds` (default 25),
@@ -141,6 +144,7 @@ export function createClient(options = {}) {
     baseUrl = "",
     prefix = "/api/jobs",
     apiKey = null,
+    token = null,
     maxStreams = 4,
     longPollSeconds = 25,
     pollInterval = 1,
@@ -153,66 +157,86 @@ export function createClient(options = {}) {
   };
   const root = String(baseUrl).replace(/\/+$/, "") + prefix;
   const currentKey = typeof apiKey === "function" ? apiKey : () => apiKey;
+  const currentToken = typeof token === "function" ? token : () => token;
   let openStreams = 0;
   // The last page `list` answered and its ETag: the same listing asked again is a conditional
   // request, and a 304 resolves with that same page object.
   let lastPage = null;
 
-  /** The URL of an EventSource: the one place where what a stream needs is added to its query. */
-  function streamUrl(path, query) {
-    return url(path, query);
+  /** The URL of an EventSource: the one place where what a stream needs is added to its query
+   * (a read token goes as `?token=`: an EventSource cannot send a header). */
+  function streamUrl(path, query, token) {
+    return url(path, token ? { ...query, token } : query);
   }
 
-  // Every watch over SSE shares one stream of many jobs; it is opened again for the new set of
-  // ids when a job joins that it does not carry. Jobs that leave stay in it until then.
-  const members = new Map(); // job id -> Set of {deliver, fallBack}
-  let shared = null; // {source, ids}
-  let reopening = false;
+  // Every watch over SSE with the same read token (or none) shares one stream of many jobs; it
+  // is opened again for the new set of ids when a job joins that it does not carry. Jobs that
+  // leave stay in it until then.
+  const shares = new Map(); // token (or "") -> the stream those watches share
 
-  function canShare(id) {
-    return members.has(id) || members.size < MAX_STREAM_IDS;
+  function shareFor(token) {
+    const name = token ?? "";
+    if (!shares.has(name))
+      shares.set(
+        name,
+        makeShare(token, () => shares.delete(name)),
+      );
+    return shares.get(name);
   }
 
-  function join(id, member) {
-    if (!members.has(id)) members.set(id, new Set());
-    members.get(id).add(member);
-    if (!shared?.ids.has(id) && !reopening) {
-      reopening = true;
-      globalThis.queueMicrotask(reopen); // the watches a page starts together share one opening
+  function makeShare(token, onEmpty) {
+    const members = new Map(); // job id -> Set of {deliver, fallBack}
+    let shared = null; // {source, ids}
+    let reopening = false;
+
+    function closeShared() {
+      shared?.source.close();
+      shared = null;
     }
-  }
 
-  function leave(id, member) {
-    members.get(id)?.delete(member);
-    if (members.get(id)?.size === 0) members.delete(id);
-    if (members.size === 0) closeShared();
-  }
+    function reopen() {
+      reopening = false;
+      closeShared();
+      if (members.size === 0) return;
+      const ids = new Set(members.keys());
+      const query = { ids: [...ids].join(",") };
+      const source = new EventSourceImpl(streamUrl("/events", query, token));
+      const current = { source, ids };
+      shared = current;
+      listenTo(
+        source,
+        (job) => {
+          for (const member of [...(members.get(job.jobId) ?? [])]) member.deliver(job);
+        },
+        () => {
+          if (shared !== current) return;
+          shared = null;
+          // Every watch it carried steps down, as a watch of its own stream would.
+          for (const id of ids)
+            for (const member of [...(members.get(id) ?? [])]) member.fallBack();
+        },
+      );
+    }
 
-  function closeShared() {
-    shared?.source.close();
-    shared = null;
-  }
-
-  function reopen() {
-    reopening = false;
-    closeShared();
-    if (members.size === 0) return;
-    const ids = new Set(members.keys());
-    const source = new EventSourceImpl(streamUrl("/events", { ids: [...ids].join(",") }));
-    const current = { source, ids };
-    shared = current;
-    listenTo(
-      source,
-      (job) => {
-        for (const member of [...(members.get(job.jobId) ?? [])]) member.deliver(job);
+    return {
+      canShare: (id) => members.has(id) || members.size < MAX_STREAM_IDS,
+      join(id, member) {
+        if (!members.has(id)) members.set(id, new Set());
+        members.get(id).add(member);
+        if (!shared?.ids.has(id) && !reopening) {
+          reopening = true;
+          globalThis.queueMicrotask(reopen); // the watches a page starts together share one opening
+        }
       },
-      () => {
-        if (shared !== current) return;
-        shared = null;
-        // Every watch it carried steps down, as a watch of its own stream would.
-        for (const id of ids) for (const member of [...(members.get(id) ?? [])]) member.fallBack();
+      leave(id, member) {
+        members.get(id)?.delete(member);
+        if (members.get(id)?.size === 0) members.delete(id);
+        if (members.size === 0) {
+          closeShared();
+          onEmpty();
+        }
       },
-    );
+    };
   }
 
   function url(path, query) {
@@ -231,10 +255,10 @@ export function createClient(options = {}) {
   }
 
   /** One HTTP exchange; resolves {status, headers, body} or rejects with a JobQueueError. */
-  async function request(method, path, { query, body, headers = {}, signal } = {}) {
+  async function request(method, path, { query, body, headers = {}, signal, token } = {}) {
     const init = { method, headers: { Accept: "application/json", ...headers }, signal };
-    const key = currentKey();
-    if (key) init.headers.Authorization = `Bearer ${key}`;
+    const bearer = currentKey() ?? token ?? currentToken();
+    if (bearer) init.headers.Authorization = `Bearer ${bearer}`;
     if (body !== undefined) {
       init.headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(body);
@@ -295,7 +319,7 @@ export function createClient(options = {}) {
   /**
    * Submit a job. `task` may be null for the server's default task. Options: `priority`,
    * `delaySeconds`, `timeoutSeconds`, `maxAttempts`, `ttlSeconds`, `concurrencyKey`, `tags`,
-   * `idempotencyKey`, `wait`
+   * `webhook` (`{url, events}`), `idempotencyKey`, `wait`
    * (seconds the server may hold the answer for a short job, sent as `Prefer: wait=N`), `signal`.
    * Resolves with the job representation.
    */
@@ -312,9 +336,10 @@ export function createClient(options = {}) {
     return answer.body;
   }
 
-  /** The job's current representation; rejects with status 404 for an unknown id. */
-  async function get(id, { signal } = {}) {
-    return (await request("GET", jobPath(id), { signal })).body;
+  /** The job's current representation; rejects with status 404 for an unknown id. Options:
+   * `signal`, `token` (a read token for this call). */
+  async function get(id, { signal, token: readToken } = {}) {
+    return (await request("GET", jobPath(id), { signal, token: readToken })).body;
   }
 
   /** Ask to cancel; resolves with the job. A terminal job rejects with status 409 (see `.job`). */
@@ -357,15 +382,23 @@ export function createClient(options = {}) {
    * `onError(error, {willRetry})` (transient failures are retried with backoff; a permanent one,
    * such as 404, ends the watch), `onReconnect()` (the server answers again after a transient
    * failure), `transport` ("auto", "sse", "longpoll" or "poll"), `since`
-   * (only versions above it are delivered), `signal` (an AbortSignal that stops the watch).
+   * (only versions above it are delivered), `signal` (an AbortSignal that stops the watch),
+   * `token` (a read token for this job, such as the submit answer's `readToken`; default: the
+   * client's). With a token the watch uses Server-Sent Events (`?token=`); watches with the same
+   * token share one stream.
    */
   function watch(id, onUpdate, watchOptions = {}) {
     const { onError, onReconnect, transport = "auto", signal } = watchOptions;
+    const readToken = watchOptions.token ?? currentToken();
+    const share = shareFor(readToken);
+    const call = (path, init) => request("GET", path, { ...init, token: readToken });
     let version = watchOptions.since ?? 0;
     let placement; // the delivered version's placementOf (undefined before the first)
     // A watch only ever steps down: SSE, then long-poll, then polling.
     let allowSse =
-      (transport === "auto" || transport === "sse") && !!EventSourceImpl && !currentKey();
+      (transport === "auto" || transport === "sse") &&
+      !!EventSourceImpl &&
+      (!currentKey() || !!readToken);
     let allowLongPoll = transport === "auto" || transport === "longpoll";
     let stopped = false;
     let holdsStream = false;
@@ -379,7 +412,7 @@ export function createClient(options = {}) {
     function stop() {
       if (stopped) return;
       stopped = true;
-      if (member !== null) leave(id, member);
+      if (member !== null) share.leave(id, member);
       member = null;
       controller?.abort();
       if (timer !== null) timers.clearTimeout(timer);
@@ -446,7 +479,7 @@ export function createClient(options = {}) {
 
     function run() {
       if (stopped) return;
-      if (allowSse && canShare(id)) {
+      if (allowSse && share.canShare(id)) {
         releaseStream();
         return sse();
       }
@@ -463,14 +496,14 @@ export function createClient(options = {}) {
         },
         fallBack: () => {
           if (member !== mine) return;
-          leave(id, mine);
+          share.leave(id, mine);
           member = null;
           allowSse = false;
           run();
         },
       };
       member = mine;
-      join(id, mine);
+      share.join(id, mine);
       check();
     }
 
@@ -479,7 +512,7 @@ export function createClient(options = {}) {
     async function check() {
       controller = new AbortController();
       try {
-        const answer = await request("GET", jobPath(id), { signal: controller.signal });
+        const answer = await call(jobPath(id), { signal: controller.signal });
         answered();
         deliver(answer.body);
       } catch (error) {
@@ -496,7 +529,7 @@ export function createClient(options = {}) {
         const before = version;
         try {
           const query = { wait: longPollSeconds, since: version };
-          const answer = await request("GET", jobPath(id), { query, signal: controller.signal });
+          const answer = await call(jobPath(id), { query, signal: controller.signal });
           answered();
           deliver(answer.body);
           // A server without long-poll answers at once with nothing new: stop hammering it.
@@ -523,12 +556,14 @@ export function createClient(options = {}) {
     async function poll() {
       // A watch that polls for want of a free connection moves up when one is free again.
       const ready = failures === 0 && etag !== null;
-      if (ready && ((allowSse && canShare(id)) || (allowLongPoll && takeStream()))) return run();
+      if (ready && ((allowSse && share.canShare(id)) || (allowLongPoll && takeStream()))) {
+        return run();
+      }
       controller = new AbortController();
       let delay;
       try {
         const headers = etag ? { "If-None-Match": etag } : {};
-        const answer = await request("GET", jobPath(id), { headers, signal: controller.signal });
+        const answer = await call(jobPath(id), { headers, signal: controller.signal });
         answered();
         if (answer.status !== 304) {
           etag = answer.headers.get("ETag") ?? "";
@@ -560,9 +595,11 @@ export function createClient(options = {}) {
    * tag. It never ends by itself: returns a function that stops following. Over one Server-Sent
    * Events stream (`GET {prefix}/events?tag=`); where that does not work (no EventSource, an API
    * key, a refused stream), the newest jobs of the tag are polled instead (the listing: an admin's
-   * call when API keys are configured). Options: `onError(error, {willRetry})`, `signal`.
+   * call when API keys are configured). Options: `onError(error, {willRetry})`, `signal`,
+   * `token` (a tag token, from `POST {prefix}/tokens`; default: the client's).
    */
-  function watchTag(tag, onUpdate, { onError, signal } = {}) {
+  function watchTag(tag, onUpdate, { onError, signal, token: tagToken } = {}) {
+    const readToken = tagToken ?? currentToken();
     const known = new Map(); // job id -> [version, queuePosition] delivered
     let stopped = false;
     let source = null;
@@ -593,7 +630,8 @@ export function createClient(options = {}) {
       try {
         const query = { tag, limit: TAG_POLL_LIMIT };
         const headers = etag ? { "If-None-Match": etag } : {};
-        const answer = await request("GET", "", { query, headers, signal: controller.signal });
+        const init = { query, headers, signal: controller.signal, token: readToken };
+        const answer = await request("GET", "", init);
         failures = 0;
         if (answer.status !== 304) {
           etag = answer.headers.get("ETag");
@@ -615,8 +653,8 @@ export function createClient(options = {}) {
 
     if (signal?.aborted) return () => {};
     signal?.addEventListener("abort", stop);
-    if (EventSourceImpl && !currentKey()) {
-      source = new EventSourceImpl(streamUrl("/events", { tag }));
+    if (EventSourceImpl && (!currentKey() || readToken)) {
+      source = new EventSourceImpl(streamUrl("/events", { tag }, readToken));
       listenTo(source, deliver, () => {
         source = null;
         if (!stopped) poll();
@@ -632,7 +670,7 @@ export function createClient(options = {}) {
    * are retried; a permanent one (such as 404) rejects. Options: `onUpdate`, `signal`,
    * `transport`.
    */
-  function wait(id, { onUpdate, signal, transport } = {}) {
+  function wait(id, { onUpdate, signal, transport, token: readToken } = {}) {
     return new Promise((resolve, reject) => {
       if (signal?.aborted) return reject(abortError(signal));
       const onAbort = () => {
@@ -650,6 +688,7 @@ export function createClient(options = {}) {
         },
         {
           transport,
+          token: readToken,
           onError: (error, { willRetry }) => {
             if (willRetry) return;
             signal?.removeEventListener("abort", onAbort);

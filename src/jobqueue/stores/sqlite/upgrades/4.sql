@@ -1,0 +1,2 @@
+-- Version 3 to 4, before schema.sql runs again.
+ALTER TABLE jobs ADD COLUMN webhook TEXT;

@@ -315,6 +315,33 @@ def w9_section(cases: list[Case], sizes: dict[str, Any]) -> list[str]:
     return lines
 
 
+def w10_section(cases: list[Case], sizes: dict[str, Any]) -> list[str]:
+    table = Table(cases, "w10")
+    lines = [
+        f"## W10 webhooks: {sizes['webhook_jobs']:,} jobs, each completion delivered to a local"
+        " receiver",
+        "",
+        "One `jobqueue worker` (50 slots) runs the no-op jobs plain (the baseline, jobs/s from"
+        " the worker's start to the last end), then the same number with a webhook for"
+        " `completed` to a receiver on 127.0.0.1 answering 204: each completion adds a"
+        " delivery job that the same worker runs (deliveries/s from the worker's start to the"
+        " last delivery). Every delivery is verified with `jobqueue.webhooks.verify`"
+        " (`bench/webhooks_bench.py`).",
+        "",
+        "| backend | plain jobs/s | deliveries/s | ratio | repeats | unverified |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for case in table.cases:
+        plain, hooked = stat(case, "plain_jobs_per_s"), stat(case, "deliveries_per_s")
+        ratio = f"{hooked.median / plain.median:.2f}×" if plain and hooked else "–"
+        counts = [cell(stat(case, key), case) for key in ("repeats", "unverified")]
+        lines.append(
+            f"| {BACKEND_NAMES[case['backend']]} | {cell(plain, case)} | {cell(hooked, case)} | "
+            f"{ratio} | {' | '.join(counts)} |"
+        )
+    return lines
+
+
 def keyed_variant(workload: str, keys: int, limit: int) -> str:
     """The variant name of W8's case made from *workload* (w1 or w3): `bench.run.keyed`."""
     return f"{workload.upper()} over {keys} keys at limit {limit}"
@@ -554,7 +581,7 @@ def render(results: dict[str, Any]) -> str:
     for name, measured, met in targets(cases, sizes):
         lines.append(f"| {name} | {measured} | {'–' if met is None else 'yes' if met else 'no'} |")
     sections = (w1_section, w2_section, w3_section, w4_section, w5_section, w6_section)
-    for section in (*sections, w7_section, w8_section, w9_section):
+    for section in (*sections, w7_section, w8_section, w9_section, w10_section):
         lines += ["", *section(cases, sizes)]
     return "\n".join([*lines, "", NOTES.read_text()])
 

@@ -64,6 +64,7 @@ class Sizes:
     saturated_keys: int = 10  # W8: keys at key_concurrency 1, far fewer than W3's slots
     watchers: tuple[int, ...] = (1_000, 5_000, 10_000)  # W9: SSE watchers of one server
     watcher_ticks: int = 10  # W9: changes sent to them
+    webhook_jobs: int = 2_000  # W10: jobs whose completion is delivered to a local receiver
     #: The peers' cases run: all, or (smoke) those that exercise each adapter's calls.
     peer_cases: tuple[str, ...] = ("w1 default", "w1 tuned", "w2", "w3", "w6")
 
@@ -88,6 +89,7 @@ SMOKE = Sizes(
     peer_cases=("w1 default", "w2"),
     watchers=(20,),
     watcher_ticks=2,
+    webhook_jobs=20,
 )
 #: W7's variants: the warm pool, and its baseline (a fresh child per attempt).
 POOL_VARIANTS = {"warm pool": "warm", "fresh child per attempt": "fresh"}
@@ -99,7 +101,7 @@ class Case:
 
     library: str
     backend: str
-    workload: str  # w1 .. w9
+    workload: str  # w1 .. w10
     variant: str  # default, tuned, lease 2 s, ...
     command: list[str]
     runs: list[dict[str, Any]] = field(default_factory=list)
@@ -155,6 +157,10 @@ def jobqueue_cases(sizes: Sizes) -> list[Case]:
         if sizes.default_lease:
             cases.append(Case("jobqueue", store, "w6", "default", _adapter(py, "jobqueue", *w6)))
         cases += watcher_cases(store, sizes)
+        w10 = ["--store", store, "--jobs", str(sizes.webhook_jobs)]
+        cases.append(
+            Case("jobqueue", store, "w10", "default", [py, "-m", "bench.webhooks_bench", *w10])
+        )
     return cases + pool_cases(sizes)
 
 
@@ -303,7 +309,7 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="1 %% sizes, one run, no installs")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--only", default="", help="comma-separated libraries")
-    parser.add_argument("--workloads", default="", help="comma-separated workloads (w1..w9)")
+    parser.add_argument("--workloads", default="", help="comma-separated workloads (w1..w10)")
     parser.add_argument("--no-install", action="store_true", help="use the venvs as they are")
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--doc", type=Path, default=DOC, help="the Markdown page to write")

@@ -9,7 +9,9 @@ status, and the body of the answer is never read. A failure raises, and the task
 
 from __future__ import annotations
 
+import asyncio
 import time
+import weakref
 from typing import TYPE_CHECKING
 
 import httpx
@@ -36,6 +38,22 @@ ANSWER_TIMEOUT_SECONDS = 10.0
 USER_AGENT = "jobqueue-webhooks"
 
 
+#: Each event loop's HTTP client: deliveries to one receiver reuse its connections.
+_CLIENTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _client() -> httpx.AsyncClient:
+    loop = asyncio.get_running_loop()
+    client = _CLIENTS.get(loop)
+    if client is None:
+        client = _CLIENTS[loop] = httpx.AsyncClient(
+            timeout=ANSWER_TIMEOUT_SECONDS, follow_redirects=False, trust_env=False
+        )
+    return client
+
+
 class DeliveryFailed(Exception):
     """The receiver did not answer ``2xx``."""
 
@@ -58,12 +76,7 @@ async def send(message: Message, resolve: Resolver | None = None) -> int:
         "user-agent": USER_AGENT,
         **signed_headers(secret_key(), message["webhookId"], body, int(time.time())),
     }
-    async with (
-        httpx.AsyncClient(
-            timeout=ANSWER_TIMEOUT_SECONDS, follow_redirects=False, trust_env=False
-        ) as client,
-        client.stream("POST", message["url"], content=body, headers=headers) as answer,
-    ):
+    async with _client().stream("POST", message["url"], content=body, headers=headers) as answer:
         status = answer.status_code
     if not 200 <= status < 300:
         redirect = " (a redirect, which is not followed)" if 300 <= status < 400 else ""

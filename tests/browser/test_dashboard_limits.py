@@ -62,7 +62,7 @@ def test_limits_workers_tasks_and_keys_at_their_limit(browser: Browser, tmp_path
             expect(tasks.locator("tr", has_text="record_global")).to_contain_text("in all 2")
             expect(tasks.locator("tr", has_text="record_keyed")).to_contain_text("per key 1")
             expect(page.locator("#workers")).to_contain_text(
-                "serves record, record_global, record_keyed"
+                "serves jobqueue.webhook, record, record_global, record_keyed"
             )
         finally:
             context.close()

@@ -291,24 +291,26 @@ def w9_section(cases: list[Case], sizes: dict[str, Any]) -> list[str]:
         " time. Errors: streams not answered `200` or cut; connected: seconds until the last"
         " watcher had the job's first state; delay: from a report to its arrival at a watcher,"
         " over every (report, watcher) pair; memory: the server's resident growth while"
-        " holding them, per watcher (`bench/watchers.py`).",
+        " holding them, per watcher; received: the share of (report, watcher) pairs that"
+        " arrived — a stream that falls behind skips to the job's newest version, so it never"
+        " misses the latest state but may miss one in between (`bench/watchers.py`).",
         "",
         "| backend | watchers | errors | all connected, s | delay p50, ms | delay p99, ms"
-        " | server RSS, MiB | KiB per watcher |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        " | received | server RSS, MiB | KiB per watcher |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for case in table.cases:
         figures = [
             cell(stat(case, key), case)
-            for key in (
-                "errors",
-                "all_connected_s",
-                "delay_p50_ms",
-                "delay_p99_ms",
-                "server_rss_mib",
-                "kib_per_watcher",
-            )
+            for key in ("errors", "all_connected_s", "delay_p50_ms", "delay_p99_ms")
         ]
+        received = [
+            run["deliveries"] / run["expected_deliveries"]
+            for run in case["runs"]
+            if run.get("expected_deliveries")
+        ]
+        figures.append(f"{statistics.median(received):.0%}" if received else "–")
+        figures += [cell(stat(case, key), case) for key in ("server_rss_mib", "kib_per_watcher")]
         lines.append(
             f"| {BACKEND_NAMES[case['backend']]} | {case['variant']} | {' | '.join(figures)} |"
         )

@@ -55,11 +55,11 @@ class Receiver:
 
 
 @contextlib.asynccontextmanager
-async def receiving(*statuses: int) -> AsyncIterator[Receiver]:
-    """A receiver answering *statuses* in turn, served by uvicorn on a free port."""
+async def receiving(*statuses: int, port: int = 0) -> AsyncIterator[Receiver]:
+    """A receiver answering *statuses* in turn, served by uvicorn on *port* (0: a free one)."""
     receiver = Receiver(list(statuses or (200,)))
     app = Starlette(routes=[Route("/{path:path}", receiver.endpoint, methods=["POST"])])
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     async with asyncio.timeout(10):

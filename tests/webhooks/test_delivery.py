@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,9 +16,9 @@ from fastapi import FastAPI
 
 from jobqueue import Backoff, Fail, JobQueue
 from jobqueue.api import create_app
-from jobqueue.webhooks import DeliverySchedule
+from jobqueue.webhooks import DeliverySchedule, delivery
 from jobqueue.worker import Worker
-from tests.webhooks.receiver import Received, receiving
+from tests.webhooks.receiver import HOLD, Received, receiving
 
 SECRET = "whsec_" + base64.b64encode(b"the receiver's key, 32 bytes....").decode()
 QUICK = DeliverySchedule(Backoff(base_seconds=0.01, cap_seconds=0.05, jitter=0.0), 4)
@@ -29,10 +30,8 @@ def _webhook_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("JOBQUEUE_WEBHOOK_ALLOW_HOSTS", "127.0.0.1")
 
 
-@pytest.fixture(params=["memory://", "sqlite"])
-async def queue(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIterator[JobQueue]:
-    url = request.param if request.param != "sqlite" else f"sqlite:///{tmp_path / 'jobs.db'}"
-    q = JobQueue(url, webhook_schedule=QUICK)
+def _queue(url: str, schedule: DeliverySchedule) -> JobQueue:
+    q = JobQueue(url, webhook_schedule=schedule)
 
     @q.task
     async def echo(payload: Any) -> Any:
@@ -42,7 +41,13 @@ async def queue(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIterator[
     async def broken(payload: Any) -> None:
         raise Fail("broken on purpose")
 
-    async with q:
+    return q
+
+
+@pytest.fixture(params=["memory://", "sqlite"])
+async def queue(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIterator[JobQueue]:
+    url = request.param if request.param != "sqlite" else f"sqlite:///{tmp_path / 'jobs.db'}"
+    async with _queue(url, QUICK) as q:
         yield q
 
 
@@ -75,6 +80,13 @@ async def _submit(api: httpx.AsyncClient, task: str, webhook: dict[str, Any]) ->
     return job_id
 
 
+async def _deliveries(api: httpx.AsyncClient, job_id: str) -> list[dict[str, Any]]:
+    deliveries: list[dict[str, Any]] = (await api.get(f"/api/jobs/{job_id}/deliveries")).json()[
+        "deliveries"
+    ]
+    return deliveries
+
+
 async def _settled(
     api: httpx.AsyncClient, queue: JobQueue, job_id: str, count: int = 1
 ) -> list[dict[str, Any]]:
@@ -83,7 +95,7 @@ async def _settled(
     await queue.wait(job_id, timeout=20)
     async with asyncio.timeout(20):
         while True:
-            deliveries = (await api.get(f"/api/jobs/{job_id}/deliveries")).json()["deliveries"]
+            deliveries = await _deliveries(api, job_id)
             if len(deliveries) >= count and all(d["status"] != "pending" for d in deliveries):
                 return list(deliveries)
             await asyncio.sleep(0.02)
@@ -114,6 +126,61 @@ async def test_a_failing_receiver_gets_the_message_again_until_it_answers_2xx(
     assert delivery["lastError"] is None
     assert delivery["deliveredAt"] is not None
     assert delivery["nextAttemptAt"] is None
+
+
+@pytest.mark.usefixtures("worker")
+async def test_a_receiver_slower_than_the_answer_timeout_gets_the_message_again(
+    api: httpx.AsyncClient, queue: JobQueue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(delivery, "ANSWER_TIMEOUT_SECONDS", 0.2)
+    async with receiving(HOLD, 204) as receiver:
+        job_id = await _submit(api, "echo", {"url": receiver.url})
+        [settled] = await _settled(api, queue, job_id)
+        requests = await receiver.wait_for(2)
+
+    assert settled["status"] == "delivered"
+    assert settled["attempts"] == 2
+    assert requests[0].headers["webhook-id"] == requests[1].headers["webhook-id"]
+
+
+async def test_a_receiver_down_for_a_while_gets_the_message_once_it_is_back(
+    tmp_path: Any,
+) -> None:
+    patient = DeliverySchedule(Backoff(base_seconds=0.1, cap_seconds=0.2, jitter=0.0), 100)
+    queue = _queue(f"sqlite:///{tmp_path / 'jobs.db'}", patient)
+    app: FastAPI = create_app(queue)
+    async with (
+        queue,
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+        ) as api,
+    ):
+        await _down_then_back(queue, api)
+
+
+async def _down_then_back(queue: JobQueue, api: httpx.AsyncClient) -> None:
+    with socket.socket() as probe:  # a port nothing listens on until the receiver starts
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    running = Worker(queue, concurrency=2)
+    working = asyncio.create_task(running.run())
+    try:
+        job_id = await _submit(api, "echo", {"url": f"http://127.0.0.1:{port}/"})
+        async with asyncio.timeout(20):
+            while not (refused := await _deliveries(api, job_id)) or not refused[0]["lastError"]:
+                await asyncio.sleep(0.02)
+        async with receiving(204, port=port) as receiver:
+            [settled] = await _settled(api, queue, job_id)
+            [request] = await receiver.wait_for(1)
+    finally:
+        running.stop()
+        await asyncio.wait_for(working, 15)
+
+    assert refused[0]["status"] == "pending"
+    assert settled["status"] == "delivered"
+    assert settled["attempts"] >= 2
+    assert _verified(request)["data"]["jobId"] == job_id
 
 
 @pytest.mark.usefixtures("worker")

@@ -76,8 +76,12 @@ async def send(message: Message, resolve: Resolver | None = None) -> int:
         "user-agent": USER_AGENT,
         **signed_headers(secret_key(), message["webhookId"], body, int(time.time())),
     }
-    async with _client().stream("POST", message["url"], content=body, headers=headers) as answer:
-        status = answer.status_code
+    url = message["url"]
+    timeout = ANSWER_TIMEOUT_SECONDS
+    async with _client().stream(
+        "POST", url, content=body, headers=headers, timeout=timeout
+    ) as sent:
+        status = sent.status_code
     if not 200 <= status < 300:
         redirect = " (a redirect, which is not followed)" if 300 <= status < 400 else ""
         raise DeliveryFailed(f"HTTP {status}{redirect}")

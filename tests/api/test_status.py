@@ -226,3 +226,23 @@ async def test_run_at_says_when_a_waiting_job_may_start(
     body = (await client.get(f"/api/jobs/{backing_off}")).json()
     assert body["status"] == "queued"
     assert datetime.fromisoformat(body["runAt"]) == retry_at
+
+
+async def test_parameters_read_by_hand_are_refused_as_fastapi_would(client: httpx.AsyncClient):
+    """The status and submit routes read their parameters without FastAPI's solver
+    (`jobqueue.api.by_hand`); a bad one still gets the 400 naming it."""
+    cases = [
+        (await client.get("/api/jobs/any?wait=61"), "query.wait"),
+        (await client.get("/api/jobs/any?since=-1"), "query.since"),
+        (await client.get("/api/jobs/any?wait=soon"), "query.wait"),
+        (await client.get("/api/jobs/" + "x" * 201), "path.jobId"),
+        (
+            await client.post(
+                "/api/jobs", json={"payload": 1}, headers={"Idempotency-Key": "k" * 256}
+            ),
+            "header.Idempotency-Key",
+        ),
+    ]
+    for response, field in cases:
+        assert_problem(response, 400)
+        assert [error["field"] for error in response.json()["errors"]] == [field]

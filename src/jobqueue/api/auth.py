@@ -67,13 +67,56 @@ def key_owner(key: str) -> str:
     return "key:" + hashlib.sha256(key.encode()).hexdigest()[:24]
 
 
-def authenticator(
+def identifier(
     settings: ApiSettings, tokens: ReadTokens | None
-) -> Callable[..., Awaitable[Principal]]:
-    """A FastAPI dependency resolving the request's `Principal` (401 when it has none).
+) -> Callable[[str | None, str | None], Principal]:
+    """Who sends a request's bearer credential and ``?token=``: its `Principal`, or
+    `Unauthorized` (401) when it has none.
 
     *tokens* checks read tokens; it is required when *settings* configure API keys.
     """
+    if not settings.has_auth:
+        return lambda bearer, token: ANONYMOUS
+    if tokens is None:
+        raise ValueError("API keys are configured: read tokens need their ReadTokens")
+    principals = {key_owner(key): Principal(key_owner(key), False) for key in settings.api_keys}
+    principals.update(
+        {key_owner(key): Principal(key_owner(key), True) for key in settings.admin_api_keys}
+    )
+
+    def holder_of(token: str) -> Principal:
+        owner, scope = tokens.verify(token)
+        return Principal(owner, False, scope)
+
+    def identify(bearer: str | None, token: str | None) -> Principal:
+        if bearer is not None:
+            principal = principals.get(key_owner(bearer))
+            if principal is not None:
+                return principal
+            if not _looks_like_token(bearer):
+                raise Unauthorized("Unknown API key")
+            return holder_of(bearer)
+        if token is not None:
+            # Only tokens: an API key in a URL would end up in access logs.
+            return holder_of(token)
+        raise Unauthorized()
+
+    return identify
+
+
+def bearer_credential(authorization: str | None) -> str | None:
+    """The credential of an ``Authorization: Bearer <credential>`` header, else None (as
+    FastAPI's `HTTPBearer` reads it)."""
+    scheme, _, credential = (authorization or "").partition(" ")
+    return credential if scheme.lower() == "bearer" and credential else None
+
+
+def authenticator(
+    settings: ApiSettings, tokens: ReadTokens | None
+) -> Callable[..., Awaitable[Principal]]:
+    """A FastAPI dependency resolving the request's `Principal` (see `identifier`); it
+    also documents the credentials in OpenAPI."""
+    identify = identifier(settings, tokens)
     if not settings.has_auth:
 
         async def anonymous() -> Principal:  # async: FastAPI runs plain functions in threads
@@ -81,12 +124,6 @@ def authenticator(
 
         return anonymous
 
-    if tokens is None:
-        raise ValueError("API keys are configured: read tokens need their ReadTokens")
-    principals = {key_owner(key): Principal(key_owner(key), False) for key in settings.api_keys}
-    principals.update(
-        {key_owner(key): Principal(key_owner(key), True) for key in settings.admin_api_keys}
-    )
     bearer = HTTPBearer(
         auto_error=False, description="An API key of this service, or a read token."
     )
@@ -96,27 +133,13 @@ def authenticator(
         description="A read token, where a header cannot be set (`EventSource`, `<img src>`).",
     )
 
-    def holder_of(token: str) -> Principal:
-        owner, scope = tokens.verify(token)
-        return Principal(owner, False, scope)
-
     # Defaults rather than Annotated: annotations are resolved in module scope, and
     # `bearer` and `query` are local.
     async def authenticate(
         credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
         token: str | None = Depends(query),
     ) -> Principal:
-        if credentials is not None:
-            principal = principals.get(key_owner(credentials.credentials))
-            if principal is not None:
-                return principal
-            if not _looks_like_token(credentials.credentials):
-                raise Unauthorized("Unknown API key")
-            return holder_of(credentials.credentials)
-        if token is not None:
-            # Only tokens: an API key in a URL would end up in access logs.
-            return holder_of(token)
-        raise Unauthorized()
+        return identify(None if credentials is None else credentials.credentials, token)
 
     return authenticate
 

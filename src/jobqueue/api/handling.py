@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
+from jobqueue.api.by_hand import reader_of
 from jobqueue.api.problems import error_response, problem_response
 from jobqueue.errors import InvalidRequest, JobQueueError, field_errors
 
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 
     from starlette.requests import Request
 
+    from jobqueue.api.by_hand import Reader
     from jobqueue.api.metrics import Metrics
 
 logger = logging.getLogger(__name__)
@@ -51,12 +53,25 @@ def answer_error(exc: Exception, request: Request) -> Response:
     return problem_response(500, "Internal server error")
 
 
+def _by_hand(
+    endpoint: Callable[..., Any], reader: Reader
+) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+    async def handle(request: Request) -> Response:
+        response: Response = await endpoint(**reader(request))
+        return response
+
+    return handle
+
+
 def route_class(metrics: Metrics) -> type[APIRoute]:
     """An `APIRoute` subclass that translates errors and records *metrics*."""
 
     class JobQueueRoute(APIRoute):
         def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-            handler = super().get_route_handler()
+            reader = reader_of(self.endpoint)
+            handler = (
+                super().get_route_handler() if reader is None else _by_hand(self.endpoint, reader)
+            )
             template = self.path
 
             async def handle(request: Request) -> Response:

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any
 
+import pydantic
 from fastapi import Depends, Header, Query, Request
 
 from jobqueue.api import openapi
 from jobqueue.api.auth import Principal  # noqa: TC001 (FastAPI reads the annotations)
 from jobqueue.api.body import parse_submit, read_json
+from jobqueue.api.by_hand import parameter, solved_by_hand
 from jobqueue.api.responses import etag, etag_matches, not_modified
-from jobqueue.api.router import JobId  # noqa: TC001 (FastAPI reads the annotations)
+from jobqueue.api.router import JobId
 from jobqueue.api.streams import long_poll, wait_until_terminal
 from jobqueue.bounds import MAX_IDEMPOTENCY_KEY_LENGTH
 from jobqueue.models import JobStatus
@@ -51,6 +53,11 @@ Since = Annotated[
     Query(ge=0, description="Long poll: answer once the version exceeds this (default: now)."),
 ]
 IfNoneMatch = Annotated[str | None, Header(alias="If-None-Match")]
+# The same parameters, validated alike for the status route read by hand (`by_hand`).
+_JOB_ID = pydantic.TypeAdapter(JobId)
+_IDEMPOTENCY_KEY = pydantic.TypeAdapter(IdempotencyKey)
+_WAIT = pydantic.TypeAdapter(Wait)
+_SINCE = pydantic.TypeAdapter(Since)
 
 _JOB_HEADERS = {
     "ETag": openapi.header("Changes exactly when the job's version does.", True),
@@ -85,6 +92,16 @@ def add_job_routes(router: JobsRouter) -> None:
             locations[root] = request.url_for("jobqueue_get", jobId="_").path[:-1]
         return locations[root] + job_id
 
+    def submit_arguments(request: Request) -> dict[str, Any]:
+        key = request.headers.get("idempotency-key")
+        return {
+            "request": request,
+            "idempotency_key": parameter(_IDEMPOTENCY_KEY, "header", "Idempotency-Key", key),
+            "prefer": request.headers.get("prefer"),
+            "principal": router.principal_of(request),
+        }
+
+    @solved_by_hand(submit_arguments)
     async def submit(
         request: Request,
         idempotency_key: IdempotencyKey = None,
@@ -192,6 +209,16 @@ def add_job_routes(router: JobsRouter) -> None:
         **submit_docs,
     )
 
+    def get_job_arguments(request: Request) -> dict[str, Any]:
+        query = request.query_params
+        return {
+            "job_id": parameter(_JOB_ID, "path", "jobId", request.path_params["jobId"]),
+            "wait": parameter(_WAIT, "query", "wait", query.get("wait")),
+            "since": parameter(_SINCE, "query", "since", query.get("since")),
+            "if_none_match": request.headers.get("if-none-match"),
+            "principal": router.principal_of(request),
+        }
+
     @router.get(
         "/{jobId}",
         name="jobqueue_get",
@@ -203,6 +230,7 @@ def add_job_routes(router: JobsRouter) -> None:
             **openapi.problems(400, *guarded, 404, 503),
         },
     )
+    @solved_by_hand(get_job_arguments)
     async def get_job(
         job_id: JobId,
         wait: Wait = None,

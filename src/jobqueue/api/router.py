@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Path
 
-from jobqueue.api.auth import authenticator
+from jobqueue.api.auth import authenticator, bearer_credential, identifier
 from jobqueue.api.handling import route_class
 from jobqueue.api.metrics import ChangeCounter, Metrics
 from jobqueue.api.read_tokens import ReadTokens
@@ -26,8 +26,10 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Mapping
 
     from fastapi import FastAPI
+    from starlette.requests import Request
     from starlette.responses import Response
 
+    from jobqueue.api.auth import Principal
     from jobqueue.api.settings import ApiSettings
     from jobqueue.models import Job
     from jobqueue.queue import JobQueue
@@ -59,6 +61,7 @@ class JobsRouter(APIRouter):
         """Mints and checks read tokens; None without API keys."""
         self.auth = authenticator(settings, self.tokens)
         """The dependency that resolves a request's `Principal`."""
+        self._identify = identifier(settings, self.tokens)
         self.guarded = (401, 403) if settings.has_auth else ()
         """The statuses authentication adds to every endpoint's answers."""
         self.rate_limits = settings.rate_limits
@@ -69,6 +72,11 @@ class JobsRouter(APIRouter):
             route_class=route_class(self.metrics),
             lifespan=self._lifespan,
         )
+
+    def principal_of(self, request: Request) -> Principal:
+        """The request's `Principal`, as `auth` resolves it (for endpoints `solved_by_hand`)."""
+        authorization = request.headers.get("authorization")
+        return self._identify(bearer_credential(authorization), request.query_params.get("token"))
 
     def max_wait(self, seconds: float) -> float:
         """*seconds* of a long poll or ``Prefer: wait``, capped by the settings."""

@@ -146,7 +146,7 @@ class JobSet:
 
 async def visible_jobs(queue: JobQueue, job_ids: Sequence[str], principal: Principal) -> list[Job]:
     """The jobs of *job_ids* that exist and that *principal* may see, with queue positions."""
-    found = await asyncio.gather(*(queue.get(job_id) for job_id in job_ids))
+    found = await asyncio.gather(*(queue.recent.get(job_id) for job_id in job_ids))
     seen = [job for job in found if job is not None and principal.can_see(job)]
     return list(await asyncio.gather(*(queue.with_position(job) for job in seen)))
 

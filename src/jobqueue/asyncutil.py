@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Coroutine
     from concurrent.futures import Executor
+
+K = TypeVar("K")
+T = TypeVar("T")
 
 
 async def wait_set(event: asyncio.Event, timeout: float | None = None) -> bool:
@@ -50,3 +53,27 @@ async def run_last(executor: Executor, function: Callable[[], object]) -> None:
         await asyncio.wrap_future(executor.submit(function))
     finally:
         executor.shutdown(wait=False)
+
+
+class SharedRuns(Generic[K, T]):
+    """Concurrent callers asking for one key share one run of its coroutine.
+
+    A run outlives a caller that is cancelled (others may still wait for it); an error
+    goes to whoever waits, and is no error when nobody does.
+    """
+
+    def __init__(self) -> None:
+        self._running: dict[K, asyncio.Future[T]] = {}
+
+    async def run(self, key: K, start: Callable[[], Coroutine[Any, Any, T]]) -> T:
+        """The result of the run for *key*: the one in progress, else a new ``start()``."""
+        running = self._running.get(key)
+        if running is None:
+            running = self._running[key] = asyncio.ensure_future(start())
+            running.add_done_callback(lambda done: self._ended(key, done))
+        return await asyncio.shield(running)
+
+    def _ended(self, key: K, done: asyncio.Future[T]) -> None:
+        del self._running[key]
+        if not done.cancelled():
+            done.exception()  # retrieved: nobody waiting is no error

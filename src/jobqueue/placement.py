@@ -19,12 +19,12 @@ grows with the backlog, paid once per refresh rather than per reader.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from collections import OrderedDict
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from jobqueue.asyncutil import SharedRuns
 from jobqueue.models import POSITION_LIMIT, JobFilter, JobStatus
 
 if TYPE_CHECKING:
@@ -86,7 +86,7 @@ class StartRates:
         self._store = store
         self._clock = clock
         self._readings: OrderedDict[str, _Reading] = OrderedDict()
-        self._reading: dict[str, asyncio.Future[float | None]] = {}
+        self._reading: SharedRuns[str, float | None] = SharedRuns()
 
     async def rate(self, task: str) -> float | None:
         """Jobs of *task* started per second lately; None when none started lately.
@@ -98,16 +98,7 @@ class StartRates:
         if reading is not None and (now - reading.at).total_seconds() < REFRESH_SECONDS:
             self._readings.move_to_end(task)
             return reading.rate
-        pending = self._reading.get(task)
-        if pending is None:
-            pending = self._reading[task] = asyncio.ensure_future(self._read(task))
-            pending.add_done_callback(lambda done: self._forget(task, done))
-        return await asyncio.shield(pending)
-
-    def _forget(self, task: str, done: asyncio.Future[float | None]) -> None:
-        del self._reading[task]
-        if not done.cancelled():
-            done.exception()  # whoever still waits gets it; nobody waiting is no error
+        return await self._reading.run(task, lambda: self._read(task))
 
     async def _read(self, task: str) -> float | None:
         now = self._clock.now()
@@ -133,24 +124,14 @@ class Placement:
         self._store = store
         self._clock = clock
         self.rates = StartRates(store, clock)
-        self._placing: dict[tuple[str, int], asyncio.Future[Job]] = {}
+        self._placing: SharedRuns[tuple[str, int], Job] = SharedRuns()
 
     async def place(self, job: Job) -> Job:
         """*job* with `Job.queue_position` (when due) and `Job.estimated_start_at` read
         now, when it is queued; else as it is."""
         if job.status is not JobStatus.QUEUED:
             return job
-        key = (job.job_id, job.version)
-        pending = self._placing.get(key)
-        if pending is None:
-            pending = self._placing[key] = asyncio.ensure_future(self._place(job))
-            pending.add_done_callback(lambda done: self._placed(key, done))
-        return await asyncio.shield(pending)
-
-    def _placed(self, key: tuple[str, int], done: asyncio.Future[Job]) -> None:
-        del self._placing[key]
-        if not done.cancelled():
-            done.exception()  # whoever still waits gets it; nobody waiting is no error
+        return await self._placing.run((job.job_id, job.version), lambda: self._place(job))
 
     async def _place(self, job: Job) -> Job:
         now = self._clock.now()

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from jobqueue.api.streams import KEEPALIVE, job_event, with_event_id
 from jobqueue.errors import StoreError
+from jobqueue.paging import every_job
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable, Sequence
@@ -32,9 +33,6 @@ if TYPE_CHECKING:
     from jobqueue.queue import JobQueue
 
 logger = logging.getLogger(__name__)
-
-#: Jobs per read when a tag's jobs are listed.
-_PAGE = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,13 +151,7 @@ async def visible_jobs(queue: JobQueue, job_ids: Sequence[str], principal: Princ
 
 async def _tagged_jobs(queue: JobQueue, tag: str, principal: Principal) -> list[Job]:
     """Every job carrying *tag* that *principal* may see, newest first."""
-    jobs: list[Job] = []
-    cursor = None
-    while True:
-        page = await queue.list(tag=tag, limit=_PAGE, cursor=cursor)
-        jobs.extend(job for job in page.jobs if principal.can_see(job))
-        if (cursor := page.next_cursor) is None:
-            break
+    jobs = [job async for job in every_job(queue, tag=tag) if principal.can_see(job)]
     return [await queue.with_position(job) for job in jobs]
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from jobqueue.errors import JobQueueError
 from jobqueue.models import JobStatus
+from jobqueue.paging import every_job
 from jobqueue.webhooks.messages import DELIVERY_TASK, delivery_tag, resend
 from jobqueue.wire import timestamp
 
@@ -21,7 +22,6 @@ if TYPE_CHECKING:
     from jobqueue.models import Job
     from jobqueue.queue import JobQueue
 
-_PAGE = 500
 _STATUS_CODE = re.compile(r"^DeliveryFailed: HTTP (\d{3})\b")
 _STATES = {
     JobStatus.QUEUED: "pending",
@@ -40,16 +40,8 @@ class DeliveryNotFound(JobQueueError):
 
 async def deliveries_of(queue: JobQueue, job_id: str) -> list[Job]:
     """Every delivery about job *job_id*, oldest first."""
-    found: list[Job] = []
-    cursor: str | None = None
-    while True:
-        page = await queue.list(
-            tasks=[DELIVERY_TASK], tag=delivery_tag(job_id), limit=_PAGE, cursor=cursor
-        )
-        found.extend(page.jobs)
-        if page.next_cursor is None:
-            return found[::-1]
-        cursor = page.next_cursor
+    found = [job async for job in every_job(queue, tasks=[DELIVERY_TASK], tag=delivery_tag(job_id))]
+    return found[::-1]
 
 
 async def redeliver(queue: JobQueue, job_id: str, delivery_id: str) -> Job:
